@@ -1,0 +1,96 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+// Poplar: a clustered POP3 service over one shared mail root.
+//
+// Targets (see docs/architecture.md):
+// - SharedStore: the Mail Storage Access API (Volume, layout, lock, delivery, passwords). No networking.
+// - POP3Core:    the POP3 grammar and the pure session state machine (Sources/Node/POP3Core). No I/O.
+// - Node:        the SwiftNIO POP3 server around POP3Core, authentication, limits, TLS.
+// - Coordinator: inbound delivery (local delivery now; LMTP/SMTP with the coordinator issue).
+// - poplar:      the one executable: admin CLI, `poplar node`, `poplar dev`.
+let package = Package(
+    name: "poplar",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "poplar", targets: ["poplar"]),
+        .library(name: "SharedStore", targets: ["SharedStore"]),
+        .library(name: "POP3Core", targets: ["POP3Core"]),
+        .library(name: "Node", targets: ["Node"]),
+        .library(name: "Coordinator", targets: ["Coordinator"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-configuration.git", from: "1.4.0"),
+    ],
+    targets: [
+        .target(
+            name: "SharedStore",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "POP3Core",
+            path: "Sources/Node/POP3Core"
+        ),
+        .target(
+            name: "Node",
+            dependencies: [
+                "POP3Core",
+                "SharedStore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Sources/Node",
+            exclude: ["POP3Core"],
+            swiftSettings: [.swiftLanguageMode(.v5)]
+        ),
+        .target(
+            name: "Coordinator",
+            dependencies: [
+                "SharedStore",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "poplar",
+            dependencies: [
+                "SharedStore", "Node", "Coordinator",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v5)]
+        ),
+        .testTarget(name: "SharedStoreTests", dependencies: ["SharedStore"]),
+        .testTarget(name: "POP3CoreTests", dependencies: ["POP3Core"]),
+        .testTarget(
+            name: "NodeTests",
+            dependencies: [
+                "Node", "POP3Core", "SharedStore", "Coordinator",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v5)]
+        ),
+    ]
+)

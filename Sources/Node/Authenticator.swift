@@ -1,0 +1,132 @@
+import Crypto
+import Foundation
+import Logging
+import POP3Core
+import SharedStore
+
+/// Checks credentials against the password records in the store and, on success, takes the mailbox lock.
+/// Every method blocks (store calls, the slow hash): the handler runs them on the thread pool, never on an event loop.
+public final class Authenticator: Sendable {
+    public let store: MailStore
+    public let nodeID: String
+    public let cache: LoginCache
+
+    public init(store: MailStore, nodeID: String, cache: LoginCache) {
+        self.store = store
+        self.nodeID = nodeID
+        self.cache = cache
+    }
+
+    /// The result of a login: what the client is told, and the held mailbox on success.
+    public struct Result: Sendable {
+        public var outcome: POP3AuthOutcome
+        public var session: MailboxSession?
+        /// A bounded label for metrics and logs: success, bad-credentials, in-use, locked, temporary, …
+        public var label: String
+    }
+
+    public func authenticate(_ credentials: POP3Credentials, sessionID: String) -> Result {
+        let user: String
+        switch credentials {
+        case .password(let u, _), .apop(let u, _, _), .cramMD5(let u, _, _):
+            user = u
+        }
+        do {
+            guard let address = try? MailboxAddress(parsing: user),
+                try store.isDomainAccepted(address.domain),
+                let record = try? store.passwordRecord(address)
+            else {
+                // Unknown user, invalid name or a domain not accepted: the same work as a real check, so the
+                // answer and its timing do not tell a wrong password from a missing mailbox.
+                burnEquivalentWork(credentials)
+                return Result(outcome: .badCredentials, session: nil, label: "bad-credentials")
+            }
+            guard try verify(credentials, address: address, record: record) else {
+                return Result(outcome: .badCredentials, session: nil, label: "bad-credentials")
+            }
+            return try openMailbox(address, sessionID: sessionID)
+        } catch let error as StoreError {
+            return Result(outcome: .temporaryFailure(Self.temporaryText(error)), session: nil, label: "temporary")
+        } catch {
+            return Result(outcome: .temporaryFailure("mail store unavailable"), session: nil, label: "temporary")
+        }
+    }
+
+    private func openMailbox(_ address: MailboxAddress, sessionID: String) throws -> Result {
+        do {
+            let session = try store.openSession(address, node: nodeID, session: sessionID)
+            let messages = session.messages.map { POP3Message(uidl: $0.uidl, size: $0.size) }
+            return Result(outcome: .success(mailbox: address.description, messages: messages), session: session, label: "success")
+        } catch let refusal as LockRefusal {
+            switch refusal {
+            case .inUse(let owner):
+                return Result(outcome: .inUse(Self.describe(owner)), session: nil, label: "in-use")
+            case .adminLocked:
+                return Result(outcome: .adminLocked, session: nil, label: "locked")
+            }
+        } catch let error as StoreError where error.code == .notFound {
+            // Removed between the password check and the lock.
+            return Result(outcome: .badCredentials, session: nil, label: "bad-credentials")
+        }
+    }
+
+    private func verify(_ credentials: POP3Credentials, address: MailboxAddress, record: PasswordRecord) throws -> Bool {
+        let recordBytes = Array(record.phc.utf8) + (record.sealedSecret ?? [])
+        switch credentials {
+        case .password(_, let password):
+            let bytes = Array(password.utf8)
+            if cache.contains(user: address.description, password: bytes, recordBytes: recordBytes) { return true }
+            guard PasswordHasher.verify(password: bytes, record: record, guid: store.guid) else { return false }
+            cache.insert(user: address.description, password: bytes, recordBytes: recordBytes)
+            return true
+        case .apop(_, let digest, let timestamp):
+            // RFC 1939 §7: MD5(timestamp + secret), lowercase hex.
+            guard let secret = try PasswordHasher.openSecret(record: record, address: address, guid: store.guid) else { return false }
+            let expected = Insecure.MD5.hash(data: Array(timestamp.utf8) + secret).hexString
+            return Self.constantTimeEqual(expected, digest.lowercased())
+        case .cramMD5(_, let digest, let challenge):
+            // RFC 2195: HMAC-MD5(secret, challenge), lowercase hex.
+            guard let secret = try PasswordHasher.openSecret(record: record, address: address, guid: store.guid) else { return false }
+            let mac = HMAC<Insecure.MD5>.authenticationCode(for: Array(challenge.utf8), using: SymmetricKey(data: secret))
+            return Self.constantTimeEqual(Data(mac).hexString, digest.lowercased())
+        }
+    }
+
+    private func burnEquivalentWork(_ credentials: POP3Credentials) {
+        if case .password(_, let password) = credentials {
+            PasswordHasher.dummyVerify(password: Array(password.utf8), guid: store.guid, rounds: store.info.kdfRounds)
+        }
+    }
+
+    static func describe(_ owner: OwnerRecord) -> String {
+        let since = ISO8601DateFormatter().string(from: owner.since)
+        return "mailbox in use by a session on node \(owner.node) since \(since)"
+    }
+
+    static func temporaryText(_ error: StoreError) -> String {
+        switch error.code {
+        case .noSpace: return "mail store is full, try again later"
+        default: return "mail store unavailable, try again later"
+        }
+    }
+
+    static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
+        let x = Array(a.utf8), y = Array(b.utf8)
+        guard x.count == y.count else { return false }
+        var diff: UInt8 = 0
+        for i in 0..<x.count { diff |= x[i] ^ y[i] }
+        return diff == 0
+    }
+}
+
+extension Sequence where Element == UInt8 {
+    var hexString: String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out = [UInt8]()
+        for byte in self {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 0x0f)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}

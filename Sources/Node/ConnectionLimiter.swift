@@ -1,0 +1,63 @@
+import NIOConcurrencyHelpers
+
+/// The seed's socket pool limits, as admission control: at most `maxActive` sessions are served at once; up to
+/// `backlog` more connections wait (accepted, no greeting yet) and are served in arrival order as slots free;
+/// beyond that a connection is refused (the handler answers `-ERR [SYS/TEMP]` and closes it).
+public final class ConnectionLimiter: Sendable {
+    public enum Admission: Sendable, Equatable {
+        case admitted
+        case queued(ticket: UInt64)
+        case refused
+    }
+
+    private struct State {
+        var active = 0
+        var nextTicket: UInt64 = 0
+        var waiting: [(ticket: UInt64, resume: @Sendable () -> Void)] = []
+    }
+
+    public let maxActive: Int
+    public let backlog: Int
+    private let state = NIOLockedValueBox(State())
+
+    public init(maxActive: Int, backlog: Int) {
+        self.maxActive = max(1, maxActive)
+        self.backlog = max(0, backlog)
+    }
+
+    /// Asks for a slot. With `.queued`, `resume` is called (from any thread) once the slot is the caller's.
+    public func admit(resume: @escaping @Sendable () -> Void) -> Admission {
+        state.withLockedValue { s in
+            if s.active < maxActive {
+                s.active += 1
+                return .admitted
+            }
+            if s.waiting.count < backlog {
+                s.nextTicket += 1
+                s.waiting.append((s.nextTicket, resume))
+                return .queued(ticket: s.nextTicket)
+            }
+            return .refused
+        }
+    }
+
+    /// A queued connection went away before it was served.
+    public func cancel(ticket: UInt64) {
+        state.withLockedValue { s in s.waiting.removeAll { $0.ticket == ticket } }
+    }
+
+    /// An admitted session ended: its slot passes to the oldest waiting connection, if any.
+    public func release() {
+        let next: (@Sendable () -> Void)? = state.withLockedValue { s in
+            if !s.waiting.isEmpty {
+                return s.waiting.removeFirst().resume  // the slot is handed over: `active` stays
+            }
+            s.active = max(0, s.active - 1)
+            return nil
+        }
+        next?()
+    }
+
+    public var activeCount: Int { state.withLockedValue { $0.active } }
+    public var waitingCount: Int { state.withLockedValue { $0.waiting.count } }
+}

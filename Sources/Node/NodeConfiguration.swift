@@ -1,0 +1,101 @@
+import Foundation
+import NIOCore
+
+/// When plaintext credentials (USER/PASS, AUTH PLAIN, AUTH LOGIN) are accepted on a connection that is not TLS.
+/// RFC 2595 §2.1 recommends refusing them; loopback peers are accepted by default so a local tool works.
+public enum PlaintextPolicy: String, Sendable, CaseIterable {
+    /// Only from 127.0.0.0/8 and ::1 (default).
+    case loopback
+    /// From anywhere (a trusted network behind a TLS-terminating proxy).
+    case always
+    /// Never without TLS, loopback included.
+    case tlsOnly = "tls-only"
+}
+
+/// Everything a POP3 node is told. Plain `Sendable` values with defaults; the executable fills it from the
+/// command line, the environment and a configuration file (docs/configuration.md lists the keys).
+public struct NodeConfiguration: Sendable {
+    /// Where POP3 (with STLS) is served. `port` 0 picks a free port (tests).
+    public var listen: [SocketAddress]
+    /// Where POP3 over implicit TLS (the POP3S role, port 995) is served.
+    public var tlsListen: [SocketAddress]
+    /// PEM files of the certificate chain and its key; STLS and the TLS listener need both.
+    public var certificatePath: String?
+    public var privateKeyPath: String?
+    /// This node's name in owner records and `[IN-USE]` replies.
+    public var nodeID: String
+    /// Text of the greeting after `+OK `: no version by default (the seed's advice).
+    public var greeting: String
+    /// CAPA IMPLEMENTATION, only when set.
+    public var implementation: String?
+    /// RFC 1939 §3 autologout after login: at least 10 minutes; the Internet Exchange FAQ used 30.
+    public var idleTimeout: TimeAmount
+    /// Autologout before login (shorter: an unauthenticated connection costs a slot).
+    public var authorizationIdleTimeout: TimeAmount
+    /// The seed's socketmax: sessions served at once.
+    public var maxConnections: Int
+    /// The seed's socketbacklog: connections held (no greeting yet) once `maxConnections` are served;
+    /// beyond `maxConnections + backlog` a connection is answered `-ERR [SYS/TEMP]` and closed.
+    public var backlog: Int
+    public var maxBadCommands: Int
+    public var plaintext: PlaintextPolicy
+    /// Delay before any failed login is answered, the same for a wrong password and an unknown user.
+    public var authFailureDelay: TimeAmount
+    /// How long a graceful shutdown lets sessions finish before closing them.
+    public var drainTime: TimeAmount
+    /// How long a successful login is remembered, so a poller does not pay the slow hash every time.
+    public var loginCacheTTL: TimeAmount
+    public var loginCacheSize: Int
+    /// Bytes read from the store per chunk when streaming RETR/TOP.
+    public var retrieveChunkSize: Int
+
+    public static let minimumIdleTimeout: TimeAmount = .seconds(1)
+
+    public init(
+        listen: [SocketAddress] = [],
+        tlsListen: [SocketAddress] = [],
+        certificatePath: String? = nil,
+        privateKeyPath: String? = nil,
+        nodeID: String = NodeConfiguration.defaultNodeID(),
+        greeting: String = "POP3 server ready",
+        implementation: String? = nil,
+        idleTimeout: TimeAmount = .minutes(10),
+        authorizationIdleTimeout: TimeAmount = .seconds(60),
+        maxConnections: Int = 10_000,
+        backlog: Int = 256,
+        maxBadCommands: Int = 10,
+        plaintext: PlaintextPolicy = .loopback,
+        authFailureDelay: TimeAmount = .seconds(2),
+        drainTime: TimeAmount = .seconds(30),
+        loginCacheTTL: TimeAmount = .minutes(15),
+        loginCacheSize: Int = 100_000,
+        retrieveChunkSize: Int = 64 * 1024
+    ) {
+        self.listen = listen
+        self.tlsListen = tlsListen
+        self.certificatePath = certificatePath
+        self.privateKeyPath = privateKeyPath
+        self.nodeID = nodeID
+        self.greeting = greeting
+        self.implementation = implementation
+        self.idleTimeout = idleTimeout
+        self.authorizationIdleTimeout = authorizationIdleTimeout
+        self.maxConnections = maxConnections
+        self.backlog = backlog
+        self.maxBadCommands = maxBadCommands
+        self.plaintext = plaintext
+        self.authFailureDelay = authFailureDelay
+        self.drainTime = drainTime
+        self.loginCacheTTL = loginCacheTTL
+        self.loginCacheSize = loginCacheSize
+        self.retrieveChunkSize = retrieveChunkSize
+    }
+
+    /// The host name, lowercased and cut to the characters a lock name may carry.
+    public static func defaultNodeID() -> String {
+        let host = ProcessInfo.processInfo.hostName.lowercased()
+        let allowed = host.unicodeScalars.filter { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" }
+        let id = String(String.UnicodeScalarView(allowed.prefix(32)))
+        return id.isEmpty ? "node" : id
+    }
+}

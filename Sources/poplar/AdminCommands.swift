@@ -1,0 +1,255 @@
+import ArgumentParser
+import Coordinator
+import Foundation
+import SharedStore
+
+struct InitCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "init",
+        abstract: "Create a mail root; write a new cluster GUID to the GUID file if it does not exist."
+    )
+    @OptionGroup var common: CommonOptions
+    @Option(name: .customLong("kdf-rounds"), help: "PBKDF2 rounds for password records (default \(PasswordHasher.defaultRounds)).")
+    var kdfRounds: Int = PasswordHasher.defaultRounds
+
+    func run() async throws {
+        let reader = try await common.reader()
+        let root = try common.resolvedRoot(reader)
+        let guidPath = common.resolvedGUIDFile(reader)
+        guard kdfRounds >= 1 else { throw UserError("--kdf-rounds must be positive") }
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        let volume = try CommonOptions.openVolume(root)
+        let (guid, created) = try storeCall("cannot create the GUID file \(guidPath)") {
+            try ClusterGUID.loadOrCreate(file: guidPath)
+        }
+        _ = try storeCall("cannot initialise \(root)") {
+            try MailStore.initialize(volume: volume, guid: guid, kdfRounds: kdfRounds)
+        }
+        print("initialised mail root \(root)")
+        print(created ? "wrote a new cluster GUID to \(guidPath): copy it to every node and coordinator, keep it secret" : "using the cluster GUID in \(guidPath)")
+    }
+}
+
+struct DomainCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "domain",
+        abstract: "Manage the accepted domains (the metabase).",
+        subcommands: [Add.self, Remove.self, List.self]
+    )
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Accept mail for a domain.")
+        @OptionGroup var common: CommonOptions
+        @Argument var domain: String
+        func run() async throws {
+            let (store, _) = try await common.openStore()
+            let name = try storeCall("invalid domain") { try Names.validateDomain(domain) }
+            try storeCall("cannot add \(name)") { try store.addDomain(name) }
+            print("added domain \(name)")
+        }
+    }
+
+    struct Remove: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Stop accepting a domain; its mail stays unless --purge.")
+        @OptionGroup var common: CommonOptions
+        @Argument var domain: String
+        @Flag(help: "Also delete the domain's mailboxes and every message in them.") var purge = false
+        func run() async throws {
+            let (store, _) = try await common.openStore()
+            let name = try storeCall("invalid domain") { try Names.validateDomain(domain) }
+            try storeCall("cannot remove \(name)") { try store.removeDomain(name, purge: purge) }
+            print(purge ? "removed domain \(name) and deleted its mail" : "removed domain \(name) (its mail is kept; --purge deletes it)")
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the accepted domains.")
+        @OptionGroup var common: CommonOptions
+        func run() async throws {
+            let (store, _) = try await common.openStore()
+            for domain in try storeCall("cannot list domains", { try store.domains() }) { print(domain) }
+        }
+    }
+}
+
+struct MailboxCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mailbox",
+        abstract: "Manage mailboxes: add, remove, list, show, passwd, lock, unlock, purge.",
+        subcommands: [Add.self, Remove.self, List.self, Show.self, Passwd.self, Lock.self, Unlock.self, Purge.self]
+    )
+
+    struct Target: ParsableArguments {
+        @Argument(help: "The mailbox, as USER@DOMAIN.") var address: String
+        func parsed() throws -> MailboxAddress {
+            try storeCall("invalid mailbox address \(address)") { try MailboxAddress(parsing: address) }
+        }
+    }
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create a mailbox; the password is read from standard input.")
+        @OptionGroup var common: CommonOptions
+        @OptionGroup var target: Target
+        @Flag(name: .customLong("password-stdin"), help: "Read the password from standard input (required).") var passwordStdin = false
+        @Flag(help: "Allow APOP and CRAM-MD5 (keeps the password sealed with a key derived from the GUID).") var apop = false
+        @Option(help: "Quota in bytes (0: none).") var quota: Int64?
+        func run() async throws {
+            guard passwordStdin else { throw UserError("pass --password-stdin and give the password on standard input") }
+            if let quota, quota < 0 { throw UserError("--quota must not be negative") }
+            let address = try target.parsed()
+            let password = try readPasswordFromStdin()
+            let (store, _) = try await common.openStore()
+            try storeCall("cannot create \(address)") {
+                try store.createMailbox(address, password: password, allowAPOP: apop, quota: quota == 0 ? nil : quota)
+            }
+            print("created mailbox \(address)")
+        }
+    }
+
+    struct Remove: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Delete a mailbox and all its messages.")
+        @OptionGroup var common: CommonOptions
+        @OptionGroup var target: Target
+        func run() async throws {
+            let address = try target.parsed()
+            let (store, _) = try await common.openStore()
+            try storeCall("cannot remove \(address)") { try store.removeMailbox(address) }
+            print("removed mailbox \(address)")
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the mailboxes of a domain, or of every domain.")
+        @OptionGroup var common: CommonOptions
+        @Argument var domain: String?
+        func run() async throws {
+            let (store, _) = try await common.openStore()
+            let domains = try domain.map { [try storeCall("invalid domain") { try Names.validateDomain($0) }] }
+                ?? storeCall("cannot list domains") { try store.domains() }
+            for d in domains {
+                for address in try storeCall("cannot list \(d)", { try store.mailboxes(in: d) }) { print(address) }
+            }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show a mailbox: messages, size, quota, lock holder.")
+        @OptionGroup var common: CommonOptions
+        @OptionGroup var target: Target
+        func run() async throws {
+            let address = try target.parsed()
+            let (store, _) = try await common.openStore()
+            let info = try storeCall("cannot read \(address)") { try store.mailboxInfo(address) }
+            print("mailbox: \(info.address)")
+            print("messages: \(info.messageCount) (\(info.totalBytes) bytes)")
+            print("quota: \(info.quota.map { "\($0) bytes" } ?? "none")")
+            print("apop: \(info.allowsAPOP ? "allowed" : "not allowed")")
+            print("lock: \(describe(info.lock))")
+        }
+    }
+
+    struct Passwd: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Set a mailbox's password (read from standard input).")
+        @OptionGroup var common: CommonOptions
+        @OptionGroup var target: Target
+        @Flag(name: .customLong("password-stdin"), help: "Read the password from standard input (required).") var passwordStdin = false
+        @Flag(help: "Allow APOP and CRAM-MD5 for this mailbox.") var apop = false
+        func run() async throws {
+            guard passwordStdin else { throw UserError("pass --password-stdin and give the password on standard input") }
+            let address = try target.parsed()
+            let password = try readPasswordFromStdin()
+            let (store, _) = try await common.openStore()
+            try storeCall("cannot set the password of \(address)") { try store.setPassword(address, password: password, allowAPOP: apop) }
+            print("password of \(address) changed")
+        }
+    }
+
+    struct Lock: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Lock a mailbox as the administrator: logins get -ERR [SYS/PERM].")
+        @OptionGroup var common: CommonOptions
+        @OptionGroup var target: Target
+        func run() async throws {
+            let address = try target.parsed()
+            let (store, _) = try await common.openStore()
+            let by = "admin@" + NodeIdentity.host
+            try storeCall("cannot lock \(address)") { try store.adminLock(address, by: by) }
+            print("locked \(address)")
+        }
+    }
+
+    struct Unlock: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove the administrator's lock of a mailbox.")
+        @OptionGroup var common: CommonOptions
+        @OptionGroup var target: Target
+        func run() async throws {
+            let address = try target.parsed()
+            let (store, _) = try await common.openStore()
+            try storeCall("cannot unlock \(address)") { try store.adminUnlock(address) }
+            print("unlocked \(address)")
+        }
+    }
+
+    struct Purge: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Delete every message of a mailbox, keep the mailbox.")
+        @OptionGroup var common: CommonOptions
+        @OptionGroup var target: Target
+        func run() async throws {
+            let address = try target.parsed()
+            let (store, _) = try await common.openStore()
+            let n = try storeCall("cannot purge \(address)") { try store.purge(address) }
+            print("deleted \(n) messages from \(address)")
+        }
+    }
+}
+
+func describe(_ lock: LockState) -> String {
+    let formatter = ISO8601DateFormatter()
+    switch lock {
+    case .free:
+        return "free"
+    case .session(let owner):
+        return "held by session \(owner.session) on node \(owner.node) since \(formatter.string(from: owner.since))"
+    case .admin(let owner):
+        return "locked by the administrator (\(owner.node)) since \(formatter.string(from: owner.since))"
+    case .claiming(let owner):
+        return "being taken" + (owner.map { " by node \($0.node)" } ?? "")
+    case .missing:
+        return "missing (no lock file: the mailbox is damaged)"
+    }
+}
+
+enum NodeIdentity {
+    static var host: String { ProcessInfo.processInfo.hostName.lowercased() }
+}
+
+struct DeliverCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "deliver",
+        abstract: "Deliver one message to a mailbox, from FILE or standard input (bytes as given, bare LF to CRLF, no header added)."
+    )
+    @OptionGroup var common: CommonOptions
+    @Argument(help: "The recipient, USER@DOMAIN.") var address: String
+    @Argument(help: "The message file; standard input if absent.") var file: String?
+    @Flag(name: .customLong("ignore-quota"), help: "Deliver even over the mailbox's quota.") var ignoreQuota = false
+
+    func run() async throws {
+        let recipient = try storeCall("invalid recipient \(address)") { try MailboxAddress(parsing: address) }
+        let (store, _) = try await common.openStore()
+        var fd: Int32 = 0
+        if let file {
+            fd = open(file, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw UserError("cannot open \(file): \(String(cString: strerror(errno)))") }
+        }
+        defer { if file != nil { close(fd) } }
+        do {
+            let info = try LocalDelivery(store: store).deliver(to: recipient, from: fd, enforceQuota: !ignoreQuota)
+            print("delivered \(info.size) bytes to \(recipient) as \(info.uidl)")
+        } catch let failure as LocalDelivery.Failure {
+            throw UserError(failure.description)
+        } catch let error as StoreError where error.code == .quotaExceeded {
+            throw UserError("not delivered: \(recipient) is over its quota")
+        } catch let error as StoreError {
+            throw UserError("not delivered: \(error.message)")
+        }
+    }
+}

@@ -1,0 +1,104 @@
+import ArgumentParser
+import Configuration
+import Foundation
+import SharedStore
+import SystemPackage
+
+/// Options every command takes. Precedence: command line, environment (POPLAR_*), configuration file, default.
+struct CommonOptions: ParsableArguments {
+    @Option(name: .long, help: "The mail root: a directory path (env POPLAR_ROOT; config key root).")
+    var root: String?
+
+    @Option(name: .customLong("guid-file"), help: "The file holding the cluster GUID (env POPLAR_GUID_FILE; config key guid-file; default \(CommonOptions.defaultGUIDFile)).")
+    var guidFile: String?
+
+    @Option(name: .long, help: "A JSON configuration file (env POPLAR_CONFIG); docs/configuration.md lists its keys.")
+    var config: String?
+
+    static let defaultGUIDFile = "/etc/poplar/guid"
+
+    /// Environment first, then the file: swift-configuration resolves in provider order.
+    func reader() async throws -> ConfigReader {
+        var providers: [any ConfigProvider] = [EnvironmentVariablesProvider().prefixKeys(with: ["poplar"])]
+        let path = config ?? ProcessInfo.processInfo.environment["POPLAR_CONFIG"]
+        if let path {
+            guard FileManager.default.fileExists(atPath: path) else {
+                throw UserError("configuration file \(path) does not exist")
+            }
+            do {
+                providers.append(try await FileProvider<JSONSnapshot>(filePath: FilePath(path)))
+            } catch {
+                throw UserError("configuration file \(path) is not valid JSON: \(error)")
+            }
+        }
+        return ConfigReader(providers: providers)
+    }
+
+    func resolvedRoot(_ reader: ConfigReader) throws -> String {
+        guard let root = root ?? reader.string(forKey: "root") else {
+            throw UserError("no mail root given: pass --root PATH or set POPLAR_ROOT")
+        }
+        return root
+    }
+
+    func resolvedGUIDFile(_ reader: ConfigReader) -> String {
+        guidFile ?? reader.string(forKey: "guid-file") ?? Self.defaultGUIDFile
+    }
+
+    /// Opens the volume a root names. A path now; `nfs://` arrives with the NFS volume.
+    static func openVolume(_ root: String) throws -> any Volume {
+        if root.hasPrefix("nfs://") {
+            throw UserError("nfs:// mail roots are not supported by this build yet: mount the export and pass its path")
+        }
+        do {
+            return try POSIXVolume(rootPath: root)
+        } catch let error as StoreError {
+            throw UserError("cannot open the mail root \(root): \(error.message)")
+        }
+    }
+
+    /// Opens the mail root with the cluster GUID, refusing a GUID that does not match the root's check value.
+    func openStore() async throws -> (MailStore, ConfigReader) {
+        let reader = try await reader()
+        let root = try resolvedRoot(reader)
+        let guidPath = resolvedGUIDFile(reader)
+        let volume = try Self.openVolume(root)
+        let guid: ClusterGUID
+        do {
+            guid = try ClusterGUID.load(fromFile: guidPath)
+        } catch let error as StoreError {
+            throw UserError("cannot read the cluster GUID: \(error.message)")
+        }
+        do {
+            return (try MailStore.open(volume: volume, guid: guid), reader)
+        } catch let error as StoreError {
+            throw UserError(error.message)
+        }
+    }
+}
+
+/// Runs a store call and turns its typed error into a message for the operator.
+func storeCall<T>(_ what: String, _ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch let error as StoreError {
+        throw UserError("\(what): \(error.message)")
+    } catch let refusal as LockRefusal {
+        switch refusal {
+        case .inUse(let owner):
+            throw UserError("\(what): the mailbox is in use by a session on node \(owner.node) since \(owner.since)")
+        case .adminLocked(let owner):
+            throw UserError("\(what): the mailbox is locked by the administrator (\(owner.node)) since \(owner.since)")
+        }
+    }
+}
+
+/// Reads a password from standard input: one line, without its line end. Passwords never come from arguments
+/// (they would show in `ps` and shell history).
+func readPasswordFromStdin() throws -> String {
+    guard let line = readLine(strippingNewline: true), !line.isEmpty else {
+        throw UserError("no password on standard input")
+    }
+    guard line.utf8.count <= 1024 else { throw UserError("password longer than 1024 bytes") }
+    return line
+}

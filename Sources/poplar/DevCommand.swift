@@ -1,0 +1,109 @@
+import ArgumentParser
+import Coordinator
+import Foundation
+import Logging
+import NIOCore
+import Node
+import SharedStore
+
+/// `poplar dev`: everything on 127.0.0.1 over a local mail root under ./var, created on first run with a demo
+/// domain, a demo mailbox, a welcome message and a self-signed certificate. Runs until Ctrl-C.
+struct DevCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "dev", abstract: "Run Poplar locally on 127.0.0.1 with a demo mailbox (state under ./var).")
+
+    @Option(help: "Directory for the mail root, GUID and certificate.") var dir: String = "var"
+    @Option(help: "POP3 port (STLS offered).") var port: Int = 1110
+    @Option(name: .customLong("tls-port"), help: "POP3S port (implicit TLS).") var tlsPort: Int = 1995
+    @Option(name: .customLong("log-level")) var logLevel: String = "info"
+
+    static let demoDomain = "poplar.test"
+    static let demoUser = "demo"
+    static let demoPassword = "demo"
+
+    func run() async throws {
+        let fm = FileManager.default
+        let base = URL(fileURLWithPath: dir, relativeTo: URL(fileURLWithPath: fm.currentDirectoryPath)).standardizedFileURL.path
+        let root = base + "/mail", guidFile = base + "/guid", tlsDir = base + "/tls"
+        let cert = tlsDir + "/cert.pem", key = tlsDir + "/key.pem"
+        try fm.createDirectory(atPath: root, withIntermediateDirectories: true)
+        let volume = try CommonOptions.openVolume(root)
+        let (guid, _) = try storeCall("cannot create \(guidFile)") { try ClusterGUID.loadOrCreate(file: guidFile) }
+        let store: MailStore
+        let address = try MailboxAddress(mailbox: Self.demoUser, domain: Self.demoDomain)
+        if (try? volume.exists(StorePath([".poplar", "cluster"]))) == true {
+            store = try storeCall("cannot open \(root)") { try MailStore.open(volume: volume, guid: guid) }
+        } else {
+            store = try storeCall("cannot initialise \(root)") { try MailStore.initialize(volume: volume, guid: guid) }
+            try storeCall("cannot create the demo domain") { try store.addDomain(Self.demoDomain) }
+            try storeCall("cannot create the demo mailbox") {
+                try store.createMailbox(address, password: Self.demoPassword, allowAPOP: true, quota: nil)
+            }
+            let welcome = """
+                From: Poplar <postmaster@\(Self.demoDomain)>
+                To: \(address)
+                Subject: Welcome to Poplar
+
+                This message was delivered by `poplar dev` into \(root).
+                .A line that starts with a dot travels dot-stuffed and arrives intact.
+
+                """
+            _ = try storeCall("cannot deliver the welcome message") {
+                try store.deliver(to: address, message: Array(welcome.utf8), enforceQuota: false)
+            }
+        }
+        if !fm.fileExists(atPath: cert) || !fm.fileExists(atPath: key) {
+            try fm.createDirectory(atPath: tlsDir, withIntermediateDirectories: true)
+            try makeSelfSignedCertificate(cert: cert, key: key)
+        }
+
+        var configuration = NodeConfiguration()
+        configuration.listen = [try parseAddress("127.0.0.1:\(port)")]
+        configuration.tlsListen = [try parseAddress("127.0.0.1:\(tlsPort)")]
+        configuration.certificatePath = cert
+        configuration.privateKeyPath = key
+        configuration.nodeID = "dev"
+        configuration.authFailureDelay = .milliseconds(500)
+        configuration.drainTime = .seconds(2)
+
+        let common = "--root \(root) --guid-file \(guidFile)"
+        print("""
+            Poplar dev: mail root \(root)
+              POP3   127.0.0.1:\(port) (STLS)    POP3S 127.0.0.1:\(tlsPort) (self-signed certificate)
+              demo mailbox \(address), password "\(Self.demoPassword)"
+
+            Fetch with curl:
+              curl pop3://127.0.0.1:\(port)/ -u \(address):\(Self.demoPassword)            # list
+              curl pop3://127.0.0.1:\(port)/1 -u \(address):\(Self.demoPassword)           # message 1
+              curl -k pop3s://127.0.0.1:\(tlsPort)/1 -u \(address):\(Self.demoPassword)
+            Deliver a message:
+              printf 'Subject: hi\\n\\nhello\\n' | swift run poplar deliver \(common) \(address)
+            Admin:
+              swift run poplar mailbox show \(common) \(address)
+            Ctrl-C stops it.
+
+            """)
+        fflush(stdout)
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        bootstrapLogging(level: level)
+        try await runNode(store: store, configuration: configuration)
+    }
+
+    private func makeSelfSignedCertificate(cert: String, key: String) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [
+            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+            "-days", "365", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+        ]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        do {
+            try process.run()
+        } catch {
+            throw UserError("cannot run openssl to make a self-signed certificate (apt-get install openssl): \(error)")
+        }
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw UserError("openssl could not make a self-signed certificate") }
+        chmod(key, 0o600)
+    }
+}

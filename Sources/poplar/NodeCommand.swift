@@ -1,0 +1,150 @@
+import ArgumentParser
+import Configuration
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import Node
+import ServiceLifecycle
+import SharedStore
+
+/// Options of a POP3 node. Each also has a configuration key (docs/configuration.md) and so an environment
+/// variable: key `pop3.idle-timeout` is `POPLAR_POP3_IDLE_TIMEOUT`.
+struct NodeOptions: ParsableArguments {
+    @Option(help: "POP3 address HOST:PORT, repeatable (config pop3.listen; default 0.0.0.0:110).") var listen: [String] = []
+    @Option(name: .customLong("tls-listen"), help: "POP3S (implicit TLS) address HOST:PORT, repeatable (config pop3.tls-listen).") var tlsListen: [String] = []
+    @Option(help: "Certificate chain, PEM (config tls.cert).") var cert: String?
+    @Option(help: "Private key, PEM (config tls.key).") var key: String?
+    @Option(name: .customLong("node-id"), help: "This node's name in locks and replies (config node.id; default: host name).") var nodeID: String?
+    @Option(name: .customLong("idle-timeout"), help: "Autologout after login, seconds (config pop3.idle-timeout; default 600, RFC 1939's minimum).") var idleTimeout: Double?
+    @Option(name: .customLong("auth-idle-timeout"), help: "Autologout before login, seconds (config pop3.auth-idle-timeout; default 60).") var authIdleTimeout: Double?
+    @Option(name: .customLong("max-connections"), help: "Sessions served at once (config pop3.max-connections; default 10000).") var maxConnections: Int?
+    @Option(help: "Connections held waiting beyond --max-connections (config pop3.backlog; default 256).") var backlog: Int?
+    @Option(name: .customLong("max-bad-commands"), help: "Bad commands before disconnect (config pop3.max-bad-commands; default 10).") var maxBadCommands: Int?
+    @Option(help: "Plaintext logins without TLS: loopback, always or tls-only (config pop3.plaintext; default loopback).") var plaintext: String?
+    @Option(name: .customLong("auth-failure-delay"), help: "Seconds before a failed login is answered (config pop3.auth-failure-delay; default 2).") var authFailureDelay: Double?
+    @Option(name: .customLong("drain-time"), help: "Seconds sessions may finish at shutdown (config pop3.drain-time; default 30).") var drainTime: Double?
+    @Option(help: "Greeting text (config pop3.greeting).") var greeting: String?
+    @Option(help: "CAPA IMPLEMENTATION text; not sent unless set (config pop3.implementation).") var implementation: String?
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error (config log.level; default info).") var logLevel: String?
+
+    func configuration(_ reader: ConfigReader, defaultListen: String = "0.0.0.0:110") throws -> NodeConfiguration {
+        var c = NodeConfiguration()
+        let listenSpecs = !listen.isEmpty ? listen : (reader.stringArray(forKey: "pop3.listen") ?? [defaultListen])
+        let tlsSpecs = !tlsListen.isEmpty ? tlsListen : (reader.stringArray(forKey: "pop3.tls-listen") ?? [])
+        c.listen = try listenSpecs.map(parseAddress)
+        c.tlsListen = try tlsSpecs.map(parseAddress)
+        c.certificatePath = cert ?? reader.string(forKey: "tls.cert")
+        c.privateKeyPath = key ?? reader.string(forKey: "tls.key")
+        if (c.certificatePath == nil) != (c.privateKeyPath == nil) { throw UserError("--cert and --key go together") }
+        if let id = nodeID ?? reader.string(forKey: "node.id") {
+            guard !id.isEmpty, id.count <= 32, id.allSatisfy({ ($0.isLetter && $0.isASCII && $0.isLowercase) || $0.isNumber || $0 == "-" }) else {
+                throw UserError("node id \(id) must be 1-32 characters of a-z, 0-9 and -")
+            }
+            c.nodeID = id
+        }
+        c.idleTimeout = try seconds(idleTimeout ?? reader.double(forKey: "pop3.idle-timeout"), default: c.idleTimeout, name: "idle timeout", max: 24 * 3600)
+        c.authorizationIdleTimeout = try seconds(authIdleTimeout ?? reader.double(forKey: "pop3.auth-idle-timeout"), default: c.authorizationIdleTimeout, name: "auth idle timeout", max: 3600)
+        c.authFailureDelay = try seconds(authFailureDelay ?? reader.double(forKey: "pop3.auth-failure-delay"), default: c.authFailureDelay, name: "auth failure delay", max: 60, allowZero: true)
+        c.drainTime = try seconds(drainTime ?? reader.double(forKey: "pop3.drain-time"), default: c.drainTime, name: "drain time", max: 3600, allowZero: true)
+        if let n = maxConnections ?? reader.int(forKey: "pop3.max-connections") {
+            guard n >= 1 else { throw UserError("max connections must be at least 1") }
+            c.maxConnections = n
+        }
+        if let n = backlog ?? reader.int(forKey: "pop3.backlog") {
+            guard n >= 0 else { throw UserError("backlog must not be negative") }
+            c.backlog = n
+        }
+        if let n = maxBadCommands ?? reader.int(forKey: "pop3.max-bad-commands") {
+            guard n >= 1 else { throw UserError("max bad commands must be at least 1") }
+            c.maxBadCommands = n
+        }
+        if let p = plaintext ?? reader.string(forKey: "pop3.plaintext") {
+            guard let policy = PlaintextPolicy(rawValue: p) else { throw UserError("plaintext must be loopback, always or tls-only, not \(p)") }
+            c.plaintext = policy
+        }
+        if let g = greeting ?? reader.string(forKey: "pop3.greeting") {
+            guard g.utf8.count <= 200, !g.contains(where: { $0.isNewline }) else { throw UserError("greeting must be one line of at most 200 bytes") }
+            c.greeting = g
+        }
+        c.implementation = implementation ?? reader.string(forKey: "pop3.implementation")
+        return c
+    }
+
+    func level(_ reader: ConfigReader) throws -> Logger.Level {
+        let text = logLevel ?? reader.string(forKey: "log.level") ?? "info"
+        guard let level = Logger.Level(rawValue: text) else { throw UserError("unknown log level \(text)") }
+        return level
+    }
+
+    private func seconds(_ value: Double?, default def: TimeAmount, name: String, max: Double, allowZero: Bool = false) throws -> TimeAmount {
+        guard let value else { return def }
+        guard value.isFinite, allowZero ? value >= 0 : value > 0, value <= max else {
+            throw UserError("\(name) must be \(allowZero ? "0" : "more than 0") to \(Int(max)) seconds, not \(value)")
+        }
+        return .nanoseconds(Int64(value * 1_000_000_000))
+    }
+}
+
+/// "HOST:PORT", "[v6]:PORT" or ":PORT" (all interfaces).
+func parseAddress(_ spec: String) throws -> SocketAddress {
+    var host: Substring
+    var port: Substring
+    if spec.hasPrefix("[") {
+        guard let close = spec.firstIndex(of: "]"), spec[spec.index(after: close)...].hasPrefix(":") else {
+            throw UserError("address \(spec) is not [IPv6]:PORT")
+        }
+        host = spec[spec.index(after: spec.startIndex)..<close]
+        port = spec[spec.index(close, offsetBy: 2)...]
+    } else {
+        guard let colon = spec.lastIndex(of: ":") else { throw UserError("address \(spec) is not HOST:PORT") }
+        host = spec[..<colon]
+        port = spec[spec.index(after: colon)...]
+    }
+    guard let portNumber = Int(port), (0...65535).contains(portNumber) else { throw UserError("address \(spec) has no valid port") }
+    if host.isEmpty { host = "0.0.0.0" }
+    do {
+        return try SocketAddress.makeAddressResolvingHost(String(host), port: portNumber)
+    } catch {
+        throw UserError("cannot resolve \(host): \(error)")
+    }
+}
+
+func bootstrapLogging(level: Logger.Level) {
+    LoggingSystem.bootstrap { label in
+        var handler = StreamLogHandler.standardError(label: label)
+        handler.logLevel = level
+        return handler
+    }
+}
+
+struct NodeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "node", abstract: "Run a POP3 node over the mail root.")
+    @OptionGroup var common: CommonOptions
+    @OptionGroup var options: NodeOptions
+
+    func run() async throws {
+        let (store, reader) = try await common.openStore()
+        let nodeConfiguration = try options.configuration(reader)
+        bootstrapLogging(level: try options.level(reader))
+        try await runNode(store: store, configuration: nodeConfiguration)
+    }
+}
+
+/// Runs a node until SIGTERM or SIGINT; then it drains and gives every lock back before returning.
+func runNode(store: MailStore, configuration: NodeConfiguration) async throws {
+    let logger = Logger(label: "poplar.node")
+    let threadPool = NIOThreadPool(numberOfThreads: max(4, System.coreCount * 2))
+    threadPool.start()
+    let server = POP3Server(configuration: configuration, store: store, group: MultiThreadedEventLoopGroup.singleton, threadPool: threadPool, logger: logger)
+    let group = ServiceGroup(
+        configuration: .init(services: [.init(service: server)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+    )
+    do {
+        try await group.run()
+    } catch let error as NodeError {
+        try? await threadPool.shutdownGracefully()
+        throw UserError(error.description)
+    }
+    try? await threadPool.shutdownGracefully()
+}

@@ -1,0 +1,51 @@
+import NIOConcurrencyHelpers
+import NIOCore
+import XCTest
+
+@testable import Node
+
+final class ConnectionLimiterTests: XCTestCase {
+    func testAdmitsQueuesThenRefuses() {
+        let limiter = ConnectionLimiter(maxActive: 2, backlog: 1)
+        let resumed = NIOLockedValueBox(0)
+        XCTAssertEqual(limiter.admit { }, .admitted)
+        XCTAssertEqual(limiter.admit { }, .admitted)
+        guard case .queued = limiter.admit({ resumed.withLockedValue { $0 += 1 } }) else { return XCTFail("should queue") }
+        XCTAssertEqual(limiter.admit { }, .refused)
+        limiter.release()
+        XCTAssertEqual(resumed.withLockedValue { $0 }, 1, "the slot went to the waiting connection")
+        XCTAssertEqual(limiter.activeCount, 2)
+        limiter.release(); limiter.release()
+        XCTAssertEqual(limiter.activeCount, 0)
+    }
+
+    func testCancelledTicketIsNotResumed() {
+        let limiter = ConnectionLimiter(maxActive: 1, backlog: 2)
+        XCTAssertEqual(limiter.admit { }, .admitted)
+        guard case .queued(let ticket) = limiter.admit({ XCTFail("cancelled ticket resumed") }) else { return XCTFail() }
+        limiter.cancel(ticket: ticket)
+        XCTAssertEqual(limiter.waitingCount, 0)
+        limiter.release()
+        XCTAssertEqual(limiter.activeCount, 0)
+    }
+}
+
+final class LoginCacheTests: XCTestCase {
+    func testHitMissExpiryAndRecordChange() {
+        let cache = LoginCache(ttl: .seconds(10), capacity: 2)
+        let now = NIODeadline.now()
+        let record = Array("phc-1".utf8)
+        cache.insert(user: "a@x", password: Array("pw".utf8), recordBytes: record, now: now)
+        XCTAssertTrue(cache.contains(user: "a@x", password: Array("pw".utf8), recordBytes: record, now: now))
+        XCTAssertFalse(cache.contains(user: "a@x", password: Array("px".utf8), recordBytes: record, now: now), "wrong password")
+        XCTAssertFalse(cache.contains(user: "a@x", password: Array("pw".utf8), recordBytes: Array("phc-2".utf8), now: now), "password changed")
+        cache.insert(user: "a@x", password: Array("pw".utf8), recordBytes: record, now: now)
+        XCTAssertFalse(cache.contains(user: "a@x", password: Array("pw".utf8), recordBytes: record, now: now + .seconds(11)), "expired")
+    }
+
+    func testBoundedSize() {
+        let cache = LoginCache(ttl: .seconds(10), capacity: 2)
+        for user in ["a", "b", "c", "d"] { cache.insert(user: user, password: [1], recordBytes: [2]) }
+        XCTAssertLessThanOrEqual(cache.count, 2)
+    }
+}
