@@ -4,6 +4,7 @@ import Metrics
 import NIOCore
 import NIOPosix
 import NIOSSL
+import NIOTLS
 import POP3Core
 import SharedStore
 

@@ -124,8 +124,12 @@ struct MailboxCommand: AsyncParsableCommand {
         @Argument var domain: String?
         func run() async throws {
             let (store, _) = try await common.openStore()
-            let domains = try domain.map { [try storeCall("invalid domain") { try Names.validateDomain($0) }] }
-                ?? storeCall("cannot list domains") { try store.domains() }
+            let domains: [String]
+            if let domain {
+                domains = [try storeCall("invalid domain") { try Names.validateDomain(domain) }]
+            } else {
+                domains = try storeCall("cannot list domains") { try store.domains() }
+            }
             for d in domains {
                 for address in try storeCall("cannot list \(d)", { try store.mailboxes(in: d) }) { print(address) }
             }

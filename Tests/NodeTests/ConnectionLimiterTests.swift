@@ -10,7 +10,7 @@ final class ConnectionLimiterTests: XCTestCase {
         let resumed = NIOLockedValueBox(0)
         XCTAssertEqual(limiter.admit { }, .admitted)
         XCTAssertEqual(limiter.admit { }, .admitted)
-        guard case .queued = limiter.admit({ resumed.withLockedValue { $0 += 1 } }) else { return XCTFail("should queue") }
+        guard case .queued = limiter.admit(resume: { resumed.withLockedValue { $0 += 1 } }) else { return XCTFail("should queue") }
         XCTAssertEqual(limiter.admit { }, .refused)
         limiter.release()
         XCTAssertEqual(resumed.withLockedValue { $0 }, 1, "the slot went to the waiting connection")
@@ -22,7 +22,7 @@ final class ConnectionLimiterTests: XCTestCase {
     func testCancelledTicketIsNotResumed() {
         let limiter = ConnectionLimiter(maxActive: 1, backlog: 2)
         XCTAssertEqual(limiter.admit { }, .admitted)
-        guard case .queued(let ticket) = limiter.admit({ XCTFail("cancelled ticket resumed") }) else { return XCTFail() }
+        guard case .queued(let ticket) = limiter.admit(resume: { XCTFail("cancelled ticket resumed") }) else { return XCTFail() }
         limiter.cancel(ticket: ticket)
         XCTAssertEqual(limiter.waitingCount, 0)
         limiter.release()

@@ -146,6 +146,7 @@ final class LiveServerTests: XCTestCase {
         _ = try first.readMultiline()
         XCTAssertTrue(try first.command("QUIT").hasPrefix("+OK"))
         XCTAssertTrue(try fixture.waitUntilFree(alice))
+        _ = try second.command("USER \(alice)")
         XCTAssertTrue(try second.command("PASS secret").hasPrefix("+OK"), "the refused client may retry in the same connection")
     }
 

@@ -1,0 +1,115 @@
+public enum POP3ParseError: Error, Sendable, Equatable {
+    case empty
+    case unknownCommand
+    case syntax(command: String, reason: String)
+}
+
+/// Parses one framed command line (RFC 1939 §3). Keywords are case-insensitive; arguments are separated by
+/// single spaces and bounded by `POP3Limits.maxArgumentLength`; control bytes (NUL included) are refused.
+public enum POP3CommandParser {
+    public static func parse(_ line: [UInt8]) -> Result<POP3Command, POP3ParseError> {
+        if line.isEmpty { return .failure(.empty) }
+        if line.contains(where: { $0 < 0x20 || $0 == 0x7F }) {
+            let keyword = keywordOf(line)
+            return .failure(.syntax(command: keyword, reason: "control characters are not allowed"))
+        }
+        let keywordEnd = line.firstIndex(of: 0x20) ?? line.endIndex
+        let keyword = String(decoding: line[..<keywordEnd], as: UTF8.self).uppercased()
+        let rest: ArraySlice<UInt8> = keywordEnd < line.endIndex ? line[(keywordEnd + 1)...] : []
+        let hasArguments = keywordEnd < line.endIndex
+
+        switch keyword {
+        case "PASS":
+            // RFC 1939 §7: the password may contain spaces; it is the rest of the line.
+            guard hasArguments, !rest.isEmpty else { return .failure(.syntax(command: keyword, reason: "PASS needs a password")) }
+            return .success(.pass(String(decoding: rest, as: UTF8.self)))
+        case "AUTH":
+            // RFC 5034 §4: the initial response may exceed the 40-octet argument bound.
+            let args = split(rest, hasArguments: hasArguments)
+            guard let args, args.count <= 2 else { return .failure(.syntax(command: keyword, reason: "AUTH takes a mechanism and an optional initial response")) }
+            if let mechanism = args.first, mechanism.utf8.count > POP3Limits.maxArgumentLength {
+                return .failure(.syntax(command: keyword, reason: "mechanism name too long"))
+            }
+            return .success(.auth(mechanism: args.first?.uppercased(), initialResponse: args.count == 2 ? args[1] : nil))
+        default:
+            break
+        }
+
+        guard let args = split(rest, hasArguments: hasArguments) else {
+            return .failure(.syntax(command: keyword, reason: "arguments are separated by single spaces"))
+        }
+        if args.contains(where: { $0.utf8.count > POP3Limits.maxArgumentLength }) {
+            return .failure(.syntax(command: keyword, reason: "argument longer than \(POP3Limits.maxArgumentLength) octets"))
+        }
+        func none(_ command: POP3Command) -> Result<POP3Command, POP3ParseError> {
+            args.isEmpty ? .success(command) : .failure(.syntax(command: keyword, reason: "\(keyword) takes no argument"))
+        }
+        func optionalNumber(_ make: (Int?) -> POP3Command) -> Result<POP3Command, POP3ParseError> {
+            switch args.count {
+            case 0: return .success(make(nil))
+            case 1:
+                guard let n = messageNumber(args[0]) else { return .failure(.syntax(command: keyword, reason: "invalid message number")) }
+                return .success(make(n))
+            default: return .failure(.syntax(command: keyword, reason: "too many arguments"))
+            }
+        }
+        func oneNumber(_ make: (Int) -> POP3Command) -> Result<POP3Command, POP3ParseError> {
+            guard args.count == 1 else { return .failure(.syntax(command: keyword, reason: "\(keyword) takes one message number")) }
+            guard let n = messageNumber(args[0]) else { return .failure(.syntax(command: keyword, reason: "invalid message number")) }
+            return .success(make(n))
+        }
+
+        switch keyword {
+        case "USER":
+            guard args.count == 1 else { return .failure(.syntax(command: keyword, reason: "USER takes one name")) }
+            return .success(.user(args[0]))
+        case "APOP":
+            guard args.count == 2 else { return .failure(.syntax(command: keyword, reason: "APOP takes a name and a digest")) }
+            return .success(.apop(name: args[0], digest: args[1]))
+        case "QUIT": return none(.quit)
+        case "STAT": return none(.stat)
+        case "NOOP": return none(.noop)
+        case "RSET": return none(.rset)
+        case "CAPA": return none(.capa)
+        case "STLS": return none(.stls)
+        case "LIST": return optionalNumber { .list($0) }
+        case "UIDL": return optionalNumber { .uidl($0) }
+        case "RETR": return oneNumber { .retr($0) }
+        case "DELE": return oneNumber { .dele($0) }
+        case "TOP":
+            guard args.count == 2 else { return .failure(.syntax(command: keyword, reason: "TOP takes a message number and a line count")) }
+            guard let n = messageNumber(args[0]), let lines = number(args[1]) else {
+                return .failure(.syntax(command: keyword, reason: "invalid number"))
+            }
+            return .success(.top(message: n, lines: lines))
+        default:
+            return .failure(.unknownCommand)
+        }
+    }
+
+    /// nil when two spaces meet or the line ends in a space.
+    private static func split(_ rest: ArraySlice<UInt8>, hasArguments: Bool) -> [String]? {
+        guard hasArguments else { return [] }
+        let parts = rest.split(separator: 0x20, omittingEmptySubsequences: false)
+        if parts.contains(where: { $0.isEmpty }) { return nil }
+        return parts.map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// Decimal digits only, 0...Int32.max.
+    static func number(_ text: String) -> Int? {
+        guard !text.isEmpty, text.utf8.count <= 10, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
+        guard let n = Int(text), n <= Int(Int32.max) else { return nil }
+        return n
+    }
+
+    /// A message number: 1...Int32.max.
+    static func messageNumber(_ text: String) -> Int? {
+        guard let n = number(text), n >= 1 else { return nil }
+        return n
+    }
+
+    private static func keywordOf(_ line: [UInt8]) -> String {
+        let end = line.firstIndex(where: { $0 == 0x20 || $0 < 0x20 }) ?? line.endIndex
+        return String(decoding: line[..<end].prefix(8), as: UTF8.self).uppercased()
+    }
+}

@@ -1,0 +1,37 @@
+import Foundation
+
+/// SASL mechanisms offered by AUTH (RFC 5034).
+public enum SASLMechanism: String, Sendable, CaseIterable {
+    /// RFC 4616: authzid NUL authcid NUL password.
+    case plain = "PLAIN"
+    /// The LOGIN mechanism (draft-murchison-sasl-login): user name, then password, each base64.
+    case login = "LOGIN"
+    /// RFC 2195: challenge-response with HMAC-MD5.
+    case cramMD5 = "CRAM-MD5"
+
+    /// Sends the password itself, so only over TLS or where plaintext is allowed (RFC 2595 §2.1).
+    public var isPlaintext: Bool {
+        switch self {
+        case .plain, .login: return true
+        case .cramMD5: return false
+        }
+    }
+}
+
+enum SASLCodec {
+    /// Strict base64 (RFC 4648 §4), as RFC 5034 §4 requires; nil when invalid.
+    static func decode(_ text: String) -> [UInt8]? {
+        if text.isEmpty { return [] }
+        guard text.utf8.count % 4 == 0,
+            text.utf8.allSatisfy({ ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2B || $0 == 0x2F || $0 == 0x3D }),
+            let data = Data(base64Encoded: text)
+        else { return nil }
+        return Array(data)
+    }
+
+    static func encode(_ bytes: [UInt8]) -> String {
+        Data(bytes).base64EncodedString()
+    }
+
+    static func encode(_ text: String) -> String { encode(Array(text.utf8)) }
+}

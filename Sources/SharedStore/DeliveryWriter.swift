@@ -1,0 +1,114 @@
+import Foundation
+
+/// One message being delivered to one mailbox: streamed into `tmp/`, bare LF turned into CRLF across chunk
+/// boundaries (a CR not followed by LF is kept), 8-bit clean, no dot-unstuffing. `finish` makes it durable and
+/// puts it in place with `link()` (never replacing a message), so no reader ever sees half of it.
+public final class DeliveryWriter: @unchecked Sendable {
+    private let store: MailStore
+    private let address: MailboxAddress
+    private let dir: StorePath
+    private let tmp: StorePath
+    private var handle: (any VolumeWriteHandle)?
+    private var lastWasCR = false
+    public private(set) var size: Int64 = 0
+    private var done = false
+
+    init(store: MailStore, address: MailboxAddress) throws {
+        self.store = store
+        self.address = address
+        self.dir = try store.mailboxDir(address)
+        guard try store.volume.exists(try dir.appending("passwd")) else {
+            throw StoreError(code: .notFound, message: "no mailbox \(address)")
+        }
+        self.tmp = try dir.appending("tmp").appending("\(store.namer.next()).\(String(UInt64.random(in: 0...UInt64.max), radix: 16))")
+        self.handle = try store.volume.createFile(tmp, exclusive: true)
+    }
+
+    public func write(_ bytes: [UInt8]) throws {
+        guard let handle, !done else { throw StoreError(code: .io, message: "delivery already finished") }
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count + bytes.count / 16 + 2)
+        for b in bytes {
+            if b == 0x0A && !lastWasCR { out.append(0x0D) }
+            out.append(b)
+            lastWasCR = b == 0x0D
+        }
+        do {
+            try handle.write(out)
+        } catch {
+            abort()
+            throw error
+        }
+        size += Int64(out.count)
+    }
+
+    /// Durable and visible on return; `quotaExceeded` (nothing left behind) if over the mailbox's quota.
+    public func finish(enforceQuota: Bool) throws -> MessageInfo {
+        guard let handle, !done else { throw StoreError(code: .io, message: "delivery already finished") }
+        do {
+            try handle.fsync()
+            try handle.close()
+            self.handle = nil
+            if enforceQuota, let quota = try store.quota(dir) {
+                let used = MailStore.messages(in: try store.volume.list(dir)).reduce(Int64(0)) { $0 + $1.size }
+                if used + size > quota {
+                    throw StoreError(code: .quotaExceeded, message: "mailbox \(address) is over its quota (\(used) + \(size) > \(quota) bytes)")
+                }
+            }
+            let info = try linkIntoPlace()
+            try store.volume.fsyncDirectory(dir)
+            try? store.volume.unlink(tmp)
+            done = true
+            return info
+        } catch {
+            abort()
+            throw error
+        }
+    }
+
+    private func linkIntoPlace() throws -> MessageInfo {
+        let tmpID = try store.volume.stat(tmp).fileID
+        for _ in 0..<100 {
+            let uidl = store.namer.next()
+            let name = "P3_\(uidl).eml"
+            let target = try dir.appending(name)
+            do {
+                try store.volume.link(tmp, to: target)
+                return MessageInfo(uidl: uidl, size: size, fileName: name)
+            } catch let error as StoreError {
+                // After an error the names decide: if the target is our file, the link happened (a lost reply).
+                if let attributes = try? store.volume.stat(target), attributes.fileID == tmpID {
+                    return MessageInfo(uidl: uidl, size: size, fileName: name)
+                }
+                if error.code != .alreadyExists { throw error }
+            }
+        }
+        throw StoreError(code: .io, message: "could not find a free message name in \(address)")
+    }
+
+    /// Removes the partial message; safe to call more than once.
+    public func abort() {
+        guard !done else { return }
+        done = true
+        try? handle?.close()
+        handle = nil
+        try? store.volume.unlink(tmp)
+    }
+}
+
+extension MailStore {
+    public func beginDelivery(to address: MailboxAddress) throws -> DeliveryWriter {
+        try DeliveryWriter(store: self, address: address)
+    }
+
+    public func deliver(to address: MailboxAddress, message: [UInt8], enforceQuota: Bool) throws -> MessageInfo {
+        let writer = try beginDelivery(to: address)
+        do {
+            try writer.write(message)
+        } catch {
+            writer.abort()
+            throw error
+        }
+        return try writer.finish(enforceQuota: enforceQuota)
+    }
+}

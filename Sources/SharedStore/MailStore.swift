@@ -1,0 +1,274 @@
+import Foundation
+
+public struct ClusterInfo: Sendable {
+    public var format: Int
+    public var id: String
+    public var kdfRounds: Int
+}
+
+public struct MessageInfo: Sendable, Equatable {
+    public var uidl: String
+    public var size: Int64
+    public var fileName: String
+    public init(uidl: String, size: Int64, fileName: String) {
+        self.uidl = uidl
+        self.size = size
+        self.fileName = fileName
+    }
+}
+
+public struct MailboxInfo: Sendable {
+    public var address: MailboxAddress
+    public var messageCount: Int
+    public var totalBytes: Int64
+    public var quota: Int64?
+    public var lock: LockState
+    public var allowsAPOP: Bool
+}
+
+/// A mail root opened with the cluster GUID: the Mail Storage Access API used by the node, the delivery and the
+/// admin CLI. Every method blocks (call it from a thread pool).
+public final class MailStore: Sendable {
+    public static let formatVersion = 1
+    static let maxSmallFile = 1 << 20
+
+    public let volume: any Volume
+    public let guid: ClusterGUID
+    public let info: ClusterInfo
+    let namer: MessageNamer
+
+    // MARK: Layout
+
+    static let metaDir = try! StorePath([".poplar"])
+    static let clusterFile = try! StorePath([".poplar", "cluster"])
+    static let metabaseFile = try! StorePath([".poplar", "domains"])
+    static let metaTmp = try! StorePath([".poplar", "tmp"])
+    static let lockName = "lock"
+    static let heldName = "kcol"
+
+    func domainDir(_ domain: String) throws -> StorePath { try StorePath([domain]) }
+    func mailboxDir(_ a: MailboxAddress) throws -> StorePath { try StorePath([a.domain, "P3_\(a.mailbox).mbx"]) }
+
+    private init(volume: any Volume, guid: ClusterGUID, info: ClusterInfo, namer: MessageNamer) {
+        self.volume = volume
+        self.guid = guid
+        self.info = info
+        self.namer = namer
+    }
+
+    /// `poplar init`: the cluster file with the GUID's check value, an empty metabase.
+    public static func initialize(volume: any Volume, guid: ClusterGUID, kdfRounds: Int = PasswordHasher.defaultRounds, namer: MessageNamer = .shared) throws -> MailStore {
+        if try volume.exists(clusterFile) {
+            throw StoreError(code: .alreadyExists, message: "this mail root is already initialised")
+        }
+        for dir in [metaDir, metaTmp] {
+            do { try volume.mkdir(dir) } catch let e as StoreError where e.code == .alreadyExists {}
+        }
+        let info = ClusterInfo(format: formatVersion, id: UUID().uuidString.lowercased(), kdfRounds: max(1, kdfRounds))
+        try volume.writeAtomically(metabaseFile, Array("version=1\n".utf8), staging: metaTmp)
+        let text = "format=\(info.format)\nid=\(info.id)\nguid-check=\(guid.checkValue)\nkdf-rounds=\(info.kdfRounds)\n"
+        // Written last: a root is initialised once its cluster file exists.
+        try volume.writeAtomically(clusterFile, Array(text.utf8), staging: metaTmp)
+        return MailStore(volume: volume, guid: guid, info: info, namer: namer)
+    }
+
+    public static func open(volume: any Volume, guid: ClusterGUID, namer: MessageNamer = .shared) throws -> MailStore {
+        let bytes: [UInt8]
+        do {
+            bytes = try volume.readAll(clusterFile, limit: 64 * 1024)
+        } catch let e as StoreError where e.code == .notFound {
+            throw StoreError(code: .notInitialized, message: "no Poplar mail root here (no .poplar/cluster): run `poplar init`")
+        }
+        var fields: [String: String] = [:]
+        for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
+            if let eq = line.firstIndex(of: "=") { fields[String(line[..<eq])] = String(line[line.index(after: eq)...]) }
+        }
+        guard let format = fields["format"].flatMap(Int.init), let id = fields["id"], let check = fields["guid-check"] else {
+            throw StoreError(code: .corrupt, message: ".poplar/cluster is damaged")
+        }
+        guard format <= formatVersion else {
+            throw StoreError(code: .corrupt, message: "this mail root has format \(format); this poplar understands up to \(formatVersion): upgrade poplar")
+        }
+        guard check == guid.checkValue else {
+            throw StoreError(code: .wrongGUID, message: "the cluster GUID does not match this mail root's check value: every node and coordinator of a cluster needs the GUID file made by `poplar init` for this root")
+        }
+        let info = ClusterInfo(format: format, id: id, kdfRounds: fields["kdf-rounds"].flatMap(Int.init) ?? PasswordHasher.defaultRounds)
+        return MailStore(volume: volume, guid: guid, info: info, namer: namer)
+    }
+
+    // MARK: Metabase
+
+    private func readMetabase() throws -> (version: Int, domains: [String]) {
+        let text = String(decoding: try volume.readAll(Self.metabaseFile, limit: Self.maxSmallFile), as: UTF8.self)
+        var version = 0
+        var domains: [String] = []
+        for line in text.split(separator: "\n") {
+            if line.hasPrefix("version=") { version = Int(line.dropFirst(8)) ?? 0 } else if !line.isEmpty { domains.append(String(line)) }
+        }
+        return (version, domains.sorted())
+    }
+
+    private func writeMetabase(version: Int, domains: [String]) throws {
+        let text = "version=\(version)\n" + domains.sorted().map { $0 + "\n" }.joined()
+        try volume.writeAtomically(Self.metabaseFile, Array(text.utf8), staging: Self.metaTmp)
+    }
+
+    public func metabaseVersion() throws -> Int { try readMetabase().version }
+    public func domains() throws -> [String] { try readMetabase().domains }
+
+    public func isDomainAccepted(_ domain: String) throws -> Bool {
+        try readMetabase().domains.contains(domain.lowercased())
+    }
+
+    public func addDomain(_ domain: String) throws {
+        let d = try Names.validateDomain(domain)
+        let (version, domains) = try readMetabase()
+        guard !domains.contains(d) else { throw StoreError(code: .alreadyExists, message: "domain \(d) is already accepted") }
+        do { try volume.mkdir(try domainDir(d)) } catch let e as StoreError where e.code == .alreadyExists {}
+        try writeMetabase(version: version + 1, domains: domains + [d])
+    }
+
+    public func removeDomain(_ domain: String, purge: Bool) throws {
+        let d = try Names.validateDomain(domain)
+        let (version, domains) = try readMetabase()
+        guard domains.contains(d) else { throw StoreError(code: .notFound, message: "domain \(d) is not in the metabase") }
+        try writeMetabase(version: version + 1, domains: domains.filter { $0 != d })
+        if purge {
+            do { try volume.removeTree(try domainDir(d)) } catch let e as StoreError where e.code == .notFound {}
+        }
+    }
+
+    // MARK: Mailboxes
+
+    public func createMailbox(_ address: MailboxAddress, password: String, allowAPOP: Bool, quota: Int64?) throws {
+        guard try isDomainAccepted(address.domain) else {
+            throw StoreError(code: .notFound, message: "domain \(address.domain) is not in the metabase (`poplar domain add`)")
+        }
+        let dir = try mailboxDir(address)
+        do {
+            try volume.mkdir(dir)
+        } catch let e as StoreError where e.code == .alreadyExists {
+            throw StoreError(code: .alreadyExists, message: "mailbox \(address) already exists")
+        } catch let e as StoreError where e.code == .notFound {
+            try volume.mkdir(try domainDir(address.domain))
+            try volume.mkdir(dir)
+        }
+        try volume.mkdir(try dir.appending("tmp"))
+        let record = try PasswordHasher.makeRecord(password: password, address: address, guid: guid, rounds: info.kdfRounds, allowAPOP: allowAPOP)
+        try volume.writeFile(try dir.appending("passwd"), record.encoded(), exclusive: true)
+        if let quota, quota > 0 { try volume.writeFile(try dir.appending("quota"), Array("\(quota)\n".utf8), exclusive: true) }
+        // The mailbox exists once its lock file exists.
+        try volume.writeFile(try dir.appending(Self.lockName), [], exclusive: true)
+        try volume.fsyncDirectory(dir)
+        try volume.fsyncDirectory(try domainDir(address.domain))
+    }
+
+    public func removeMailbox(_ address: MailboxAddress) throws {
+        let dir = try mailboxDir(address)
+        guard try volume.exists(dir) else { throw StoreError(code: .notFound, message: "no mailbox \(address)") }
+        // Hold it as the administrator first, so no session can be in it while it goes.
+        do {
+            try adminLock(address, by: "admin-remove")
+        } catch let refusal as LockRefusal {
+            if case .inUse = refusal { throw refusal }
+        }
+        try volume.removeTree(dir)
+    }
+
+    public func mailboxes(in domain: String) throws -> [MailboxAddress] {
+        let d = try Names.validateDomain(domain)
+        let entries: [DirectoryEntry]
+        do { entries = try volume.list(try domainDir(d)) } catch let e as StoreError where e.code == .notFound { return [] }
+        return entries.compactMap { e -> MailboxAddress? in
+            guard e.attributes.kind == .directory, e.name.hasPrefix("P3_"), e.name.hasSuffix(".mbx") else { return nil }
+            return try? MailboxAddress(mailbox: String(e.name.dropFirst(3).dropLast(4)), domain: d)
+        }.sorted { $0.mailbox < $1.mailbox }
+    }
+
+    public func mailboxExists(_ address: MailboxAddress) throws -> Bool {
+        try volume.exists(try mailboxDir(address).appending("passwd"))
+    }
+
+    public func mailboxInfo(_ address: MailboxAddress) throws -> MailboxInfo {
+        let dir = try mailboxDir(address)
+        let entries: [DirectoryEntry]
+        do { entries = try volume.list(dir) } catch let e as StoreError where e.code == .notFound {
+            throw StoreError(code: .notFound, message: "no mailbox \(address)")
+        }
+        let messages = Self.messages(in: entries)
+        return MailboxInfo(
+            address: address,
+            messageCount: messages.count,
+            totalBytes: messages.reduce(0) { $0 + $1.size },
+            quota: try quota(dir),
+            lock: try lockState(dir: dir, entries: entries),
+            allowsAPOP: (try? passwordRecord(address).allowsAPOP) ?? false
+        )
+    }
+
+    public func setPassword(_ address: MailboxAddress, password: String, allowAPOP: Bool) throws {
+        let dir = try mailboxDir(address)
+        guard try mailboxExists(address) else { throw StoreError(code: .notFound, message: "no mailbox \(address)") }
+        let record = try PasswordHasher.makeRecord(password: password, address: address, guid: guid, rounds: info.kdfRounds, allowAPOP: allowAPOP)
+        try volume.writeAtomically(try dir.appending("passwd"), record.encoded(), staging: try dir.appending("tmp"))
+    }
+
+    public func setQuota(_ address: MailboxAddress, _ quota: Int64?) throws {
+        let dir = try mailboxDir(address)
+        guard try mailboxExists(address) else { throw StoreError(code: .notFound, message: "no mailbox \(address)") }
+        let path = try dir.appending("quota")
+        if let quota, quota > 0 {
+            try volume.writeAtomically(path, Array("\(quota)\n".utf8), staging: try dir.appending("tmp"))
+        } else {
+            do { try volume.unlink(path) } catch let e as StoreError where e.code == .notFound {}
+        }
+    }
+
+    public func passwordRecord(_ address: MailboxAddress) throws -> PasswordRecord {
+        let path = try mailboxDir(address).appending("passwd")
+        do {
+            return try PasswordRecord(decoding: try volume.readAll(path, limit: 64 * 1024))
+        } catch let e as StoreError where e.code == .notFound {
+            throw StoreError(code: .notFound, message: "no mailbox \(address)")
+        }
+    }
+
+    /// Deletes every message; refused while a session holds the mailbox.
+    public func purge(_ address: MailboxAddress) throws -> Int {
+        let dir = try mailboxDir(address)
+        var tookLock = false
+        switch try lockState(address) {
+        case .admin: break
+        case .session(let r): throw LockRefusal.inUse(r)
+        case .claiming(let r): throw LockRefusal.inUse(r ?? OwnerRecord(kind: .session, node: "unknown", session: "", since: Date()))
+        case .free, .missing:
+            try adminLock(address, by: "admin-purge")
+            tookLock = true
+        }
+        defer { if tookLock { try? adminUnlock(address) } }
+        let messages = Self.messages(in: try volume.list(dir))
+        for m in messages {
+            do { try volume.unlink(try dir.appending(m.fileName)) } catch let e as StoreError where e.code == .notFound {}
+        }
+        try volume.fsyncDirectory(dir)
+        return messages.count
+    }
+
+    func quota(_ dir: StorePath) throws -> Int64? {
+        do {
+            let text = String(decoding: try volume.readAll(try dir.appending("quota"), limit: 64), as: UTF8.self)
+            let q = Int64(text.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+            return q > 0 ? q : nil
+        } catch let e as StoreError where e.code == .notFound {
+            return nil
+        }
+    }
+
+    /// The messages of a listing, oldest first: only `P3_<26 digits>.eml` files.
+    static func messages(in entries: [DirectoryEntry]) -> [MessageInfo] {
+        entries.compactMap { e -> MessageInfo? in
+            guard e.attributes.kind == .file, MessageNamer.isMessageName(e.name) else { return nil }
+            return MessageInfo(uidl: MessageNamer.uidl(ofMessageName: e.name), size: e.attributes.size, fileName: e.name)
+        }.sorted { $0.uidl < $1.uidl }
+    }
+}

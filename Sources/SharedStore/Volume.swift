@@ -1,0 +1,99 @@
+/// Reads a file at offsets; fewer bytes (or none) at the end of the file.
+public protocol VolumeReadHandle: AnyObject, Sendable {
+    func read(at offset: Int64, count: Int) throws -> [UInt8]
+    func close()
+}
+
+public protocol VolumeWriteHandle: AnyObject, Sendable {
+    func write(_ bytes: [UInt8]) throws
+    func fsync() throws
+    func close() throws
+}
+
+/// The bottom of the Mail Storage Access API. Every call blocks: callers run them on a thread pool, never on an
+/// event loop. Everything above this protocol uses only it, never a local path, so a volume can be a local
+/// directory, a kernel-mounted NAS path or an NFS export reached in user space.
+public protocol Volume: Sendable {
+    /// `notFound` if absent.
+    func stat(_ path: StorePath) throws -> FileAttributes
+    /// Entries except `.` and `..`, with their attributes, in one call per directory.
+    func list(_ directory: StorePath) throws -> [DirectoryEntry]
+    /// `alreadyExists` if present.
+    func mkdir(_ path: StorePath) throws
+    func rmdir(_ path: StorePath) throws
+    func openForReading(_ path: StorePath) throws -> any VolumeReadHandle
+    /// `exclusive`: fails with `alreadyExists` if present; otherwise truncates.
+    func createFile(_ path: StorePath, exclusive: Bool) throws -> any VolumeWriteHandle
+    /// Replaces the target.
+    func rename(_ from: StorePath, to: StorePath) throws
+    /// `alreadyExists` if the target exists: never replaces.
+    func link(_ from: StorePath, to: StorePath) throws
+    func unlink(_ path: StorePath) throws
+    func fsyncDirectory(_ path: StorePath) throws
+}
+
+extension Volume {
+    public func exists(_ path: StorePath) throws -> Bool {
+        do {
+            _ = try stat(path)
+            return true
+        } catch let error as StoreError where error.code == .notFound {
+            return false
+        }
+    }
+
+    /// The whole file, refused with `tooLarge` past `limit` bytes.
+    public func readAll(_ path: StorePath, limit: Int) throws -> [UInt8] {
+        let handle = try openForReading(path)
+        defer { handle.close() }
+        var out: [UInt8] = []
+        while true {
+            let chunk = try handle.read(at: Int64(out.count), count: min(64 * 1024, limit + 1 - out.count))
+            if chunk.isEmpty { return out }
+            out += chunk
+            if out.count > limit {
+                throw StoreError(code: .tooLarge, message: "\(path) is larger than \(limit) bytes")
+            }
+        }
+    }
+
+    /// Writes a whole file durably.
+    public func writeFile(_ path: StorePath, _ bytes: [UInt8], exclusive: Bool) throws {
+        let handle = try createFile(path, exclusive: exclusive)
+        do {
+            if !bytes.isEmpty { try handle.write(bytes) }
+            try handle.fsync()
+            try handle.close()
+        } catch {
+            try? handle.close()
+            throw error
+        }
+    }
+
+    /// Replaces `path` atomically: write `staging/<unique>`, fsync, rename over `path`, fsync the directory.
+    /// A reader sees the old content or the new, never a mix.
+    public func writeAtomically(_ path: StorePath, _ bytes: [UInt8], staging: StorePath) throws {
+        let tmp = try staging.appending("\(path.name ?? "file").\(UInt64.random(in: 0...UInt64.max))")
+        do {
+            try writeFile(tmp, bytes, exclusive: true)
+            try rename(tmp, to: path)
+        } catch {
+            try? unlink(tmp)
+            throw error
+        }
+        if let parent = path.parent { try fsyncDirectory(parent) }
+    }
+
+    /// Removes a directory and everything below it.
+    public func removeTree(_ path: StorePath) throws {
+        for entry in try list(path) {
+            let child = try path.appending(entry.name)
+            if entry.attributes.kind == .directory {
+                try removeTree(child)
+            } else {
+                do { try unlink(child) } catch let e as StoreError where e.code == .notFound {}
+            }
+        }
+        do { try rmdir(path) } catch let e as StoreError where e.code == .notFound {}
+    }
+}
