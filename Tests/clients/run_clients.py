@@ -1,0 +1,579 @@
+#!/usr/bin/env python3
+"""Real POP3 clients against a real `poplar node` on 127.0.0.1.
+
+Started by Tests/run-tests. Each test prints PASS/FAIL; the last line is "N passed, N failed".
+Every wait is bounded; every process started here is stopped here.
+"""
+import argparse
+import base64
+import os
+import poplib
+import random
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+DOMAIN = "example.test"
+PW = {"alice": "alice-pw", "bob": "bob pw with spaces", "carol": "carol-pw", "dave": "dave-pw"}
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def crlf(data: bytes) -> bytes:
+    """What the store keeps: bare LF turned into CRLF."""
+    out = bytearray()
+    prev = 0
+    for b in data:
+        if b == 0x0A and prev != 0x0D:
+            out += b"\r"
+        out.append(b)
+        prev = b
+    return bytes(out)
+
+
+def lf(data: bytes) -> bytes:
+    return data.replace(b"\r\n", b"\n")
+
+
+class Harness:
+    def __init__(self, poplar):
+        self.poplar = poplar
+        self.dir = tempfile.mkdtemp(prefix="poplar-clients-")
+        self.root = os.path.join(self.dir, "mail")
+        self.guid = os.path.join(self.dir, "guid")
+        self.nodes = []
+        self.messages = {}  # user -> list of bytes delivered (as stored)
+        self.cert = os.path.join(self.dir, "cert.pem")
+        self.key = os.path.join(self.dir, "key.pem")
+
+    def cli(self, *args, stdin=None, check=True):
+        cmd = [self.poplar, *args, "--root", self.root, "--guid-file", self.guid]
+        r = subprocess.run(cmd, input=stdin, capture_output=True, timeout=120)
+        if check and r.returncode != 0:
+            raise RuntimeError(f"{' '.join(args)} failed: {r.stderr.decode(errors='replace')}")
+        return r
+
+    def setup(self):
+        os.makedirs(self.root)
+        self.cli("init", "--kdf-rounds", "1000")
+        self.cli("domain", "add", DOMAIN)
+        for user, pw in PW.items():
+            extra = ["--apop"] if user in ("alice", "dave") else []
+            self.cli("mailbox", "add", f"{user}@{DOMAIN}", "--password-stdin", *extra, stdin=(pw + "\n").encode())
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", self.key, "-out", self.cert,
+                        "-days", "2", "-subj", "/CN=localhost"], capture_output=True, timeout=60, check=True)
+        rnd = random.Random(1939)
+        big = b"Subject: big\n\n" + b"".join(
+            (b"." if i % 5 == 0 else b"") + bytes(rnd.randrange(32, 127) for _ in range(70)) + b"\n" for i in range(4300))
+        samples = [
+            b"Subject: first\r\nFrom: a@b\r\n\r\nHello.\r\n.leading dot\r\n.\r\n..two dots\r\nend\r\n",
+            b"Subject: bare LF\nX-8bit: \xe9t\xe9\n\nbody with 8-bit \xff\xfe bytes\n.\nlast line without newline",
+            big,
+        ]
+        for user in PW:
+            for m in samples:
+                self.deliver(user, m)
+
+    def deliver(self, user, data):
+        path = os.path.join(self.dir, "msg.eml")
+        with open(path, "wb") as f:
+            f.write(data)
+        self.cli("deliver", f"{user}@{DOMAIN}", path)
+        self.messages.setdefault(user, []).append(crlf(data))
+
+    def start_node(self, *extra, name="n1"):
+        port, tls_port = free_port(), free_port()
+        cmd = [self.poplar, "node", "--root", self.root, "--guid-file", self.guid, "--listen", f"127.0.0.1:{port}",
+               "--tls-listen", f"127.0.0.1:{tls_port}", "--cert", self.cert, "--key", self.key, "--node-id", name,
+               "--auth-failure-delay", "0.2", "--drain-time", "1", "--log-level", "warning", *extra]
+        log = open(os.path.join(self.dir, f"{name}.log"), "ab")
+        proc = subprocess.Popen(cmd, stdout=log, stderr=log)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"node {name} exited: {open(os.path.join(self.dir, f'{name}.log')).read()[-2000:]}")
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            raise RuntimeError("node did not start")
+        node = {"proc": proc, "port": port, "tls": tls_port, "name": name}
+        self.nodes.append(node)
+        return node
+
+    def stop_node(self, node, timeout=15):
+        if node["proc"].poll() is None:
+            node["proc"].send_signal(signal.SIGTERM)
+            try:
+                node["proc"].wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                node["proc"].kill()
+                node["proc"].wait()
+                raise RuntimeError("node did not exit within %ss of SIGTERM" % timeout)
+        if node in self.nodes:
+            self.nodes.remove(node)
+
+    def lock_state(self, user):
+        out = self.cli("mailbox", "show", f"{user}@{DOMAIN}").stdout.decode()
+        return [l for l in out.splitlines() if l.startswith("lock:")][0]
+
+    def wait_free(self, user, seconds=5):
+        deadline = time.time() + seconds
+        while time.time() < deadline:
+            if self.lock_state(user) == "lock: free":
+                return True
+            time.sleep(0.1)
+        return False
+
+    def teardown(self):
+        for node in list(self.nodes):
+            try:
+                self.stop_node(node)
+            except Exception:
+                pass
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Raw:
+    """A raw line client."""
+
+    def __init__(self, port, tls=False):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        if tls:
+            self.sock = insecure_context().wrap_socket(self.sock, server_hostname="localhost")
+        self.buf = b""
+
+    def line(self):
+        while b"\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                return None
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line.rstrip(b"\r").decode("latin-1")
+
+    def cmd(self, text):
+        self.sock.sendall(text.encode("latin-1") + b"\r\n")
+        return self.line()
+
+    def multiline(self):
+        out = []
+        while True:
+            l = self.line()
+            if l is None or l == ".":
+                return out
+            out.append(l[1:] if l.startswith(".") else l)
+
+    def closed(self, timeout=10):
+        self.sock.settimeout(timeout)
+        try:
+            while True:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    return True
+        except (ConnectionResetError, ssl.SSLError):
+            return True
+        except socket.timeout:
+            return False
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+def insecure_context():
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def login(port, user):
+    c = Raw(port)
+    assert c.line().startswith("+OK")
+    assert c.cmd(f"USER {user}@{DOMAIN}").startswith("+OK")
+    r = c.cmd(f"PASS {PW[user]}")
+    assert r.startswith("+OK"), r
+    return c
+
+
+# ---------------------------------------------------------------------------------------------------------------
+TESTS = []
+
+
+def test(fn):
+    TESTS.append(fn)
+    return fn
+
+
+@test
+def curl_pop3_list_and_retr(h, n):
+    out = subprocess.run(["curl", "-s", f"pop3://127.0.0.1:{n['port']}/", "-u", f"alice@{DOMAIN}:{PW['alice']}"],
+                         capture_output=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    sizes = [int(l.split()[1]) for l in out.stdout.decode().splitlines()]
+    assert sizes == [len(m) for m in h.messages["alice"]], (sizes, [len(m) for m in h.messages["alice"]])
+    for i, expected in enumerate(h.messages["alice"], 1):
+        out = subprocess.run(["curl", "-s", f"pop3://127.0.0.1:{n['port']}/{i}", "-u", f"alice@{DOMAIN}:{PW['alice']}"],
+                             capture_output=True, timeout=30)
+        assert out.returncode == 0, out.stderr
+        # curl un-dot-stuffs and returns the message; a message without final CRLF gets one on the wire.
+        exp = expected if expected.endswith(b"\r\n") else expected + b"\r\n"
+        assert out.stdout == exp, f"message {i}: {len(out.stdout)} bytes vs {len(exp)}"
+
+
+@test
+def curl_pop3s_and_stls(h, n):
+    exp = h.messages["alice"][0]
+    for url, extra in ((f"pop3s://127.0.0.1:{n['tls']}/1", []), (f"pop3://127.0.0.1:{n['port']}/1", ["--ssl-reqd"])):
+        out = subprocess.run(["curl", "-s", "-k", *extra, url, "-u", f"alice@{DOMAIN}:{PW['alice']}"], capture_output=True, timeout=30)
+        assert out.returncode == 0, (url, out.returncode, out.stderr)
+        assert out.stdout == exp, url
+
+
+def fetchmail(h, n, user, mode, keep=True, extra=""):
+    work = tempfile.mkdtemp(dir=h.dir)
+    mbox = os.path.join(work, "out")
+    rc = os.path.join(work, "rc")
+    port = n["tls"] if mode == "ssl" else n["port"]
+    tls = {"plain": "sslproto ''", "stls": "sslproto 'tls1.2+' no sslcertck", "ssl": "ssl no sslcertck"}[mode]
+    with open(rc, "w") as f:
+        f.write(f'set no bouncemail\npoll 127.0.0.1 with proto POP3 service {port} uidl\n'
+                f'  user "{user}@{DOMAIN}" there with password "{PW[user]}" is root here\n'
+                f'  options {"keep" if keep else "nokeep"} {tls} norewrite mda "cat >> {mbox}" {extra}\n')
+    os.chmod(rc, 0o600)
+    return work, mbox, rc
+
+
+def run_fetchmail(rc, work):
+    r = subprocess.run(["fetchmail", "-f", rc, "--idfile", os.path.join(work, "ids"), "--nodetach", "--silent"],
+                       capture_output=True, timeout=60, env={**os.environ, "HOME": work, "FETCHMAILHOME": work})
+    return r
+
+
+@test
+def fetchmail_plain_stls_ssl(h, n):
+    for mode in ("plain", "stls", "ssl"):
+        work, mbox, rc = fetchmail(h, n, "bob", mode)
+        r = run_fetchmail(rc, work)
+        assert r.returncode == 0, (mode, r.returncode, r.stderr.decode(errors="replace")[-500:])
+        got = open(mbox, "rb").read()
+        for m in h.messages["bob"]:
+            assert lf(m).rstrip(b"\n") in got, (mode, "message body missing")
+        assert h.wait_free("bob"), "lock left behind"
+
+
+@test
+def fetchmail_keep_mode_fetches_only_new(h, n):
+    work, mbox, rc = fetchmail(h, n, "carol", "plain")
+    r = run_fetchmail(rc, work)
+    assert r.returncode == 0, r.stderr
+    first = open(mbox, "rb").read()
+    assert first.count(b"Subject: ") == len(h.messages["carol"])
+    h.deliver("carol", b"Subject: new one\n\nonly this is new\n")
+    assert h.wait_free("carol")
+    r = run_fetchmail(rc, work)
+    assert r.returncode == 0, r.stderr
+    second = open(mbox, "rb").read()[len(first):]
+    assert second.count(b"Subject: ") == 1 and b"only this is new" in second, second[:200]
+
+
+@test
+def poplib_full(h, n):
+    p = poplib.POP3("127.0.0.1", n["port"], timeout=10)
+    p.user(f"dave@{DOMAIN}")
+    p.pass_(PW["dave"])
+    count, size = p.stat()
+    assert count == len(h.messages["dave"]) and size == sum(map(len, h.messages["dave"]))
+    resp, lines, _ = p.list()
+    assert [int(l.split()[1]) for l in lines] == [len(m) for m in h.messages["dave"]]
+    resp, uidls, _ = p.uidl()
+    assert len({u.split()[1] for u in uidls}) == count
+    resp, lines, _ = p.retr(1)
+    assert b"\r\n".join(lines) + b"\r\n" == h.messages["dave"][0]
+    resp, lines, _ = p.top(1, 1)
+    assert lines[-1] == b"Hello." and lines[-2] == b"", lines
+    p.dele(1)
+    p.rset()
+    p.dele(1)
+    p.quit()
+    p = poplib.POP3_SSL("127.0.0.1", n["tls"], context=insecure_context(), timeout=10)
+    p.user(f"dave@{DOMAIN}")
+    p.pass_(PW["dave"])
+    assert p.stat()[0] == count - 1, "DELE 1 took effect at QUIT"
+    p.quit()
+    h.messages["dave"].pop(0)
+    p = poplib.POP3("127.0.0.1", n["port"], timeout=10)
+    p.stls(context=insecure_context())
+    p.apop(f"dave@{DOMAIN}", PW["dave"])
+    assert p.stat()[0] == count - 1
+    p.quit()
+
+
+@test
+def perl_net_pop3_apop_and_user(h, n):
+    script = os.path.join(os.path.dirname(__file__), "netpop3.pl")
+    for method in ("apop", "login"):
+        r = subprocess.run(["perl", script, "127.0.0.1", str(n["port"]), f"alice@{DOMAIN}", PW["alice"], method],
+                           capture_output=True, timeout=60)
+        assert r.returncode == 0, (method, r.stderr.decode(errors="replace"))
+        parts = r.stdout.split(b"\x00MESSAGE\x00")[1:]
+        assert len(parts) == len(h.messages["alice"]), (method, len(parts))
+        for got, exp in zip(parts, h.messages["alice"]):
+            assert lf(got).rstrip(b"\n") == lf(exp).rstrip(b"\n"), method
+
+
+@test
+def mpop_fetch(h, n):
+    work = tempfile.mkdtemp(dir=h.dir)
+    mbox = os.path.join(work, "mbox")
+    open(mbox, "w").close()
+    conf = os.path.join(work, "mpoprc")
+    with open(conf, "w") as f:
+        f.write(f"account t\nhost 127.0.0.1\nport {n['port']}\nuser bob@{DOMAIN}\npassword {PW['bob']}\nauth user\n"
+                f"tls on\ntls_starttls on\ntls_certcheck off\ndelivery mbox {mbox}\nkeep on\nuidls_file {work}/uidls\n")
+    os.chmod(conf, 0o600)
+    r = subprocess.run(["mpop", "-C", conf, "t"], capture_output=True, timeout=60)
+    assert r.returncode == 0, r.stderr.decode(errors="replace")
+    got = open(mbox, "rb").read()
+    assert got.count(b"\nSubject: ") + got.startswith(b"Subject: ") >= 0
+    for m in h.messages["bob"]:
+        first_line = lf(m).split(b"\n")[0]
+        assert first_line in got, first_line
+    assert h.wait_free("bob")
+
+
+@test
+def getmail_fetch(h, n):
+    work = tempfile.mkdtemp(dir=h.dir)
+    md = os.path.join(work, "Maildir")
+    for sub in ("cur", "new", "tmp"):
+        os.makedirs(os.path.join(md, sub))
+    # getmail refuses to deliver as root: it delivers as nobody, into a Maildir nobody can write.
+    for d in (work, md, *(os.path.join(md, s) for s in ("cur", "new", "tmp"))):
+        os.chmod(d, 0o777)
+    os.chmod(h.dir, 0o755)
+    with open(os.path.join(work, "getmailrc"), "w") as f:
+        f.write(f"[retriever]\ntype = SimplePOP3Retriever\nserver = 127.0.0.1\nport = {n['port']}\n"
+                f"username = carol@{DOMAIN}\npassword = {PW['carol']}\n\n"
+                f"[destination]\ntype = Maildir\npath = {md}/\nuser = nobody\n\n[options]\nread_all = true\ndelete = false\nverbose = 0\n")
+    r = subprocess.run(["getmail", "--getmaildir", work, "--rcfile", "getmailrc"], capture_output=True, timeout=60)
+    assert r.returncode == 0, r.stderr.decode(errors="replace") + r.stdout.decode(errors="replace")
+    files = os.listdir(os.path.join(md, "new"))
+    assert len(files) == len(h.messages["carol"]), (len(files), len(h.messages["carol"]))
+    bodies = sorted(open(os.path.join(md, "new", f), "rb").read() for f in files)
+    for m in h.messages["carol"]:
+        assert any(lf(m).rstrip(b"\n") in b for b in bodies)
+
+
+@test
+def in_use_names_node_and_first_session_unharmed(h, n):
+    first = login(n["port"], "alice")
+    second = Raw(n["port"])
+    second.line()
+    second.cmd(f"USER alice@{DOMAIN}")
+    r = second.cmd(f"PASS {PW['alice']}")
+    assert r.startswith("-ERR [IN-USE]") and n["name"] in r, r
+    assert first.cmd("STAT").startswith("+OK")
+    assert first.cmd("RETR 1").startswith("+OK")
+    first.multiline()
+    assert first.cmd("QUIT").startswith("+OK")
+    assert h.wait_free("alice")
+    second.cmd(f"USER alice@{DOMAIN}")
+    assert second.cmd(f"PASS {PW['alice']}").startswith("+OK")
+    second.cmd("QUIT")
+
+
+@test
+def drop_deletes_nothing_and_kill_releases_lock(h, n):
+    c = login(n["port"], "bob")
+    before = int(c.cmd("STAT").split()[1])
+    assert c.cmd("DELE 1").startswith("+OK")
+    c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    c.close()  # RST, no QUIT
+    assert h.wait_free("bob"), "lock released after the connection was killed"
+    c = login(n["port"], "bob")
+    assert int(c.cmd("STAT").split()[1]) == before
+    c.cmd("QUIT")
+
+
+@test
+def admin_lock_answers_sys_perm(h, n):
+    h.cli("mailbox", "lock", f"bob@{DOMAIN}")
+    c = Raw(n["port"])
+    c.line()
+    c.cmd(f"USER bob@{DOMAIN}")
+    r = c.cmd(f"PASS {PW['bob']}")
+    assert r.startswith("-ERR [SYS/PERM]"), r
+    h.cli("mailbox", "unlock", f"bob@{DOMAIN}")
+    c.cmd(f"USER bob@{DOMAIN}")
+    assert c.cmd(f"PASS {PW['bob']}").startswith("+OK")
+    c.cmd("QUIT")
+
+
+@test
+def wrong_password_and_unknown_user_look_alike(h, n):
+    c = Raw(n["port"])
+    c.line()
+    answers = []
+    for user, pw in ((f"alice@{DOMAIN}", "wrong"), (f"nobody@{DOMAIN}", "wrong"), ("../../etc", "x"), ("x@unknown.test", "y")):
+        c.cmd(f"USER {user}")
+        t = time.time()
+        answers.append((c.cmd(f"PASS {pw}"), round(time.time() - t, 1)))
+    texts = {a[0] for a in answers}
+    assert len(texts) == 1 and texts.pop().startswith("-ERR [AUTH]"), answers
+    assert all(a[1] >= 0.2 for a in answers), answers
+
+
+@test
+def bad_input_server_survives(h, n):
+    c = Raw(n["port"])
+    c.line()
+    assert c.cmd("A" * 10240).startswith("-ERR")
+    assert c.cmd("CAPA").startswith("+OK")
+    c.multiline()
+    c.sock.sendall(b"US\x00ER x\r\n")
+    assert c.line().startswith("-ERR")
+    r = c.cmd("AUTH PLAIN !!!!not-base64")
+    assert r.startswith("-ERR"), r
+    c.close()
+    g = Raw(n["port"])
+    g.line()
+    g.sock.sendall(bytes(random.Random(7).randrange(256) for _ in range(65536)))
+    g.close()
+    c = login(n["port"], "carol")
+    c.sock.sendall(b"NOOP\r\n" * 10000)
+    assert all(c.line() == "+OK" for _ in range(10000))
+    c.cmd("QUIT")
+    # Disconnect in the middle of RETR of the large message.
+    c = login(n["port"], "carol")
+    c.sock.sendall(b"RETR 3\r\n")
+    c.line()
+    c.sock.recv(1000)
+    c.close()
+    assert h.wait_free("carol")
+    c = login(n["port"], "carol")
+    assert c.cmd("STAT").startswith("+OK")
+    c.cmd("QUIT")
+
+
+@test
+def stls_with_pipelined_plaintext_is_not_obeyed(h, n):
+    c = Raw(n["port"])
+    c.line()
+    c.sock.sendall(b"STLS\r\nCAPA\r\n")
+    first = c.line()
+    assert first.startswith("+OK"), first
+    # The CAPA sent in plaintext after STLS must not be answered: the server closes the connection.
+    c.sock.settimeout(5)
+    try:
+        rest = c.sock.recv(65536)
+    except (ConnectionResetError, socket.timeout):
+        rest = b""
+    assert b"Capability" not in rest and b"+OK" not in rest, rest
+    c.close()
+    assert login(n["port"], "carol").cmd("QUIT").startswith("+OK")
+
+
+@test
+def tls_only_policy(h, n):
+    m = h.start_node("--plaintext", "tls-only", name="strict")
+    try:
+        c = Raw(m["port"])
+        c.line()
+        assert c.cmd(f"USER carol@{DOMAIN}").startswith("-ERR [AUTH]")
+        assert c.cmd("STLS").startswith("+OK")
+        c.sock = insecure_context().wrap_socket(c.sock, server_hostname="localhost")
+        c.buf = b""
+        assert c.cmd(f"USER carol@{DOMAIN}").startswith("+OK")
+        assert c.cmd(f"PASS {PW['carol']}").startswith("+OK")
+        c.cmd("QUIT")
+    finally:
+        h.stop_node(m)
+
+
+@test
+def connection_limit_and_idle_timeout(h, n):
+    m = h.start_node("--max-connections", "2", "--backlog", "0", "--idle-timeout", "2", "--auth-idle-timeout", "2", name="small")
+    try:
+        a, b = Raw(m["port"]), Raw(m["port"])
+        assert a.line().startswith("+OK") and b.line().startswith("+OK")
+        third = Raw(m["port"])
+        r = third.line()
+        assert r.startswith("-ERR [SYS/TEMP]"), r
+        assert third.closed()
+        a.close()
+        b.close()
+        time.sleep(0.3)
+        c = login(m["port"], "dave")
+        t = time.time()
+        r = c.line()
+        assert r is not None and r.startswith("-ERR"), r
+        assert c.closed() and 1.5 < time.time() - t < 6
+        assert h.wait_free("dave")
+    finally:
+        h.stop_node(m)
+
+
+@test
+def sigterm_releases_locks(h, n):
+    m = h.start_node(name="term")
+    c = login(m["port"], "alice")
+    assert h.lock_state("alice").startswith("lock: held by session")
+    t = time.time()
+    h.stop_node(m, timeout=10)
+    assert time.time() - t < 10
+    assert h.lock_state("alice") == "lock: free"
+    c.close()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--poplar", required=True)
+    ap.add_argument("-k", default="")
+    args = ap.parse_args()
+    h = Harness(args.poplar)
+    passed = failed = 0
+    try:
+        h.setup()
+        node = h.start_node()
+        for fn in TESTS:
+            if args.k and args.k not in fn.__name__:
+                continue
+            t = time.time()
+            try:
+                fn(h, node)
+                passed += 1
+                print(f"PASS {fn.__name__} ({time.time() - t:.1f}s)", flush=True)
+            except Exception as e:
+                failed += 1
+                print(f"FAIL {fn.__name__}: {type(e).__name__}: {e}", flush=True)
+                traceback.print_exc(limit=3)
+    except Exception as e:
+        failed += 1
+        print(f"FAIL setup: {e}", flush=True)
+        traceback.print_exc()
+    finally:
+        h.teardown()
+    print(f"{passed} passed, {failed} failed")
+    return 0 if failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
