@@ -1,0 +1,100 @@
+import XCTest
+
+@testable import POP3Core
+
+final class LineFramerTests: XCTestCase {
+    func lines(_ input: [UInt8], chunks: [Int], max: Int = 255) -> [LineFramer.Event] {
+        var framer = LineFramer(maxLength: max)
+        var out: [LineFramer.Event] = []
+        var offset = 0
+        for size in chunks + [input.count] {
+            let end = Swift.min(input.count, offset + size)
+            framer.append(input[offset..<end])
+            offset = end
+            while let e = framer.nextLine() { out.append(e) }
+            if offset == input.count { break }
+        }
+        return out
+    }
+
+    func testSplitAtEveryByte() {
+        let input = Array("USER a\r\nPASS b c\nQUIT\r\n\r\n".utf8)
+        let expected: [LineFramer.Event] = [.line(Array("USER a".utf8)), .line(Array("PASS b c".utf8)), .line(Array("QUIT".utf8)), .line([])]
+        XCTAssertEqual(lines(input, chunks: [input.count]), expected)
+        for split in 1..<input.count {
+            XCTAssertEqual(lines(input, chunks: [split]), expected, "split at \(split)")
+        }
+        XCTAssertEqual(lines(input, chunks: Array(repeating: 1, count: input.count)), expected, "one byte at a time")
+    }
+
+    func testTooLongThenRecovery() {
+        let long = Array(repeating: UInt8(ascii: "A"), count: 10_000)
+        let input = long + Array("\r\nNOOP\r\n".utf8)
+        for chunk in [1, 7, 256, 4096, input.count] {
+            XCTAssertEqual(lines(input, chunks: Array(repeating: chunk, count: input.count / chunk + 1)), [.tooLong, .line(Array("NOOP".utf8))], "chunk \(chunk)")
+        }
+        // Exactly at the limit is fine; one more is not.
+        XCTAssertEqual(lines(Array(repeating: 65, count: 255) + [13, 10], chunks: [300]), [.line(Array(repeating: 65, count: 255))])
+        XCTAssertEqual(lines(Array(repeating: 65, count: 256) + [13, 10], chunks: [300]), [.tooLong])
+    }
+
+    func testLargerLimitForSASL() {
+        var framer = LineFramer(maxLength: 255)
+        framer.maxLength = POP3Limits.maxSASLResponseLength
+        framer.append(Array(repeating: 65, count: 4000) + [13, 10])
+        XCTAssertEqual(framer.nextLine(), .line(Array(repeating: 65, count: 4000)))
+    }
+
+    func testDiscardBuffered() {
+        var framer = LineFramer(maxLength: 255)
+        framer.append(Array("STLS\r\nCAPA\r\n".utf8))
+        XCTAssertEqual(framer.nextLine(), .line(Array("STLS".utf8)))
+        XCTAssertEqual(framer.bufferedByteCount, 6)
+        XCTAssertEqual(framer.discardBuffered(), 6)
+        XCTAssertNil(framer.nextLine())
+    }
+}
+
+final class MessageStreamerTests: XCTestCase {
+    func stream(_ message: String, top: Int? = nil, chunk: Int = 1 << 20) -> String {
+        var streamer = MessageStreamer(topBodyLines: top)
+        var out: [UInt8] = []
+        let bytes = Array(message.utf8)
+        var i = 0
+        while i < bytes.count && !streamer.isComplete {
+            streamer.process(bytes[i..<Swift.min(bytes.count, i + chunk)], into: &out)
+            i += chunk
+        }
+        streamer.finish(into: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    func testDotStuffing() {
+        XCTAssertEqual(stream(".first\r\nsecond\r\n.\r\n..x\r\n"), "..first\r\nsecond\r\n..\r\n...x\r\n.\r\n")
+        XCTAssertEqual(stream("a.b\r\n"), "a.b\r\n.\r\n")
+        XCTAssertEqual(stream(""), ".\r\n")
+    }
+
+    func testMissingFinalLineEnd() {
+        XCTAssertEqual(stream("no newline"), "no newline\r\n.\r\n")
+        XCTAssertEqual(stream("ends with CR\r"), "ends with CR\r\n.\r\n")
+    }
+
+    func testChunkBoundariesAnywhere() {
+        let message = "Subject: x\r\n.dot\r\n\r\n.\r\nbody\r\n..\r\nend"
+        let whole = stream(message)
+        for chunk in 1...message.utf8.count {
+            XCTAssertEqual(stream(message, chunk: chunk), whole, "chunk \(chunk)")
+            XCTAssertEqual(stream(message, top: 1, chunk: chunk), stream(message, top: 1), "TOP chunk \(chunk)")
+        }
+    }
+
+    func testTOP() {
+        let message = "A: 1\r\nB: 2\r\n\r\nl1\r\n.l2\r\nl3\r\n"
+        XCTAssertEqual(stream(message, top: 0), "A: 1\r\nB: 2\r\n\r\n.\r\n")
+        XCTAssertEqual(stream(message, top: 2), "A: 1\r\nB: 2\r\n\r\nl1\r\n..l2\r\n.\r\n")
+        XCTAssertEqual(stream(message, top: 100), "A: 1\r\nB: 2\r\n\r\nl1\r\n..l2\r\nl3\r\n.\r\n")
+        XCTAssertEqual(stream("A: 1\r\nB: 2\r\n", top: 5), "A: 1\r\nB: 2\r\n.\r\n", "no body")
+        XCTAssertEqual(stream("A: 1\n\nx\ny\n", top: 1), "A: 1\n\nx\n.\r\n", "bare LF lines are counted too")
+    }
+}
