@@ -1,0 +1,39 @@
+import Foundation
+import SharedStore
+
+/// A fresh mail root in a temporary directory.
+final class StoreFixture {
+    let path: String
+    let volume: POSIXVolume
+    let guid = ClusterGUID.generate()
+    let store: MailStore
+
+    init(domain: String? = "example.test") throws {
+        path = NSTemporaryDirectory() + "poplar-store-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        volume = try POSIXVolume(rootPath: path)
+        store = try MailStore.initialize(volume: volume, guid: guid, kdfRounds: 1000)
+        if let domain { try store.addDomain(domain) }
+    }
+
+    func mailbox(_ name: String, password: String = "pw", apop: Bool = false, quota: Int64? = nil) throws -> MailboxAddress {
+        let a = try MailboxAddress(mailbox: name, domain: "example.test")
+        try store.createMailbox(a, password: password, allowAPOP: apop, quota: quota)
+        return a
+    }
+
+    func files(_ relative: String) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: path + "/" + relative)) ?? []).sorted()
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+}
+
+import Synchronization
+
+/// Collects values from concurrent workers.
+final class Collector<T: Sendable>: Sendable {
+    private let items = Mutex<[T]>([])
+    func add(_ item: T) { items.withLock { $0.append(item) } }
+    var all: [T] { items.withLock { $0 } }
+}
