@@ -59,6 +59,12 @@ public final class POP3Server: Service, @unchecked Sendable {
                 loop.execute { handler.requestShutdown() }
             }
         }
+
+        func shutdownSessionsNotLoggedIn() {
+            for (handler, loop) in sessions.withLockedValue({ Array($0.values) }) {
+                loop.execute { handler.shutdownIfNotLoggedIn() }
+            }
+        }
     }
 
     public let configuration: NodeConfiguration
@@ -154,6 +160,7 @@ public final class POP3Server: Service, @unchecked Sendable {
         for channel in channels { try? await channel.close() }
         guard let shared else { return }
         logger.info("shutting down: \(shared.sessionCount) sessions, drain time \(configuration.drainTime.nanoseconds / 1_000_000_000) s")
+        shared.shutdownSessionsNotLoggedIn()
         let deadline = NIODeadline.now() + configuration.drainTime
         while shared.sessionCount > 0 && NIODeadline.now() < deadline {
             try? await Task.sleep(nanoseconds: 50_000_000)

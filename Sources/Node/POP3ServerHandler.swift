@@ -57,8 +57,10 @@ final class POP3ServerHandler: ChannelInboundHandler, RemovableChannelHandler {
         logger[metadataKey: "pop3.peer"] = .string(remote?.description ?? "unknown")
         shared.register(self, on: context.eventLoop)
         let loop = context.eventLoop
-        let admission = shared.limiter.admit { [weak self] in
-            loop.execute { self?.admittedFromQueue() }
+        // The limiter may hand the slot over from another thread: hop back to this channel's loop.
+        let handler = NIOLoopBound(self, eventLoop: loop)
+        let admission = shared.limiter.admit {
+            loop.execute { handler.value.admittedFromQueue() }
         }
         switch admission {
         case .admitted:
@@ -77,12 +79,12 @@ final class POP3ServerHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private func admittedFromQueue() {
         queueTicket = nil
-        admitted = true
-        guard let context, context.channel.isActive, !closing else {
-            // Went away while waiting: hand the slot on.
-            finishConnection()
+        guard !finished, !closing, let context, context.channel.isActive else {
+            // Went away while waiting: the slot it was handed goes straight on.
+            shared.limiter.release()
             return
         }
+        admitted = true
         begin()
     }
 
@@ -275,6 +277,13 @@ final class POP3ServerHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     // MARK: Shutdown
+
+    /// Called by the server when it starts to drain: a connection that has not logged in holds nothing worth
+    /// waiting for, so it is told and closed at once; sessions in TRANSACTION may finish.
+    func shutdownIfNotLoggedIn() {
+        guard !closing, machine != nil, !busy, machine.phase == .authorization else { return }
+        requestShutdown()
+    }
 
     /// Called by the server at the end of its drain time: ends the session without UPDATE (the lock is released).
     func requestShutdown() {

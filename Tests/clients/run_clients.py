@@ -512,6 +512,7 @@ def tls_only_policy(h, n):
 def connection_limit_and_idle_timeout(h, n):
     m = h.start_node("--max-connections", "2", "--backlog", "0", "--idle-timeout", "2", "--auth-idle-timeout", "2", name="small")
     try:
+        time.sleep(0.5)  # the start-up probe's connection must have given its slot back
         a, b = Raw(m["port"]), Raw(m["port"])
         assert a.line().startswith("+OK") and b.line().startswith("+OK")
         third = Raw(m["port"])
@@ -543,12 +544,102 @@ def sigterm_releases_locks(h, n):
     c.close()
 
 
+@test
+def cli_refuses_bad_input_clearly(h, n):
+    cases = [
+        (["domain", "add", "bad_domain!"], "invalid domain"),
+        (["mailbox", "add", "a@b@c", "--password-stdin"], "invalid mailbox address"),
+        (["mailbox", "add", f"x(y@{DOMAIN}", "--password-stdin"], "not allowed"),
+        (["mailbox", "add", f"new@{DOMAIN}"], "--password-stdin"),
+        (["mailbox", "add", "new@nodomain.test", "--password-stdin"], "not in the metabase"),
+        (["mailbox", "show", f"ghost@{DOMAIN}"], "no mailbox"),
+        (["deliver", f"ghost@{DOMAIN}", "/dev/null"], "no such mailbox"),
+        (["deliver", f"alice@{DOMAIN}", "/nonexistent/file"], "cannot open"),
+        (["mailbox", "unlock", f"alice@{DOMAIN}"], None),
+    ]
+    for args, needle in cases:
+        r = h.cli(*args, stdin=b"pw\n", check=False)
+        if needle is None:
+            assert r.returncode == 0, (args, r.stderr)
+            continue
+        err = r.stderr.decode(errors="replace")
+        assert r.returncode != 0 and needle in err, (args, r.returncode, err)
+        assert "Fatal error" not in err and "Stack dump" not in err, err
+    # No password on stdin: refused, nothing created.
+    r = h.cli("mailbox", "add", f"nopw@{DOMAIN}", "--password-stdin", stdin=b"", check=False)
+    assert r.returncode != 0 and "no password" in r.stderr.decode()
+    assert h.cli("mailbox", "show", f"nopw@{DOMAIN}", check=False).returncode != 0
+    # A node with another cluster's GUID refuses to start and says why.
+    other = os.path.join(h.dir, "other-guid")
+    with open(other, "w") as f:
+        f.write("ab" * 32 + "\n")
+    r = subprocess.run([h.poplar, "node", "--root", h.root, "--guid-file", other, "--listen", f"127.0.0.1:{free_port()}"],
+                       capture_output=True, timeout=30)
+    assert r.returncode != 0 and "GUID" in r.stderr.decode(), r.stderr
+    r = subprocess.run([h.poplar, "node", "--root", os.path.join(h.dir, "nowhere"), "--guid-file", h.guid], capture_output=True, timeout=30)
+    assert r.returncode != 0 and "not an existing directory" in r.stderr.decode(), r.stderr
+
+
+@test
+def node_from_config_file_and_environment(h, n):
+    port = free_port()
+    conf = os.path.join(h.dir, "node.json")
+    with open(conf, "w") as f:
+        f.write('{"root": "%s", "node": {"id": "fromfile"}, "pop3": {"listen": ["127.0.0.1:%d"], "idle-timeout": 600}}' % (h.root, port))
+    env = {**os.environ, "POPLAR_GUID_FILE": h.guid}
+    log = open(os.path.join(h.dir, "conf.log"), "ab")
+    proc = subprocess.Popen([h.poplar, "node", "--config", conf], stdout=log, stderr=log, env=env)
+    try:
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        holder = login(port, "carol")
+        other = Raw(port)
+        other.line()
+        other.cmd(f"USER carol@{DOMAIN}")
+        r = other.cmd(f"PASS {PW['carol']}")
+        assert r.startswith("-ERR [IN-USE]") and "fromfile" in r, r
+        holder.cmd("QUIT")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=15)
+
+
+@test
+def poplar_dev_serves_demo_mailbox(h, n):
+    work = tempfile.mkdtemp(dir=h.dir)
+    port, tls = free_port(), free_port()
+    proc = subprocess.Popen([h.poplar, "dev", "--dir", os.path.join(work, "var"), "--port", str(port), "--tls-port", str(tls)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=work)
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        out = subprocess.run(["curl", "-s", f"pop3://127.0.0.1:{port}/1", "-u", "demo@poplar.test:demo"], capture_output=True, timeout=60)
+        assert out.returncode == 0 and b"Welcome to Poplar" in out.stdout, out
+        out = subprocess.run(["curl", "-sk", f"pop3s://127.0.0.1:{tls}/1", "-u", "demo@poplar.test:demo"], capture_output=True, timeout=60)
+        assert out.returncode == 0 and b"Welcome to Poplar" in out.stdout, out
+    finally:
+        proc.send_signal(signal.SIGINT)
+        printed = proc.communicate(timeout=20)[0].decode(errors="replace")
+    assert "curl pop3://127.0.0.1:%d/" % port in printed and "deliver" in printed, printed[:500]
+    assert proc.returncode == 0, proc.returncode
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--poplar", required=True)
     ap.add_argument("-k", default="")
     args = ap.parse_args()
-    h = Harness(args.poplar)
+    h = Harness(os.path.abspath(args.poplar))
     passed = failed = 0
     try:
         h.setup()
