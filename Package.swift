@@ -61,11 +61,23 @@ let package = Package(
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),
         .target(
+            name: "SMTPCore",
+            path: "Sources/Coordinator/SMTPCore"
+        ),
+        .target(
             name: "Coordinator",
             dependencies: [
-                "SharedStore",
+                "SharedStore", "SMTPCore", "POP3Core",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            exclude: ["SMTPCore"],
+            swiftSettings: [.swiftLanguageMode(.v5)]
         ),
         .executableTarget(
             name: "poplar",
@@ -82,10 +94,11 @@ let package = Package(
         ),
         .testTarget(name: "SharedStoreTests", dependencies: ["SharedStore"]),
         .testTarget(name: "POP3CoreTests", dependencies: ["POP3Core"]),
+        .testTarget(name: "SMTPCoreTests", dependencies: ["SMTPCore"]),
         .testTarget(
             name: "NodeTests",
             dependencies: [
-                "Node", "POP3Core", "SharedStore", "Coordinator",
+                "Node", "POP3Core", "SharedStore", "Coordinator", "SMTPCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),

@@ -101,6 +101,13 @@ extension MailStore {
         try DeliveryWriter(store: self, address: address)
     }
 
+    /// Takes back a message just delivered (an all-or-nothing SMTP transaction that failed for another recipient).
+    public func withdraw(_ message: MessageInfo, from address: MailboxAddress) throws {
+        let dir = try mailboxDir(address)
+        do { try volume.unlink(try dir.appending(message.fileName)) } catch let e as StoreError where e.code == .notFound {}
+        try volume.fsyncDirectory(dir)
+    }
+
     public func deliver(to address: MailboxAddress, message: [UInt8], enforceQuota: Bool) throws -> MessageInfo {
         let writer = try beginDelivery(to: address)
         do {

@@ -35,7 +35,7 @@ public final class MailStore: Sendable {
     public let volume: any Volume
     public let guid: ClusterGUID
     public let info: ClusterInfo
-    let namer: MessageNamer
+    public let namer: MessageNamer
 
     // MARK: Layout
 

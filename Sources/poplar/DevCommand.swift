@@ -3,6 +3,7 @@ import Coordinator
 import Foundation
 import Logging
 import NIOCore
+import NIOPosix
 import Node
 import SharedStore
 
@@ -14,6 +15,8 @@ struct DevCommand: AsyncParsableCommand {
     @Option(help: "Directory for the mail root, GUID and certificate.") var dir: String = "var"
     @Option(help: "POP3 port (STLS offered).") var port: Int = 1110
     @Option(name: .customLong("tls-port"), help: "POP3S port (implicit TLS).") var tlsPort: Int = 1995
+    @Option(name: .customLong("lmtp-port"), help: "The coordinator's LMTP port.") var lmtpPort: Int = 1024
+    @Option(name: .customLong("smtp-port"), help: "The coordinator's SMTP port.") var smtpPort: Int = 1025
     @Option(name: .customLong("log-level")) var logLevel: String = "info"
 
     static let demoDomain = "poplar.test"
@@ -75,7 +78,10 @@ struct DevCommand: AsyncParsableCommand {
               curl pop3://127.0.0.1:\(port)/ -u \(address):\(Self.demoPassword)            # list
               curl pop3://127.0.0.1:\(port)/1 -u \(address):\(Self.demoPassword)           # message 1
               curl -k pop3s://127.0.0.1:\(tlsPort)/1 -u \(address):\(Self.demoPassword)
-            Deliver a message:
+            Send mail through the coordinator (SMTP 127.0.0.1:\(smtpPort), LMTP 127.0.0.1:\(lmtpPort)):
+              swaks --server 127.0.0.1:\(smtpPort) --to \(address) --from you@example.com
+              python3 -c "import smtplib; smtplib.SMTP('127.0.0.1', \(smtpPort)).sendmail('you@example.com', ['\(address)'], 'Subject: hi\\n\\nhello\\n')"
+            Deliver a message straight into the store:
               printf 'Subject: hi\\n\\nhello\\n' | swift run poplar deliver \(common) \(address)
             Admin:
               swift run poplar mailbox show \(common) \(address)
@@ -85,7 +91,18 @@ struct DevCommand: AsyncParsableCommand {
         fflush(stdout)
         let level = Logger.Level(rawValue: logLevel) ?? .info
         bootstrapLogging(level: level)
-        try await runNode(store: store, configuration: configuration)
+        var coordinator = CoordinatorConfiguration()
+        coordinator.lmtpListen = [try parseAddress("127.0.0.1:\(lmtpPort)")]
+        coordinator.smtpListen = [try parseAddress("127.0.0.1:\(smtpPort)")]
+        coordinator.certificatePath = cert
+        coordinator.privateKeyPath = key
+        coordinator.hostname = "localhost"
+        try await runServices { pool, logger in
+            [
+                POP3Server(configuration: configuration, store: store, group: MultiThreadedEventLoopGroup.singleton, threadPool: pool, logger: logger),
+                InboundServer(configuration: coordinator, store: store, group: MultiThreadedEventLoopGroup.singleton, threadPool: pool, logger: logger),
+            ]
+        }
     }
 
     private func makeSelfSignedCertificate(cert: String, key: String) throws {

@@ -133,18 +133,7 @@ struct NodeCommand: AsyncParsableCommand {
 
 /// Runs a node until SIGTERM or SIGINT; then it drains and gives every lock back before returning.
 func runNode(store: MailStore, configuration: NodeConfiguration) async throws {
-    let logger = Logger(label: "poplar.node")
-    let threadPool = NIOThreadPool(numberOfThreads: max(4, System.coreCount * 2))
-    threadPool.start()
-    let server = POP3Server(configuration: configuration, store: store, group: MultiThreadedEventLoopGroup.singleton, threadPool: threadPool, logger: logger)
-    let group = ServiceGroup(
-        configuration: .init(services: [.init(service: server)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
-    )
-    do {
-        try await group.run()
-    } catch let error as NodeError {
-        try? await threadPool.shutdownGracefully()
-        throw UserError(error.description)
+    try await runServices { pool, logger in
+        [POP3Server(configuration: configuration, store: store, group: MultiThreadedEventLoopGroup.singleton, threadPool: pool, logger: logger)]
     }
-    try? await threadPool.shutdownGracefully()
 }

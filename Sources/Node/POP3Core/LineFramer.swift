@@ -54,6 +54,15 @@ public struct LineFramer: Sendable {
         }
     }
 
+    /// Hands over everything buffered and not yet framed (SMTP DATA reads raw bytes from here on).
+    public mutating func takeBuffered() -> [UInt8] {
+        let rest = discarding ? [] : Array(buffer[start...])
+        buffer.removeAll(keepingCapacity: true)
+        start = 0
+        discarding = false
+        return rest
+    }
+
     /// Drops everything buffered (the STLS guard); returns how many bytes were dropped.
     public mutating func discardBuffered() -> Int {
         let n = bufferedByteCount

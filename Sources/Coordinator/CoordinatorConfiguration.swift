@@ -1,0 +1,51 @@
+import Foundation
+import NIOCore
+import SMTPCore
+
+/// Everything a coordinator is told (docs/configuration.md lists the keys).
+public struct CoordinatorConfiguration: Sendable {
+    /// LMTP listeners (RFC 2033; the MTA's delivery transport). Default port 24.
+    public var lmtpListen: [SocketAddress]
+    /// Inbound SMTP listeners (RFC 5321). Default port 25 when asked for.
+    public var smtpListen: [SocketAddress]
+    /// Postfix socketmap lookups (virtual_mailbox_domains / virtual_mailbox_maps) from the metabase.
+    public var socketmapListen: [SocketAddress]
+    public var certificatePath: String?
+    public var privateKeyPath: String?
+    /// The name in greetings and Received: headers.
+    public var hostname: String
+    public var maxMessageSize: Int
+    public var maxRecipients: Int
+    /// An idle LMTP/SMTP client is disconnected after this (RFC 5321 §4.5.3.2.7: 5 minutes at least).
+    public var idleTimeout: TimeAmount
+    /// How often `.poplar/pickup/` is scanned; zero turns the pickup folder off.
+    public var pickupInterval: TimeAmount
+    /// Where DATA is spooled while it arrives (a local directory: not the shared store).
+    public var spoolDirectory: String
+
+    public init(
+        lmtpListen: [SocketAddress] = [],
+        smtpListen: [SocketAddress] = [],
+        socketmapListen: [SocketAddress] = [],
+        certificatePath: String? = nil,
+        privateKeyPath: String? = nil,
+        hostname: String = ProcessInfo.processInfo.hostName,
+        maxMessageSize: Int = SMTPLimits.defaultMaxMessageSize,
+        maxRecipients: Int = SMTPLimits.defaultMaxRecipients,
+        idleTimeout: TimeAmount = .minutes(5),
+        pickupInterval: TimeAmount = .seconds(1),
+        spoolDirectory: String = NSTemporaryDirectory()
+    ) {
+        self.lmtpListen = lmtpListen
+        self.smtpListen = smtpListen
+        self.socketmapListen = socketmapListen
+        self.certificatePath = certificatePath
+        self.privateKeyPath = privateKeyPath
+        self.hostname = hostname
+        self.maxMessageSize = maxMessageSize
+        self.maxRecipients = maxRecipients
+        self.idleTimeout = idleTimeout
+        self.pickupInterval = pickupInterval
+        self.spoolDirectory = spoolDirectory
+    }
+}

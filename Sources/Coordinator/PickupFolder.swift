@@ -1,0 +1,135 @@
+import Foundation
+import Logging
+import SMTPCore
+import SharedStore
+
+/// The seed's pickup and Badmail folders, in the shared store: a file dropped in `.poplar/pickup/` (IIS style:
+/// leading `x-sender:` and `x-receiver:` lines, then the message) is delivered to each receiver and removed. A file
+/// that cannot be delivered goes to `.poplar/badmail/` with `<name>.reason` beside it. Temporary trouble leaves
+/// the file for the next scan. Files whose names start with "." are skipped: write there, then rename.
+/// Blocking: runs on the thread pool.
+public struct PickupFolder: Sendable {
+    public static let pickup = try! StorePath([".poplar", "pickup"])
+    public static let badmail = try! StorePath([".poplar", "badmail"])
+    /// The envelope header block is bounded; a larger one is bad mail.
+    static let maxEnvelopeBytes = 64 * 1024
+    /// Files larger than this are bad mail.
+    public let maxMessageSize: Int
+    public let delivery: InboundDelivery
+    public let logger: Logger
+
+    public init(delivery: InboundDelivery, maxMessageSize: Int, logger: Logger) {
+        self.delivery = delivery
+        self.maxMessageSize = maxMessageSize
+        self.logger = logger
+    }
+
+    var volume: any Volume { delivery.store.volume }
+
+    public func ensureFolders() throws {
+        for dir in [Self.pickup, Self.badmail] {
+            do { try volume.mkdir(dir) } catch let e as StoreError where e.code == .alreadyExists {}
+        }
+    }
+
+    /// One scan; returns how many files were delivered and how many went to badmail.
+    @discardableResult
+    public func scan() throws -> (delivered: Int, bad: Int) {
+        var delivered = 0, bad = 0
+        for entry in try volume.list(Self.pickup) where entry.attributes.kind == .file && !entry.name.hasPrefix(".") {
+            // Claim the file by renaming it to a name of this process: two coordinators never both deliver it.
+            let work = try Self.pickup.appending(".work.\(UInt32.random(in: 0...UInt32.max)).\(entry.name)")
+            do {
+                try volume.rename(try Self.pickup.appending(entry.name), to: work)
+            } catch let e as StoreError where e.code == .notFound {
+                continue
+            }
+            switch process(work, name: entry.name, size: entry.attributes.size) {
+            case .delivered: delivered += 1
+            case .bad: bad += 1
+            case .retryLater: try? volume.rename(work, to: try Self.pickup.appending(entry.name))
+            }
+        }
+        return (delivered, bad)
+    }
+
+    enum Outcome { case delivered, bad, retryLater }
+
+    private func process(_ work: StorePath, name: String, size: Int64) -> Outcome {
+        do {
+            guard size <= Int64(maxMessageSize) else { return toBadmail(work, name: name, reason: "larger than \(maxMessageSize) bytes") }
+            let handle = try volume.openForReading(work)
+            defer { handle.close() }
+            let head = try handle.read(at: 0, count: Self.maxEnvelopeBytes)
+            guard let (envelope, bodyOffset) = Self.parseEnvelope(head) else {
+                return toBadmail(work, name: name, reason: "no x-receiver: line (IIS pickup format: x-sender: and x-receiver: lines, then the message)")
+            }
+            let spool = try Spool(directory: NSTemporaryDirectory())
+            defer { spool.close() }
+            var offset = Int64(bodyOffset)
+            while true {
+                let chunk = try handle.read(at: offset, count: 64 * 1024)
+                if chunk.isEmpty { break }
+                try spool.append(chunk)
+                offset += Int64(chunk.count)
+            }
+            let replies = delivery.deliver(envelope, spool: spool, client: "pickup", via: "pickup", atomic: false)
+            let failed = zip(envelope.recipients, replies).filter { !$0.1.isPositive }
+            if failed.contains(where: { $0.1.code < 500 }) && failed.count == replies.count {
+                return .retryLater
+            }
+            if failed.isEmpty {
+                try volume.unlink(work)
+                logger.info("pickup delivered", metadata: ["pickup.file": .string(name), "pickup.recipients": .stringConvertible(replies.count)])
+                return .delivered
+            }
+            let reason = failed.map { "\($0.0): \($0.1.code) \($0.1.enhanced ?? "") \($0.1.lines.joined(separator: " "))" }.joined(separator: "\n")
+            return toBadmail(work, name: name, reason: "not delivered to:\n" + reason)
+        } catch let e as StoreError where e.isTemporary {
+            return .retryLater
+        } catch {
+            return toBadmail(work, name: name, reason: "\(error)")
+        }
+    }
+
+    private func toBadmail(_ work: StorePath, name: String, reason: String) -> Outcome {
+        do {
+            let target = try Self.badmail.appending(name)
+            try volume.rename(work, to: target)
+            try volume.writeFile(try Self.badmail.appending(name + ".reason"), Array((reason + "\n").utf8), exclusive: false)
+            logger.notice("pickup file moved to badmail", metadata: ["pickup.file": .string(name)])
+            return .bad
+        } catch {
+            return .retryLater
+        }
+    }
+
+    /// The leading `x-sender:` / `x-receiver:` lines (case-insensitive, CRLF or LF) and where the message starts.
+    static func parseEnvelope(_ head: [UInt8]) -> (SMTPEnvelope, Int)? {
+        var sender = ""
+        var receivers: [String] = []
+        var offset = 0
+        while offset < head.count, let lf = head[offset...].firstIndex(of: 0x0A) {
+            var line = String(decoding: head[offset..<lf], as: UTF8.self)
+            if line.hasSuffix("\r") { line.removeLast() }
+            let lower = line.lowercased()
+            if lower.hasPrefix("x-sender:") {
+                sender = Self.address(line.dropFirst(9))
+            } else if lower.hasPrefix("x-receiver:") {
+                let r = Self.address(line.dropFirst(11))
+                if !r.isEmpty { receivers.append(r) }
+            } else {
+                break
+            }
+            offset = lf + 1
+        }
+        guard !receivers.isEmpty else { return nil }
+        return (SMTPEnvelope(helo: "pickup", from: sender, recipients: receivers), offset)
+    }
+
+    static func address(_ s: Substring) -> String {
+        var t = s.trimmingCharacters(in: .whitespaces)
+        if t.hasPrefix("<") && t.hasSuffix(">") { t = String(t.dropFirst().dropLast()) }
+        return t
+    }
+}

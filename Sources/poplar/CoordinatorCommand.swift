@@ -1,0 +1,89 @@
+import ArgumentParser
+import Configuration
+import Coordinator
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import SharedStore
+
+/// Options of a coordinator; each has a configuration key (docs/configuration.md).
+struct CoordinatorOptions: ParsableArguments {
+    @Option(help: "LMTP address HOST:PORT, repeatable (config coordinator.lmtp; default 127.0.0.1:24).") var lmtp: [String] = []
+    @Option(help: "Inbound SMTP address HOST:PORT, repeatable (config coordinator.smtp).") var smtp: [String] = []
+    @Option(help: "Postfix socketmap address HOST:PORT (config coordinator.socketmap).") var socketmap: [String] = []
+    @Option(help: "Certificate chain, PEM, for SMTP STARTTLS (config tls.cert).") var cert: String?
+    @Option(help: "Private key, PEM (config tls.key).") var key: String?
+    @Option(help: "Name in greetings and Received: headers (config coordinator.hostname; default: host name).") var hostname: String?
+    @Option(name: .customLong("max-message-size"), help: "Largest message in bytes (config coordinator.max-message-size; default 64 MiB).") var maxMessageSize: Int?
+    @Option(name: .customLong("max-recipients"), help: "Recipients per transaction (config coordinator.max-recipients; default 1000).") var maxRecipients: Int?
+    @Option(name: .customLong("pickup-interval"), help: "Seconds between pickup-folder scans, 0 = off (config coordinator.pickup-interval; default 1).") var pickupInterval: Double?
+    @Option(name: .customLong("spool"), help: "Local directory for messages being received (config coordinator.spool; default the temp dir).") var spool: String?
+    @Option(name: .customLong("log-level")) var logLevel: String?
+
+    func configuration(_ reader: ConfigReader) throws -> CoordinatorConfiguration {
+        var c = CoordinatorConfiguration()
+        c.lmtpListen = try (!lmtp.isEmpty ? lmtp : reader.stringArray(forKey: "coordinator.lmtp") ?? ["127.0.0.1:24"]).map(parseAddress)
+        c.smtpListen = try (!smtp.isEmpty ? smtp : reader.stringArray(forKey: "coordinator.smtp") ?? []).map(parseAddress)
+        c.socketmapListen = try (!socketmap.isEmpty ? socketmap : reader.stringArray(forKey: "coordinator.socketmap") ?? []).map(parseAddress)
+        c.certificatePath = cert ?? reader.string(forKey: "tls.cert")
+        c.privateKeyPath = key ?? reader.string(forKey: "tls.key")
+        if (c.certificatePath == nil) != (c.privateKeyPath == nil) { throw UserError("--cert and --key go together") }
+        if let h = hostname ?? reader.string(forKey: "coordinator.hostname") {
+            guard !h.isEmpty, h.utf8.count <= 255, h.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" }) else {
+                throw UserError("hostname \(h) is not a host name")
+            }
+            c.hostname = h
+        }
+        if let n = maxMessageSize ?? reader.int(forKey: "coordinator.max-message-size") {
+            guard n >= 1024 else { throw UserError("max message size must be at least 1024 bytes") }
+            c.maxMessageSize = n
+        }
+        if let n = maxRecipients ?? reader.int(forKey: "coordinator.max-recipients") {
+            guard n >= 1 else { throw UserError("max recipients must be at least 1") }
+            c.maxRecipients = n
+        }
+        if let s = pickupInterval ?? reader.double(forKey: "coordinator.pickup-interval") {
+            guard s >= 0, s <= 3600 else { throw UserError("pickup interval must be 0 to 3600 seconds") }
+            c.pickupInterval = .nanoseconds(Int64(s * 1_000_000_000))
+        }
+        if let dir = spool ?? reader.string(forKey: "coordinator.spool") { c.spoolDirectory = dir }
+        return c
+    }
+}
+
+struct CoordinatorCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "coordinator",
+        abstract: "Run the coordinator: inbound delivery over LMTP and SMTP, the pickup folder, Postfix lookups."
+    )
+    @OptionGroup var common: CommonOptions
+    @OptionGroup var options: CoordinatorOptions
+
+    func run() async throws {
+        let (store, reader) = try await common.openStore()
+        let configuration = try options.configuration(reader)
+        let level = Logger.Level(rawValue: options.logLevel ?? reader.string(forKey: "log.level") ?? "info") ?? .info
+        bootstrapLogging(level: level)
+        try await runServices { pool, logger in
+            [InboundServer(configuration: configuration, store: store, group: MultiThreadedEventLoopGroup.singleton, threadPool: pool, logger: logger)]
+        }
+    }
+}
+
+/// Runs services until SIGTERM or SIGINT, with a thread pool for their blocking work.
+func runServices(_ make: (NIOThreadPool, Logger) -> [any Service]) async throws {
+    let logger = Logger(label: "poplar")
+    let threadPool = NIOThreadPool(numberOfThreads: max(4, System.coreCount * 2))
+    threadPool.start()
+    let services = make(threadPool, logger).map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) }
+    let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+    do {
+        try await group.run()
+    } catch {
+        try? await threadPool.shutdownGracefully()
+        throw UserError("\(error)")
+    }
+    try? await threadPool.shutdownGracefully()
+}
