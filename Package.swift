@@ -96,7 +96,7 @@ let package = Package(
         .testTarget(name: "POP3CoreTests", dependencies: ["POP3Core"]),
         .testTarget(name: "SMTPCoreTests", dependencies: ["SMTPCore"]),
         .testTarget(
-            name: "NodeTests",
+            name: "ServerTests",
             dependencies: [
                 "Node", "POP3Core", "SharedStore", "Coordinator", "SMTPCore",
                 .product(name: "NIOCore", package: "swift-nio"),
