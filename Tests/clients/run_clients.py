@@ -10,6 +10,7 @@ import os
 import poplib
 import random
 import shutil
+import smtplib
 import signal
 import socket
 import ssl
@@ -51,6 +52,7 @@ class Harness:
     def __init__(self, poplar):
         self.poplar = poplar
         self.dir = tempfile.mkdtemp(prefix="poplar-clients-")
+        os.chmod(self.dir, 0o755)  # Postfix's and getmail's unprivileged users must reach their folders
         self.root = os.path.join(self.dir, "mail")
         self.guid = os.path.join(self.dir, "guid")
         self.nodes = []
@@ -632,6 +634,199 @@ def poplar_dev_serves_demo_mailbox(h, n):
         printed = proc.communicate(timeout=20)[0].decode(errors="replace")
     assert "curl pop3://127.0.0.1:%d/" % port in printed and "deliver" in printed, printed[:500]
     assert proc.returncode == 0, proc.returncode
+
+
+def start_coordinator(h, name="coord"):
+    lmtp, smtp, sm = free_port(), free_port(), free_port()
+    log = open(os.path.join(h.dir, f"{name}.log"), "ab")
+    proc = subprocess.Popen([h.poplar, "coordinator", "--root", h.root, "--guid-file", h.guid, "--lmtp", f"127.0.0.1:{lmtp}",
+                             "--smtp", f"127.0.0.1:{smtp}", "--socketmap", f"127.0.0.1:{sm}", "--hostname", "mx.poplar.test",
+                             "--cert", h.cert, "--key", h.key, "--pickup-interval", "0.2", "--log-level", "warning"], stdout=log, stderr=log)
+    wait_port(lmtp, proc)
+    return {"proc": proc, "lmtp": lmtp, "smtp": smtp, "socketmap": sm}
+
+
+def wait_port(port, proc=None, seconds=30):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError("process exited early")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"port {port} never opened")
+
+
+def stop(proc, sig=signal.SIGTERM):
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def pop_retrieve_all(port, user):
+    p = poplib.POP3("127.0.0.1", port, timeout=10)
+    p.user(f"{user}@{DOMAIN}")
+    p.pass_(PW[user])
+    out = [b"\r\n".join(p.retr(i + 1)[1]) + b"\r\n" for i in range(p.stat()[0])]
+    p.quit()
+    return out
+
+
+@test
+def lmtp_and_smtp_with_python_smtplib_and_swaks(h, n):
+    c = start_coordinator(h)
+    try:
+        before = len(pop_retrieve_all(n["port"], "dave"))
+        body = b"Subject: via LMTP\r\nMessage-ID: <1@t>\r\n\r\n.starts with dot\r\n8bit \xe9\r\n.\r\nend\r\n"
+        l = smtplib.LMTP("127.0.0.1", c["lmtp"], timeout=10)
+        refused = l.sendmail("s@e.test", [f"dave@{DOMAIN}", f"ghost@{DOMAIN}"], body)
+        assert refused == {f"ghost@{DOMAIN}": (550, b"5.1.1 no such mailbox here")}, refused
+        l.quit()
+        s = smtplib.SMTP("127.0.0.1", c["smtp"], timeout=10)
+        s.starttls(context=insecure_context())
+        s.ehlo()
+        s.sendmail("s@e.test", [f"dave@{DOMAIN}"], body)
+        try:
+            s.sendmail("s@e.test", ["x@elsewhere.test"], body)
+            raise AssertionError("relayed")
+        except smtplib.SMTPRecipientsRefused as e:
+            assert e.recipients["x@elsewhere.test"][0] == 550
+        s.quit()
+        r = subprocess.run(["swaks", "--server", f"127.0.0.1:{c['smtp']}", "--to", f"dave@{DOMAIN}", "--from", "s@e.test",
+                            "--body", "via swaks", "--tls"], capture_output=True, timeout=60)
+        assert r.returncode == 0, r.stdout.decode(errors="replace")[-800:]
+        r = subprocess.run(["swaks", "--server", f"127.0.0.1:{c['lmtp']}", "--protocol", "LMTP", "--to", f"dave@{DOMAIN}",
+                            "--from", "s@e.test", "--body", "via swaks lmtp"], capture_output=True, timeout=60)
+        assert r.returncode == 0, r.stdout.decode(errors="replace")[-800:]
+        got = pop_retrieve_all(n["port"], "dave")[before:]
+        assert len(got) == 4, len(got)
+        for m in got[:2]:
+            assert m.startswith(b"Return-Path: <s@e.test>\r\nReceived: from "), m[:200]
+            assert m.endswith(b"\r\n" + body), m[-120:]
+        assert b"via swaks" in got[2] and b"via swaks lmtp" in got[3]
+    finally:
+        stop(c["proc"])
+
+
+def start_postfix(h, c):
+    pdir = tempfile.mkdtemp(prefix="postfix-", dir=h.dir)
+    os.chmod(pdir, 0o755)
+    port = free_port()
+    script = os.path.join(os.path.dirname(__file__), "..", "..", "cluster", "postfix", "start-postfix.sh")
+    r = subprocess.run(["bash", script, pdir, f"127.0.0.1:{port}", f"127.0.0.1:{c['lmtp']}", f"127.0.0.1:{c['socketmap']}"],
+                       capture_output=True, timeout=60)
+    assert r.returncode == 0, (r.returncode, r.stdout + r.stderr)
+    wait_port(port)
+    return pdir, port
+
+
+def stop_postfix(pdir):
+    subprocess.run(["postfix", "-c", os.path.join(pdir, "etc"), "stop"], capture_output=True, timeout=30)
+    pidfile = os.path.join(pdir, "queue", "pid", "master.pid")
+    try:
+        pid = int(open(pidfile).read().strip())
+        os.kill(pid, signal.SIGKILL)
+    except (OSError, ValueError):
+        pass
+
+
+def maillog_wait(pdir, needle, seconds=60):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            text = open(os.path.join(pdir, "maillog"), errors="replace").read()
+            if needle(text):
+                return text
+        except FileNotFoundError:
+            pass
+        time.sleep(0.3)
+    raise AssertionError("maillog never showed it: " + open(os.path.join(pdir, "maillog"), errors="replace").read()[-1500:])
+
+
+@test
+def postfix_to_lmtp_to_pop3(h, n):
+    c = start_coordinator(h)
+    pdir, port = start_postfix(h, c)
+    try:
+        before = len(pop_retrieve_all(n["port"], "carol"))
+        msg = (b"From: sender@e.test\r\nTo: carol@example.test\r\nDate: Mon, 23 Nov 2026 10:00:00 +0000\r\n"
+               b"Message-ID: <pf1@e.test>\r\nSubject: through postfix\r\n\r\n.dot line\r\n8bit \xe9\xe8\r\nlast\r\n")
+        # swaks ends DATA with CRLF . CRLF after the file's bytes: the file leaves off the last CRLF.
+        data = os.path.join(h.dir, "pf1.eml")
+        open(data, "wb").write(msg[:-2])
+        r = subprocess.run(["swaks", "--server", f"127.0.0.1:{port}", "--to", f"carol@{DOMAIN}", "--from", "sender@e.test",
+                            "--data", data], capture_output=True, timeout=60)
+        assert r.returncode == 0, r.stdout.decode(errors="replace")[-800:]
+        maillog_wait(pdir, lambda t: "to=<carol@example.test>" in t and "status=sent" in t)
+        got = pop_retrieve_all(n["port"], "carol")[before:]
+        assert len(got) == 1 and got[0].endswith(b"\r\n" + msg), got[0][-300:] if got else got
+        # An unknown recipient is refused by Postfix itself, at RCPT.
+        r = subprocess.run(["swaks", "--server", f"127.0.0.1:{port}", "--to", f"ghost@{DOMAIN}", "--from", "sender@e.test"],
+                           capture_output=True, timeout=60)
+        assert r.returncode != 0 and b"550 5.1.1" in r.stdout, r.stdout[-500:]
+        # An over-quota mailbox: the coordinator says 552 5.2.2 and Postfix bounces.
+        h.cli("mailbox", "add", f"tiny@{DOMAIN}", "--password-stdin", "--quota", "200", stdin=b"pw\n")
+        r = subprocess.run(["swaks", "--server", f"127.0.0.1:{port}", "--to", f"tiny@{DOMAIN}", "--from", "sender@e.test",
+                            "--body", "x" * 2000], capture_output=True, timeout=60)
+        maillog_wait(pdir, lambda t: "to=<tiny@example.test>" in t and "status=bounced" in t and "5.2.2" in t)
+        # fetchmail reads what Postfix delivered.
+        work, mbox, rc = fetchmail(h, n, "carol", "plain")
+        r = run_fetchmail(rc, work)
+        assert r.returncode == 0, r.stderr
+        assert b"through postfix" in open(mbox, "rb").read()
+    finally:
+        stop_postfix(pdir)
+        stop(c["proc"])
+
+
+@test
+def coordinator_killed_during_data_then_retry_delivers(h, n):
+    c = start_coordinator(h)
+    before = len(pop_retrieve_all(n["port"], "bob"))
+    l = Raw(c["lmtp"])
+    l.line()
+    l.sock.sendall(b"LHLO t\r\n")
+    while l.line().startswith("250-"):
+        pass
+    assert l.cmd("MAIL FROM:<s@e.test>").startswith("250")
+    assert l.cmd(f"RCPT TO:<bob@{DOMAIN}>").startswith("250")
+    assert l.cmd("DATA").startswith("354")
+    l.sock.sendall(b"Subject: half\r\n\r\n" + b"x" * 100000)
+    time.sleep(0.3)
+    c["proc"].kill()
+    c["proc"].wait()
+    l.close()
+    assert len(pop_retrieve_all(n["port"], "bob")) == before, "no partial message visible"
+    # Postfix accepts while the LMTP side is down (the lookups come from a coordinator that is up), defers,
+    # and its retry delivers once a coordinator listens again.
+    maps = start_coordinator(h, name="maps")
+    lmtp_port = free_port()
+    pdir, port = start_postfix(h, {"lmtp": lmtp_port, "socketmap": maps["socketmap"]})
+    try:
+        r = subprocess.run(["swaks", "--server", f"127.0.0.1:{port}", "--to", f"bob@{DOMAIN}", "--from", "s@e.test",
+                            "--body", "retried after a crash"], capture_output=True, timeout=60)
+        assert r.returncode == 0, r.stdout[-500:]
+        maillog_wait(pdir, lambda t: "to=<bob@example.test>" in t and "status=deferred" in t)
+        log = open(os.path.join(h.dir, "coord3.log"), "ab")
+        proc = subprocess.Popen([h.poplar, "coordinator", "--root", h.root, "--guid-file", h.guid, "--lmtp", f"127.0.0.1:{lmtp_port}",
+                                 "--pickup-interval", "0", "--log-level", "warning"], stdout=log, stderr=log)
+        try:
+            wait_port(lmtp_port, proc)
+            subprocess.run(["postfix", "-c", os.path.join(pdir, "etc"), "flush"], capture_output=True, timeout=30)
+            maillog_wait(pdir, lambda t: "to=<bob@example.test>" in t and "status=sent" in t)
+            got = pop_retrieve_all(n["port"], "bob")[before:]
+            assert len(got) == 1 and b"retried after a crash" in got[0], got
+        finally:
+            stop(proc)
+    finally:
+        stop_postfix(pdir)
+        stop(maps["proc"])
 
 
 def main():
