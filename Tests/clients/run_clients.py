@@ -829,6 +829,44 @@ def coordinator_killed_during_data_then_retry_delivers(h, n):
         stop(maps["proc"])
 
 
+@test
+def metabase_change_followed_by_running_node_and_coordinator(h, n):
+    c = start_coordinator(h)
+    try:
+        h.cli("domain", "add", "later.test")
+        h.cli("mailbox", "add", "eve@later.test", "--password-stdin", stdin=b"eve-pw\n")
+        l = smtplib.LMTP("127.0.0.1", c["lmtp"], timeout=10)
+        l.sendmail("s@e.test", ["eve@later.test"], b"Subject: kept\r\n\r\nx\r\n")
+        l.quit()
+        t = time.time()
+        h.cli("domain", "remove", "later.test")
+        # Within 2 seconds both refuse: logins with [AUTH], mail with 550 5.7.1.
+        deadline = t + 2
+        p = Raw(n["port"])
+        p.line()
+        p.cmd("USER eve@later.test")
+        r = p.cmd("PASS eve-pw")
+        assert r.startswith("-ERR [AUTH]"), r
+        l = smtplib.LMTP("127.0.0.1", c["lmtp"], timeout=10)
+        try:
+            l.sendmail("s@e.test", ["eve@later.test"], b"Subject: refused\r\n\r\nx\r\n")
+            raise AssertionError("accepted mail for a removed domain")
+        except smtplib.SMTPRecipientsRefused as e:
+            assert e.recipients["eve@later.test"][0] == 550 and b"5.7.1" in e.recipients["eve@later.test"][1]
+        l.quit()
+        assert time.time() - t < 2 + 2, "followed within 2 s (plus the failure delay)"
+        # Mail was kept: adding the domain back serves it again.
+        h.cli("domain", "add", "later.test")
+        p.cmd("USER eve@later.test")
+        assert p.cmd("PASS eve-pw").startswith("+OK")
+        assert p.cmd("STAT").startswith("+OK 1 ")
+        p.cmd("QUIT")
+        h.cli("domain", "remove", "later.test", "--purge")
+        assert h.cli("mailbox", "show", "eve@later.test", check=False).returncode != 0
+    finally:
+        stop(c["proc"])
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--poplar", required=True)
