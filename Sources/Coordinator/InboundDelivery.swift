@@ -28,11 +28,10 @@ public final class InboundDelivery: Sendable {
             guard let address = try? MailboxAddress(parsing: recipient), try store.mailboxExists(address) else {
                 return SMTPReply(550, "5.1.1", "no such mailbox here")
             }
-            if let size = declaredSize {
-                let info = try store.mailboxInfo(address)
-                if let quota = info.quota, info.totalBytes + Int64(size) > quota {
-                    return SMTPReply(552, "5.2.2", "mailbox full")
-                }
+            // The seed's "deny disk space once the quota has been met", and the announced SIZE (RFC 1870).
+            let info = try store.mailboxInfo(address)
+            if let quota = info.quota, info.totalBytes + Int64(declaredSize ?? 0) > quota || info.totalBytes >= quota {
+                return SMTPReply(552, "5.2.2", "mailbox full")
             }
             return SMTPReply(250, "2.1.5", "recipient ok")
         } catch let error as StoreError {
@@ -103,7 +102,7 @@ public final class InboundDelivery: Sendable {
         case .quotaExceeded: return SMTPReply(552, "5.2.2", "mailbox full")
         case .notFound, .invalidName: return SMTPReply(550, "5.1.1", "no such mailbox here")
         case .tooLarge: return SMTPReply(552, "5.3.4", "message too large")
-        case .noSpace: return SMTPReply(452, "4.3.1", "insufficient system storage, try again later")
+        case .noSpace: return SMTPReply(451, "4.3.0", "mail store full, try again later")
         case .unavailable, .io, .alreadyExists, .notEmpty, .corrupt, .permissionDenied, .wrongGUID, .notInitialized, .inUse:
             return SMTPReply(451, "4.3.0", "mail store unavailable, try again later")
         }

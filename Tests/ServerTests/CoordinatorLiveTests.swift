@@ -120,6 +120,49 @@ final class CoordinatorLiveTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: fixture.directory + "/example.test/P3_alice.mbx/tmp"), [])
     }
 
+    // A full disk is store trouble: 451 4.3.0, nothing half-delivered; quota already met refuses at RCPT.
+    func testDiskFullAndQuotaMet() async throws {
+        let a = try fixture.addMailbox("alice")
+        let met = try fixture.addMailbox("met", quota: 10)
+        try fixture.deliver(String(repeating: "q", count: 20), to: met)
+        try await start()
+        let c = try lmtp()
+        _ = try c.command("MAIL FROM:<s@e.test>")
+        XCTAssertEqual(try c.command("RCPT TO:<met@example.test>"), "552 5.2.2 mailbox full", "no SIZE announced, quota already met")
+        XCTAssertTrue(try c.command("RCPT TO:<alice@example.test>").hasPrefix("250"))
+        _ = try c.command("DATA")
+        fixture.volume.diskFull.withLockedValue { $0 = true }
+        try c.send("Subject: x\r\n\r\nbody\r\n.\r\n")
+        XCTAssertEqual(try c.readLine(), "451 4.3.0 mail store full, try again later")
+        fixture.volume.diskFull.withLockedValue { $0 = false }
+        XCTAssertEqual(try fixture.store.mailboxInfo(a).messageCount, 0)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: fixture.directory + "/example.test/P3_alice.mbx/tmp"), [])
+    }
+
+    // Bad input: a 10 MB line as a command and inside DATA, a command without line end, NUL bytes.
+    func testHugeLinesAndMissingLineEnds() async throws {
+        _ = try fixture.addMailbox("alice")
+        try await start()
+        var c = try lmtp()
+        let tenMB = [UInt8](repeating: 0x41, count: 10 * 1024 * 1024)
+        try c.sendBytes(tenMB + [0x0D, 0x0A])
+        XCTAssertEqual(try c.readLine(), "500 5.5.6 line too long")
+        XCTAssertTrue(try c.command("NOOP").hasPrefix("250"))
+        _ = try c.command("MAIL FROM:<s@e.test>")
+        _ = try c.command("RCPT TO:<alice@example.test>")
+        _ = try c.command("DATA")
+        try c.sendBytes(tenMB + Array("\r\n.\r\n".utf8))
+        XCTAssertEqual(try c.readLine(), "552 5.3.4 message too large", "the size limit (100,000 here) holds for one long line")
+        XCTAssertTrue(try c.command("RSET").hasPrefix("250"))
+        // A command without its CRLF, then the client goes: nothing hangs, the next client is served.
+        try c.send("NOOP")
+        c.abort()
+        c = try lmtp()
+        try c.send("NOOP\n")
+        XCTAssertTrue(try c.readLine()!.hasPrefix("250"), "a bare LF ends a command too")
+        XCTAssertTrue(try c.command("QUIT").hasPrefix("221"))
+    }
+
     // SMTP: one reply, all or nothing; bad input answered.
     func testSMTPAllOrNothingAndBadInput() async throws {
         let a = try fixture.addMailbox("alice")

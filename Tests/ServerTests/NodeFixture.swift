@@ -12,19 +12,26 @@ import XCTest
 final class FaultyVolume: Volume, @unchecked Sendable {
     let inner: any Volume
     let failing = NIOLockedValueBox(false)
+    /// Writes fail as on a full disk (ENOSPC); reads work.
+    let diskFull = NIOLockedValueBox(false)
     init(_ inner: any Volume) { self.inner = inner }
 
     private func check() throws {
         if failing.withLockedValue({ $0 }) { throw StoreError(code: .unavailable, message: "injected: store unreachable", errno: EIO) }
+    }
+
+    private func checkWrite() throws {
+        try check()
+        if diskFull.withLockedValue({ $0 }) { throw StoreError(code: .noSpace, message: "injected: no space left on device", errno: ENOSPC) }
     }
     func stat(_ path: StorePath) throws -> FileAttributes { try check(); return try inner.stat(path) }
     func list(_ directory: StorePath) throws -> [DirectoryEntry] { try check(); return try inner.list(directory) }
     func mkdir(_ path: StorePath) throws { try check(); try inner.mkdir(path) }
     func rmdir(_ path: StorePath) throws { try check(); try inner.rmdir(path) }
     func openForReading(_ path: StorePath) throws -> any VolumeReadHandle { try check(); return try inner.openForReading(path) }
-    func createFile(_ path: StorePath, exclusive: Bool) throws -> any VolumeWriteHandle { try check(); return try inner.createFile(path, exclusive: exclusive) }
+    func createFile(_ path: StorePath, exclusive: Bool) throws -> any VolumeWriteHandle { try checkWrite(); return try inner.createFile(path, exclusive: exclusive) }
     func rename(_ from: StorePath, to: StorePath) throws { try check(); try inner.rename(from, to: to) }
-    func link(_ from: StorePath, to: StorePath) throws { try check(); try inner.link(from, to: to) }
+    func link(_ from: StorePath, to: StorePath) throws { try checkWrite(); try inner.link(from, to: to) }
     func unlink(_ path: StorePath) throws { try check(); try inner.unlink(path) }
     func fsyncDirectory(_ path: StorePath) throws { try check(); try inner.fsyncDirectory(path) }
 }
