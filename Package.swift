@@ -43,9 +43,15 @@ let package = Package(
             path: "Sources/Node/POP3Core"
         ),
         .target(
+            name: "ServerSupport",
+            dependencies: [.product(name: "NIOSSL", package: "swift-nio-ssl")],
+            path: "Sources/Node/ServerSupport"
+        ),
+        .target(
             name: "Node",
             dependencies: [
                 "POP3Core",
+                "ServerSupport",
                 "SharedStore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -57,7 +63,7 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Sources/Node",
-            exclude: ["POP3Core"],
+            exclude: ["POP3Core", "ServerSupport"],
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),
         .target(
@@ -67,7 +73,7 @@ let package = Package(
         .target(
             name: "Coordinator",
             dependencies: [
-                "SharedStore", "SMTPCore", "POP3Core",
+                "SharedStore", "SMTPCore", "ServerSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -95,6 +101,7 @@ let package = Package(
         .testTarget(name: "SharedStoreTests", dependencies: ["SharedStore"]),
         .testTarget(name: "POP3CoreTests", dependencies: ["POP3Core"]),
         .testTarget(name: "SMTPCoreTests", dependencies: ["SMTPCore"]),
+        .testTarget(name: "ServerSupportTests", dependencies: ["ServerSupport"]),
         .testTarget(
             name: "ServerTests",
             dependencies: [

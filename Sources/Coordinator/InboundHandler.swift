@@ -5,7 +5,7 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 import NIOTLS
-import POP3Core
+import ServerSupport
 import SMTPCore
 import SharedStore
 

@@ -5,6 +5,7 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 import SMTPCore
+import ServerSupport
 import ServiceLifecycle
 import SharedStore
 
@@ -48,9 +49,7 @@ public final class InboundServer: Service, @unchecked Sendable {
         var tls: NIOSSLContext?
         if let cert = configuration.certificatePath, let key = configuration.privateKeyPath {
             tls = try await threadPool.runIfActive {
-                let chain = try NIOSSLCertificate.fromPEMFile(cert).map { NIOSSLCertificateSource.certificate($0) }
-                let config = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem)))
-                return try NIOSSLContext(configuration: config)
+                try TLSContextLoader.serverContext(certificatePath: cert, privateKeyPath: key)
             }
         }
         let delivery = InboundDelivery(store: store, hostname: configuration.hostname)

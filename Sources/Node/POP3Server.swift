@@ -4,6 +4,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import NIOSSL
+import ServerSupport
 import ServiceLifecycle
 import SharedStore
 
@@ -140,16 +141,12 @@ public final class POP3Server: Service, @unchecked Sendable {
             return nil
         }
         // Reading the PEM files and building the context blocks: done on the thread pool.
-        return try await threadPool.runIfActive {
-            do {
-                let chain = try NIOSSLCertificate.fromPEMFile(certPath).map { NIOSSLCertificateSource.certificate($0) }
-                let key = try NIOSSLPrivateKey(file: keyPath, format: .pem)
-                var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
-                tls.minimumTLSVersion = .tlsv12
-                return try NIOSSLContext(configuration: tls)
-            } catch {
-                throw NodeError.configuration("cannot load the TLS certificate \(certPath) or key \(keyPath): \(error)")
+        do {
+            return try await threadPool.runIfActive {
+                try TLSContextLoader.serverContext(certificatePath: certPath, privateKeyPath: keyPath)
             }
+        } catch {
+            throw NodeError.configuration("\(error)")
         }
     }
 

@@ -6,6 +6,7 @@ import NIOPosix
 import NIOSSL
 import NIOTLS
 import POP3Core
+import ServerSupport
 import SharedStore
 
 /// The SwiftNIO glue around `POP3SessionStateMachine`: frames lines, feeds them to the state machine one at a
