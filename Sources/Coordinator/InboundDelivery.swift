@@ -45,7 +45,7 @@ public final class InboundDelivery: Sendable {
     /// `atomic` (SMTP, one reply for all): if any recipient fails, the copies already written are taken back
     /// and the failure is the answer, so the sender's retry cannot duplicate.
     public func deliver(_ envelope: SMTPEnvelope, spool: Spool, client: String, via protocolName: String, atomic: Bool) -> [SMTPReply] {
-        let id = store.namer.next()
+        let id = (try? store.messageNamer().next()) ?? String(UInt64.random(in: 0...UInt64.max))
         let header = traceHeader(envelope: envelope, client: client, via: protocolName, id: id)
         var replies: [SMTPReply] = []
         var delivered: [(MailboxAddress, MessageInfo)] = []

@@ -8,6 +8,7 @@ public final class DeliveryWriter: @unchecked Sendable {
     private let address: MailboxAddress
     private let dir: StorePath
     private let tmp: StorePath
+    private let namer: MessageNamer
     private var handle: (any VolumeWriteHandle)?
     private var lastWasCR = false
     public private(set) var size: Int64 = 0
@@ -20,7 +21,8 @@ public final class DeliveryWriter: @unchecked Sendable {
         guard try store.volume.exists(try dir.appending("passwd")) else {
             throw StoreError(code: .notFound, message: "no mailbox \(address)")
         }
-        self.tmp = try dir.appending("tmp").appending("\(store.namer.next()).\(String(UInt64.random(in: 0...UInt64.max), radix: 16))")
+        self.namer = try store.messageNamer()
+        self.tmp = try dir.appending("tmp").appending("\(namer.next()).\(String(UInt64.random(in: 0...UInt64.max), radix: 16))")
         self.handle = try store.volume.createFile(tmp, exclusive: true)
     }
 
@@ -69,7 +71,7 @@ public final class DeliveryWriter: @unchecked Sendable {
     private func linkIntoPlace() throws -> MessageInfo {
         let tmpID = try store.volume.stat(tmp).fileID
         for _ in 0..<100 {
-            let uidl = store.namer.next()
+            let uidl = namer.next()
             let name = "P3_\(uidl).eml"
             let target = try dir.appending(name)
             do {

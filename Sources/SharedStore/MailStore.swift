@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 public struct ClusterInfo: Sendable {
     public var format: Int
@@ -35,7 +36,9 @@ public final class MailStore: Sendable {
     public let volume: any Volume
     public let guid: ClusterGUID
     public let info: ClusterInfo
-    public let namer: MessageNamer
+    /// A namer given by the caller (tests); otherwise one is made on first delivery with a claimed slot.
+    private let injectedNamer: MessageNamer?
+    private let claimedNamer = Mutex<(namer: MessageNamer, slotFile: StorePath)?>(nil)
 
     // MARK: Layout
 
@@ -43,25 +46,56 @@ public final class MailStore: Sendable {
     static let clusterFile = try! StorePath([".poplar", "cluster"])
     static let metabaseFile = try! StorePath([".poplar", "domains"])
     static let metaTmp = try! StorePath([".poplar", "tmp"])
+    /// One file per delivering process: the 5-digit slot of its message names (docs/store-layout.md).
+    static let slotsDir = try! StorePath([".poplar", "slots"])
     static let lockName = "lock"
     static let heldName = "kcol"
 
     func domainDir(_ domain: String) throws -> StorePath { try StorePath([domain]) }
     func mailboxDir(_ a: MailboxAddress) throws -> StorePath { try StorePath([a.domain, "P3_\(a.mailbox).mbx"]) }
 
-    private init(volume: any Volume, guid: ClusterGUID, info: ClusterInfo, namer: MessageNamer) {
+    private init(volume: any Volume, guid: ClusterGUID, info: ClusterInfo, namer: MessageNamer?) {
         self.volume = volume
         self.guid = guid
         self.info = info
-        self.namer = namer
+        self.injectedNamer = namer
+    }
+
+    deinit {
+        if let claim = claimedNamer.withLock({ $0 }) { try? volume.unlink(claim.slotFile) }
+    }
+
+    /// The namer of this process's deliveries. Its 5-digit slot is claimed in `.poplar/slots/` with an exclusive
+    /// create, so no two live processes share a slot and message names are unique in the whole mail root; the
+    /// slot file is removed when the store is closed (a crashed process leaves one file behind, never reused).
+    public func messageNamer() throws -> MessageNamer {
+        if let injectedNamer { return injectedNamer }
+        return try claimedNamer.withLock { claim in
+            if let claim { return claim.namer }
+            do { try volume.mkdir(Self.slotsDir) } catch let e as StoreError where e.code == .alreadyExists {}
+            let record = Array("pid=\(getpid())\nhost=\(ProcessInfo.processInfo.hostName)\nsince=\(Date())\n".utf8)
+            for _ in 0..<64 {
+                let slot = Int.random(in: 0...99_999)
+                let file = try Self.slotsDir.appending(MessageNamer.pad(slot, 5))
+                do {
+                    try volume.writeFile(file, record, exclusive: true)
+                } catch let e as StoreError where e.code == .alreadyExists {
+                    continue
+                }
+                let namer = MessageNamer(slot: slot)
+                claim = (namer, file)
+                return namer
+            }
+            throw StoreError(code: .io, message: "no free delivery slot in .poplar/slots after 64 tries")
+        }
     }
 
     /// `poplar init`: the cluster file with the GUID's check value, an empty metabase.
-    public static func initialize(volume: any Volume, guid: ClusterGUID, kdfRounds: Int = PasswordHasher.defaultRounds, namer: MessageNamer = .shared) throws -> MailStore {
+    public static func initialize(volume: any Volume, guid: ClusterGUID, kdfRounds: Int = PasswordHasher.defaultRounds, namer: MessageNamer? = nil) throws -> MailStore {
         if try volume.exists(clusterFile) {
             throw StoreError(code: .alreadyExists, message: "this mail root is already initialised")
         }
-        for dir in [metaDir, metaTmp] {
+        for dir in [metaDir, metaTmp, slotsDir] {
             do { try volume.mkdir(dir) } catch let e as StoreError where e.code == .alreadyExists {}
         }
         let info = ClusterInfo(format: formatVersion, id: UUID().uuidString.lowercased(), kdfRounds: max(1, kdfRounds))
@@ -72,7 +106,7 @@ public final class MailStore: Sendable {
         return MailStore(volume: volume, guid: guid, info: info, namer: namer)
     }
 
-    public static func open(volume: any Volume, guid: ClusterGUID, namer: MessageNamer = .shared) throws -> MailStore {
+    public static func open(volume: any Volume, guid: ClusterGUID, namer: MessageNamer? = nil) throws -> MailStore {
         let bytes: [UInt8]
         do {
             bytes = try volume.readAll(clusterFile, limit: 64 * 1024)

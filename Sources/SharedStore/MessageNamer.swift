@@ -3,10 +3,9 @@ import Synchronization
 
 /// Makes the 26-digit message names (the UIDLs): UTC `yyyyMMddHHmmssSSS`, a 5-digit slot random per process, a
 /// 4-digit counter per millisecond (the seed's 10,000 messages per millisecond). Strictly increasing within a
-/// process even if the clock steps back; uniqueness inside a mailbox is enforced by `link()` at delivery.
+/// process even if the clock steps back. The store claims the slot (`MailStore.messageNamer()`), so names are
+/// unique in the whole mail root; `link()` at delivery enforces it inside a mailbox in any case.
 public final class MessageNamer: Sendable {
-    public static let shared = MessageNamer()
-
     private struct State {
         var lastMillis: Int64 = 0
         var counter = 0

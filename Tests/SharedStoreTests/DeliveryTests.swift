@@ -83,6 +83,23 @@ final class DeliveryTests: XCTestCase {
         XCTAssertEqual(session.messages.map(\.uidl), session.messages.map(\.uidl).sorted())
     }
 
+    // Each delivering process claims its own slot in .poplar/slots, so names are unique in the whole root.
+    func testDeliverySlotsAreClaimedAndReleased() throws {
+        let f = try StoreFixture()
+        let a = try f.mailbox("alice")
+        var s1: MailStore? = try MailStore.open(volume: f.volume, guid: f.guid)
+        var s2: MailStore? = try MailStore.open(volume: f.volume, guid: f.guid)
+        XCTAssertEqual(f.files(".poplar/slots"), [], "claimed on first delivery only")
+        let m1 = try s1!.deliver(to: a, message: Array("one\n".utf8), enforceQuota: false)
+        let m2 = try s2!.deliver(to: a, message: Array("two\n".utf8), enforceQuota: false)
+        let slots = f.files(".poplar/slots")
+        XCTAssertEqual(slots.count, 2)
+        XCTAssertEqual(Set(slots), [String(m1.uidl.dropFirst(17).prefix(5)), String(m2.uidl.dropFirst(17).prefix(5))])
+        s1 = nil
+        s2 = nil
+        XCTAssertEqual(f.files(".poplar/slots"), [], "given back when the store is closed")
+    }
+
     func testTwoDeliverersWithTheSameSlotNeverOverwrite() throws {
         let f = try StoreFixture()
         let a = try f.mailbox("alice")
