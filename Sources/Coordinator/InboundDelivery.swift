@@ -29,8 +29,7 @@ public final class InboundDelivery: Sendable {
                 return SMTPReply(550, "5.1.1", "no such mailbox here")
             }
             // The seed's "deny disk space once the quota has been met", and the announced SIZE (RFC 1870).
-            let info = try store.mailboxInfo(address)
-            if let quota = info.quota, info.totalBytes + Int64(declaredSize ?? 0) > quota || info.totalBytes >= quota {
+            if let (quota, used) = try store.quotaUsage(address), used + Int64(declaredSize ?? 0) > quota || used >= quota {
                 return SMTPReply(552, "5.2.2", "mailbox full")
             }
             return SMTPReply(250, "2.1.5", "recipient ok")

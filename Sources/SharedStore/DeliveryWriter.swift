@@ -51,8 +51,7 @@ public final class DeliveryWriter: @unchecked Sendable {
             try handle.fsync()
             try handle.close()
             self.handle = nil
-            if enforceQuota, let quota = try store.quota(dir) {
-                let used = MailStore.messages(in: try store.volume.list(dir)).reduce(Int64(0)) { $0 + $1.size }
+            if enforceQuota, let (quota, used) = try store.quotaUsage(address) {
                 if used + size > quota {
                     throw StoreError(code: .quotaExceeded, message: "mailbox \(address) is over its quota (\(used) + \(size) > \(quota) bytes)")
                 }

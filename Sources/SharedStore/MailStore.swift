@@ -62,7 +62,17 @@ public final class MailStore: Sendable {
     }
 
     deinit {
-        if let claim = claimedNamer.withLock({ $0 }) { try? volume.unlink(claim.slotFile) }
+        releaseDeliverySlot()
+    }
+
+    /// Gives the delivery slot back (at shutdown). Deliveries after this claim a new one.
+    public func releaseDeliverySlot() {
+        if let claim = claimedNamer.withLock({ c -> (namer: MessageNamer, slotFile: StorePath)? in
+            defer { c = nil }
+            return c
+        }) {
+            try? volume.unlink(claim.slotFile)
+        }
     }
 
     /// The namer of this process's deliveries. Its 5-digit slot is claimed in `.poplar/slots/` with an exclusive
@@ -286,6 +296,14 @@ public final class MailStore: Sendable {
         }
         try volume.fsyncDirectory(dir)
         return messages.count
+    }
+
+    /// The quota and, only when there is one, the bytes in use (one listing): what delivery needs to decide.
+    public func quotaUsage(_ address: MailboxAddress) throws -> (quota: Int64, used: Int64)? {
+        let dir = try mailboxDir(address)
+        guard let quota = try quota(dir) else { return nil }
+        let used = Self.messages(in: try volume.list(dir)).reduce(Int64(0)) { $0 + $1.size }
+        return (quota, used)
     }
 
     func quota(_ dir: StorePath) throws -> Int64? {

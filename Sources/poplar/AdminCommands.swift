@@ -239,6 +239,7 @@ struct DeliverCommand: AsyncParsableCommand {
     func run() async throws {
         let recipient = try storeCall("invalid recipient \(address)") { try MailboxAddress(parsing: address) }
         let (store, _) = try await common.openStore()
+        defer { store.releaseDeliverySlot() }
         var fd: Int32 = 0
         if let file {
             fd = open(file, O_RDONLY | O_CLOEXEC)

@@ -66,6 +66,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
         let configuration = try options.configuration(reader)
         let level = Logger.Level(rawValue: options.logLevel ?? reader.string(forKey: "log.level") ?? "info") ?? .info
         bootstrapLogging(level: level)
+        defer { store.releaseDeliverySlot() }
         try await runServices { pool, logger in
             [InboundServer(configuration: configuration, store: store, group: MultiThreadedEventLoopGroup.singleton, threadPool: pool, logger: logger)]
         }

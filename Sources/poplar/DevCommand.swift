@@ -97,6 +97,7 @@ struct DevCommand: AsyncParsableCommand {
         coordinator.certificatePath = cert
         coordinator.privateKeyPath = key
         coordinator.hostname = "localhost"
+        defer { store.releaseDeliverySlot() }
         try await runServices { pool, logger in
             [
                 POP3Server(configuration: configuration, store: store, group: MultiThreadedEventLoopGroup.singleton, threadPool: pool, logger: logger),
