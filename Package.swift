@@ -30,13 +30,20 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-configuration.git", from: "1.4.0"),
     ],
     targets: [
+        .systemLibrary(
+            name: "CNFS",
+            path: "Sources/SharedStore/CNFS",
+            providers: [.apt(["libnfs-dev"])]
+        ),
         .target(
             name: "SharedStore",
             dependencies: [
+                "CNFS",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            exclude: ["CNFS"]
         ),
         .target(
             name: "POP3Core",

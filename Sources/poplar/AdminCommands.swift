@@ -17,7 +17,7 @@ struct InitCommand: AsyncParsableCommand {
         let root = try common.resolvedRoot(reader)
         let guidPath = common.resolvedGUIDFile(reader)
         guard kdfRounds >= 1 else { throw UserError("--kdf-rounds must be positive") }
-        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        if !root.hasPrefix("nfs://") { try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true) }
         let volume = try CommonOptions.openVolume(root)
         let (guid, created) = try storeCall("cannot create the GUID file \(guidPath)") {
             try ClusterGUID.loadOrCreate(file: guidPath)

@@ -48,7 +48,11 @@ struct CommonOptions: ParsableArguments {
     /// Opens the volume a root names. A path now; `nfs://` arrives with the NFS volume.
     static func openVolume(_ root: String) throws -> any Volume {
         if root.hasPrefix("nfs://") {
-            throw UserError("nfs:// mail roots are not supported by this build yet: mount the export and pass its path")
+            do {
+                return try NFSVolume(url: root)
+            } catch let error as StoreError {
+                throw UserError("cannot open the mail root \(root): \(error.message)")
+            }
         }
         do {
             return try POSIXVolume(rootPath: root)

@@ -74,7 +74,7 @@ final class LockTests: XCTestCase {
         let m = try f.store.deliver(to: a, message: Array("x\n".utf8), enforceQuota: false)
         let old = try f.store.openSession(a, node: "n1", session: "old")
         // Simulate a takeover: the lock is given up behind the old session's back and taken by another.
-        try FileManager.default.moveItem(atPath: f.path + "/example.test/P3_alice.mbx/kcol", toPath: f.path + "/example.test/P3_alice.mbx/lock")
+        try f.volume.rename(try StorePath(["example.test", "P3_alice.mbx", "kcol"]), to: try StorePath(["example.test", "P3_alice.mbx", "lock"]))
         let new = try f.store.openSession(a, node: "n2", session: "new")
         XCTAssertThrowsError(try old.commit(deleting: [m])) { XCTAssertEqual(($0 as? StoreError)?.code, .inUse) }
         XCTAssertEqual(try f.store.mailboxInfo(a).messageCount, 1)
@@ -103,13 +103,13 @@ final class LockTests: XCTestCase {
     func testClaimingStateAndMissingLock() throws {
         let f = try StoreFixture()
         let a = try f.mailbox("alice")
-        let dir = f.path + "/example.test/P3_alice.mbx"
-        try FileManager.default.moveItem(atPath: dir + "/lock", toPath: dir + "/kcol.n9.abc")
+        let dir = try StorePath(["example.test", "P3_alice.mbx"])
+        try f.volume.rename(try dir.appending("lock"), to: try dir.appending("kcol.n9.abc"))
         guard case .claiming = try f.store.lockState(a) else { return XCTFail() }
         XCTAssertThrowsError(try f.store.openSession(a, node: "n1", session: "s")) { e in
             guard case .inUse = e as? LockRefusal else { return XCTFail("\(e)") }
         }
-        try FileManager.default.removeItem(atPath: dir + "/kcol.n9.abc")
+        try f.volume.unlink(try dir.appending("kcol.n9.abc"))
         XCTAssertEqual(try f.store.lockState(a), .missing)
         XCTAssertThrowsError(try f.store.openSession(a, node: "n1", session: "s")) { e in
             XCTAssertEqual((e as? StoreError)?.code, .corrupt)

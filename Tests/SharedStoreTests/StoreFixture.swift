@@ -1,17 +1,26 @@
 import Foundation
 import SharedStore
 
-/// A fresh mail root in a temporary directory.
+/// A fresh mail root in a temporary directory, reached through the POSIX volume, or through the NFS volume when
+/// POPLAR_TEST_NFS is "<nfs url>|<local path of the export>" (Tests/run-tests runs the suite both ways against a
+/// ganesha on loopback). `path` is always the local directory, for checks from outside the volume.
 final class StoreFixture {
     let path: String
-    let volume: POSIXVolume
+    let volume: any Volume
     let guid = ClusterGUID.generate()
     let store: MailStore
 
     init(domain: String? = "example.test") throws {
-        path = NSTemporaryDirectory() + "poplar-store-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        volume = try POSIXVolume(rootPath: path)
+        let name = "poplar-store-\(UUID().uuidString)"
+        if let nfs = ProcessInfo.processInfo.environment["POPLAR_TEST_NFS"], let bar = nfs.firstIndex(of: "|") {
+            path = String(nfs[nfs.index(after: bar)...]) + "/" + name
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+            volume = try NFSVolume(url: String(nfs[..<bar]), directory: name)
+        } else {
+            path = NSTemporaryDirectory() + name
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+            volume = try POSIXVolume(rootPath: path)
+        }
         store = try MailStore.initialize(volume: volume, guid: guid, kdfRounds: 1000)
         if let domain { try store.addDomain(domain) }
     }

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Starts an rpcbind and an nfs-ganesha exporting EXPORT over NFSv3 on 127.0.0.1 (no dbus needed).
+#   start-ganesha.sh DIR EXPORT NFS_PORT MOUNT_PORT
+# Prints the root URL for Poplar: nfs://127.0.0.1/EXPORT?nfsport=NFS_PORT&mountport=MOUNT_PORT
+# Stop with: kill $(cat DIR/ganesha.pid)   (rpcbind: kill $(cat DIR/rpcbind.pid) if this script started it)
+set -euo pipefail
+dir=$1 export=$2 nfsport=$3 mountport=$4
+bind=${GANESHA_BIND:-"Bind_addr = 127.0.0.1;"}
+mkdir -p "$dir/recovery" "$export"
+if ! pgrep -x rpcbind >/dev/null; then
+  rpcbind -w
+  pgrep -x rpcbind > "$dir/rpcbind.pid"
+fi
+sed -e "s|@DIR@|$dir|g" -e "s|@EXPORT@|$export|g" -e "s|@NFS_PORT@|$nfsport|g" -e "s|@MOUNT_PORT@|$mountport|g" \
+    -e "s|@NLM_PORT@|$((nfsport + 1))|g" -e "s|@RQUOTA_PORT@|$((nfsport + 2))|g" -e "s|@BIND@|$bind|g" \
+    "$(dirname "$0")/ganesha.conf.in" > "$dir/ganesha.conf"
+ganesha.nfsd -f "$dir/ganesha.conf" -L "$dir/ganesha.log" -p "$dir/ganesha.pid" -N NIV_EVENT
+for _ in $(seq 1 50); do
+  if (echo > /dev/tcp/127.0.0.1/"$nfsport") 2>/dev/null; then
+    echo "nfs://127.0.0.1$export?nfsport=$nfsport&mountport=$mountport"
+    exit 0
+  fi
+  sleep 0.1
+done
+echo "ganesha did not start; see $dir/ganesha.log" >&2
+exit 1
