@@ -41,8 +41,12 @@ public struct PickupFolder: Sendable {
             let work = try Self.pickup.appending(".work.\(UInt32.random(in: 0...UInt32.max)).\(entry.name)")
             do {
                 try volume.rename(try Self.pickup.appending(entry.name), to: work)
-            } catch let e as StoreError where e.code == .notFound {
-                continue
+            } catch let e as StoreError {
+                // After an error the names decide: our work name there means the rename happened.
+                guard try volume.exists(work) else {
+                    if e.code == .notFound { continue }  // another coordinator took it
+                    throw e
+                }
             }
             switch process(work, name: entry.name, size: entry.attributes.size) {
             case .delivered: delivered += 1
@@ -79,7 +83,7 @@ public struct PickupFolder: Sendable {
                 return .retryLater
             }
             if failed.isEmpty {
-                try volume.unlink(work)
+                try volume.unlinkChecked(work)
                 logger.info("pickup delivered", metadata: ["pickup.file": .string(name), "pickup.recipients": .stringConvertible(replies.count)])
                 return .delivered
             }

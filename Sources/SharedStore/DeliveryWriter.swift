@@ -105,7 +105,7 @@ extension MailStore {
     /// Takes back a message just delivered (an all-or-nothing SMTP transaction that failed for another recipient).
     public func withdraw(_ message: MessageInfo, from address: MailboxAddress) throws {
         let dir = try mailboxDir(address)
-        do { try volume.unlink(try dir.appending(message.fileName)) } catch let e as StoreError where e.code == .notFound {}
+        try volume.unlinkChecked(try dir.appending(message.fileName))
         try volume.fsyncDirectory(dir)
     }
 

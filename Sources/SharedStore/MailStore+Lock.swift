@@ -108,7 +108,7 @@ extension MailStore {
             return
         }
         try volume.writeFile(claim, [], exclusive: false)
-        try volume.rename(claim, to: lock)
+        try volume.renameChecked(claim, to: lock)
     }
 
     /// Fencing: the published lock still holds exactly this record.
@@ -181,7 +181,7 @@ public final class MailboxSession: Sendable {
             throw StoreError(code: .inUse, message: "the mailbox lock of \(address) is no longer held by this session: nothing deleted")
         }
         for m in deleting {
-            do { try store.volume.unlink(try dir.appending(m.fileName)) } catch let e as StoreError where e.code == .notFound {}
+            try store.volume.unlinkChecked(try dir.appending(m.fileName))
         }
         try store.volume.fsyncDirectory(dir)
     }

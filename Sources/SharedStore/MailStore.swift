@@ -292,7 +292,7 @@ public final class MailStore: Sendable {
         defer { if tookLock { try? adminUnlock(address) } }
         let messages = Self.messages(in: try volume.list(dir))
         for m in messages {
-            do { try volume.unlink(try dir.appending(m.fileName)) } catch let e as StoreError where e.code == .notFound {}
+            try volume.unlinkChecked(try dir.appending(m.fileName))
         }
         try volume.fsyncDirectory(dir)
         return messages.count

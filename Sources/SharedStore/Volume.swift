@@ -42,6 +42,27 @@ extension Volume {
         }
     }
 
+    /// A rename whose outcome is checked after an error: if the source is gone and the target is there, it
+    /// happened and only its reply was lost (on NFS a retransmitted RENAME answers ENOENT, RFC 1813 §4.5).
+    /// Only for names no other process renames at the same time (private names, staging files).
+    public func renameChecked(_ from: StorePath, to: StorePath) throws {
+        do {
+            try rename(from, to: to)
+        } catch {
+            guard try !exists(from), try exists(to) else { throw error }
+        }
+    }
+
+    /// An unlink whose outcome is checked after an error: a file that is gone is what was asked for.
+    public func unlinkChecked(_ path: StorePath) throws {
+        do {
+            try unlink(path)
+        } catch let error as StoreError where error.code == .notFound {
+        } catch {
+            if try exists(path) { throw error }
+        }
+    }
+
     /// The whole file, refused with `tooLarge` past `limit` bytes.
     public func readAll(_ path: StorePath, limit: Int) throws -> [UInt8] {
         let handle = try openForReading(path)
@@ -76,7 +97,7 @@ extension Volume {
         let tmp = try staging.appending("\(path.name ?? "file").\(UInt64.random(in: 0...UInt64.max))")
         do {
             try writeFile(tmp, bytes, exclusive: true)
-            try rename(tmp, to: path)
+            try renameChecked(tmp, to: path)
         } catch {
             try? unlink(tmp)
             throw error
