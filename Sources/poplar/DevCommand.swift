@@ -13,6 +13,7 @@ struct DevCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "dev", abstract: "Run Poplar locally on 127.0.0.1 with a demo mailbox (state under ./var).")
 
     @Option(help: "Directory for the mail root, GUID and certificate.") var dir: String = "var"
+    @Option(help: "Use this mail root instead of DIR/mail: a path or nfs://server/export?nfsport=N&mountport=M.") var root: String?
     @Option(help: "POP3 port (STLS offered).") var port: Int = 1110
     @Option(name: .customLong("tls-port"), help: "POP3S port (implicit TLS).") var tlsPort: Int = 1995
     @Option(name: .customLong("lmtp-port"), help: "The coordinator's LMTP port.") var lmtpPort: Int = 1024
@@ -26,9 +27,10 @@ struct DevCommand: AsyncParsableCommand {
     func run() async throws {
         let fm = FileManager.default
         let base = URL(fileURLWithPath: dir, relativeTo: URL(fileURLWithPath: fm.currentDirectoryPath)).standardizedFileURL.path
-        let root = base + "/mail", guidFile = base + "/guid", tlsDir = base + "/tls"
+        let root = self.root ?? base + "/mail", guidFile = base + "/guid", tlsDir = base + "/tls"
         let cert = tlsDir + "/cert.pem", key = tlsDir + "/key.pem"
-        try fm.createDirectory(atPath: root, withIntermediateDirectories: true)
+        try fm.createDirectory(atPath: base, withIntermediateDirectories: true)
+        if !root.hasPrefix("nfs://") { try fm.createDirectory(atPath: root, withIntermediateDirectories: true) }
         let volume = try CommonOptions.openVolume(root)
         let (guid, _) = try storeCall("cannot create \(guidFile)") { try ClusterGUID.loadOrCreate(file: guidFile) }
         let store: MailStore
