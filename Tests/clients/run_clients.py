@@ -49,11 +49,13 @@ def lf(data: bytes) -> bytes:
 
 
 class Harness:
-    def __init__(self, poplar):
+    def __init__(self, poplar, nfs=None):
         self.poplar = poplar
         self.dir = tempfile.mkdtemp(prefix="poplar-clients-")
         os.chmod(self.dir, 0o755)  # Postfix's and getmail's unprivileged users must reach their folders
-        self.root = os.path.join(self.dir, "mail")
+        # nfs: (url, local path of the export): every poplar process reaches the mail root through NFS.
+        self.nfs = nfs
+        self.root = nfs[0] if nfs else os.path.join(self.dir, "mail")
         self.guid = os.path.join(self.dir, "guid")
         self.nodes = []
         self.messages = {}  # user -> list of bytes delivered (as stored)
@@ -68,7 +70,8 @@ class Harness:
         return r
 
     def setup(self):
-        os.makedirs(self.root)
+        if not self.nfs:
+            os.makedirs(self.root)
         self.cli("init", "--kdf-rounds", "1000")
         self.cli("domain", "add", DOMAIN)
         for user, pw in PW.items():
@@ -871,8 +874,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--poplar", required=True)
     ap.add_argument("-k", default="")
+    ap.add_argument("--nfs", help="URL|local export path: run with the mail root on this NFS export")
     args = ap.parse_args()
-    h = Harness(os.path.abspath(args.poplar))
+    h = Harness(os.path.abspath(args.poplar), tuple(args.nfs.split("|", 1)) if args.nfs else None)
     passed = failed = 0
     try:
         h.setup()
