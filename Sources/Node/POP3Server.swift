@@ -42,15 +42,27 @@ public final class POP3Server: Service, @unchecked Sendable {
         var sessionCount: Int { sessions.withLockedValue { $0.count } }
         var releasesInFlight: Int { pendingReleases.withLockedValue { $0 } }
 
-        /// Gives a mailbox lock back without deleting anything (disconnect, autologout, shutdown).
-        func releaseInBackground(_ session: MailboxSession, logger: Logger) {
-            pendingReleases.withLockedValue { $0 += 1 }
+        /// How long a lock release is retried while the store is unreachable (then the lease issue's stale-lock
+        /// takeover is what frees the mailbox).
+        static let releaseRetryLimit = 600
+
+        /// Gives a mailbox lock back without deleting anything (disconnect, autologout, shutdown, after UPDATE).
+        /// A store that does not answer is retried every second, so a lock is not left behind by an NFS outage.
+        func releaseInBackground(_ session: MailboxSession, logger: Logger, attempt: Int = 0) {
+            if attempt == 0 { pendingReleases.withLockedValue { $0 += 1 } }
             threadPool.submit { [self] _ in
                 do {
                     try session.release()
+                } catch let error as StoreError where error.isTemporary && attempt < Self.releaseRetryLimit {
+                    if attempt == 0 { logger.warning("lock release failed, retrying every second: \(error)") }
+                    MultiThreadedEventLoopGroup.singleton.next().scheduleTask(in: .seconds(1)) {
+                        self.releaseInBackground(session, logger: logger, attempt: attempt + 1)
+                    }
+                    return
                 } catch {
                     logger.error("lock release failed: \(error)")
                 }
+                if attempt > 0 { logger.info("lock released after \(attempt) retries") }
                 pendingReleases.withLockedValue { $0 -= 1 }
             }
         }

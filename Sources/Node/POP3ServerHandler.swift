@@ -469,16 +469,15 @@ final class POP3ServerHandler: ChannelInboundHandler, RemovableChannelHandler {
         mailbox = nil
         let toDelete = deletions.compactMap { d in session.messages.first { $0.uidl == d.uidl } }
         let logger = self.logger
+        let shared = self.shared
         shared.threadPool.runIfActive(eventLoop: context.eventLoop) { () -> Result<Int, POP3UpdateFailure> in
-            defer {
-                do { try session.release() } catch { logger.error("lock release failed: \(error)") }
-            }
+            defer { shared.releaseInBackground(session, logger: logger) }
             do {
                 if !toDelete.isEmpty { try session.commit(deleting: toDelete) }
                 return .success(toDelete.count)
             } catch {
-                logger.error("update failed, nothing deleted: \(error)")
-                return .failure(POP3UpdateFailure(message: "could not delete messages, none deleted: try again"))
+                logger.error("update failed: \(error)")
+                return .failure(POP3UpdateFailure(message: "could not delete the messages, try again"))
             }
         }.whenComplete { [self] result in
             self.busy = false

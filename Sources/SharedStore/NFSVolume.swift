@@ -2,7 +2,8 @@ import CNFS
 import Foundation
 import Synchronization
 
-/// A volume on an NFSv3 export reached in user space with libnfs: `nfs://server/export[?nfsport=N&mountport=M]`.
+/// A volume on an NFSv3 export reached in user space with libnfs:
+/// `nfs://server/export[?nfsport=N&mountport=M&timeout=MS]`.
 /// libnfs contexts are not thread-safe, so each call checks a context out of a pool (one per concurrent caller,
 /// each its own TCP connection and mount), with a per-call timeout and a bounded reconnect, and the directory
 /// cache off (a new message must be visible at once). A read handle keeps its context for its lifetime.
@@ -26,10 +27,22 @@ public final class NFSVolume: Volume, @unchecked Sendable {
             throw StoreError(code: .invalidName, message: "\(url) is not an nfs://server/export URL")
         }
         var nfsPort: Int?, mountPort: Int?
+        var timeout = timeoutMilliseconds
+        var libnfsItems: [URLQueryItem] = []
         for item in components.queryItems ?? [] {
             switch item.name {
-            case "nfsport": nfsPort = item.value.flatMap(Int.init)
-            case "mountport": mountPort = item.value.flatMap(Int.init)
+            case "nfsport":
+                nfsPort = item.value.flatMap(Int.init)
+                libnfsItems.append(item)
+            case "mountport":
+                mountPort = item.value.flatMap(Int.init)
+                libnfsItems.append(item)
+            case "timeout":
+                // Poplar's own: milliseconds before a call that gets no answer fails (default 5000).
+                guard let ms = item.value.flatMap(Int.init), (100...600_000).contains(ms) else {
+                    throw StoreError(code: .invalidName, message: "timeout must be 100 to 600000 milliseconds")
+                }
+                timeout = ms
             case "version":
                 guard item.value == "3" else {
                     throw StoreError(code: .invalidName, message: "NFS version \(item.value ?? "") is not supported: libnfs 4.0.0's NFSv4 is not functional; use NFSv3 (leave version out)")
@@ -38,12 +51,14 @@ public final class NFSVolume: Volume, @unchecked Sendable {
                 throw StoreError(code: .invalidName, message: "unknown NFS URL parameter \(item.name)")
             }
         }
-        self.url = url
+        var forLibnfs = components
+        forLibnfs.queryItems = libnfsItems.isEmpty ? nil : libnfsItems
+        self.url = forLibnfs.string ?? url
         self.server = host
         self.export = components.path.isEmpty ? "/" : components.path
         self.nfsPort = nfsPort
         self.mountPort = mountPort
-        self.timeoutMilliseconds = Int32(timeoutMilliseconds)
+        self.timeoutMilliseconds = Int32(timeout)
         self.base = directory.split(separator: "/").map(String.init)
         // Mount once now: a wrong URL or an unreachable server is reported at start, not at the first login.
         let context = try makeContext()
