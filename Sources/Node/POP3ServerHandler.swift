@@ -471,7 +471,10 @@ final class POP3ServerHandler: ChannelInboundHandler, RemovableChannelHandler {
         let logger = self.logger
         let shared = self.shared
         shared.threadPool.runIfActive(eventLoop: context.eventLoop) { () -> Result<Int, POP3UpdateFailure> in
-            defer { shared.releaseInBackground(session, logger: logger) }
+            // Released before the reply, so the client can come straight back; retried if the store is away.
+            defer {
+                do { try session.release() } catch { shared.releaseInBackground(session, logger: logger) }
+            }
             do {
                 if !toDelete.isEmpty { try session.commit(deleting: toDelete) }
                 return .success(toDelete.count)

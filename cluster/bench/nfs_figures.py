@@ -1,0 +1,156 @@
+#!/usr/bin/env python3
+"""Figures for the NFS volume, side by side with the POSIX volume on the same files.
+
+    python3 cluster/bench/nfs_figures.py --poplar .build-release/release/poplar
+
+Starts its own nfs-ganesha on 127.0.0.1 (cluster/nfs/start-ganesha.sh), makes a mail root on the export with
+mailboxes of 10, 1,000 and 10,000 messages and one 10 MB message, and prints:
+- NFS calls per POP3 session (USER/PASS, STAT, UIDL, QUIT), counted on the wire with tshark, and how many of
+  them are READDIRPLUS;
+- login + STAT time on each mailbox over NFS and over the POSIX volume (the export's own directory);
+- RETR of the 10 MB message, MB/s, over NFS and over POSIX.
+Needs root (ganesha, tshark on lo). Everything stays on 127.0.0.1.
+"""
+import argparse
+import os
+import poplib
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DOMAIN = "bench.test"
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def wait_port(port, seconds=30):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"port {port} never opened")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--poplar", required=True)
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args()
+    poplar = os.path.abspath(args.poplar)
+    work = tempfile.mkdtemp(prefix="poplar-nfsbench-")
+    export = os.path.join(work, "export")
+    guid = os.path.join(work, "guid")
+    nfsport, mountport = free_port(), free_port()
+    start = [os.path.join(HERE, "..", "nfs", "start-ganesha.sh"), work, export, str(nfsport), str(mountport)]
+    url = subprocess.run(["bash", *start], capture_output=True, text=True, check=True).stdout.strip()
+    procs = []
+    try:
+        def cli(*a, stdin=None):
+            subprocess.run([poplar, *a, "--root", url, "--guid-file", guid], input=stdin, capture_output=True, check=True, timeout=300)
+        cli("init", "--kdf-rounds", "1000")
+        cli("domain", "add", DOMAIN)
+        sizes = {"m10": 10, "m1000": 1000, "m10000": 10000, "big": 0}
+        for box in sizes:
+            cli("mailbox", "add", f"{box}@{DOMAIN}", "--password-stdin", stdin=b"pw\n")
+        # Messages are written straight into the export (fast), then ganesha is restarted so it sees them cold.
+        body = (b"Subject: bench\r\n\r\n" + b"x" * 70 + b"\r\n") * 28
+        for box, n in sizes.items():
+            d = os.path.join(export, DOMAIN, f"P3_{box}.mbx")
+            for i in range(n):
+                with open(os.path.join(d, "P3_20260101000000000%05d%04d.eml" % (i // 10000, i % 10000)), "wb") as f:
+                    f.write(body)
+        with open(os.path.join(export, DOMAIN, "P3_big.mbx", "P3_20260101000000000000010000.eml"), "wb") as f:
+            line = b"y" * 998 + b"\r\n"
+            f.write(line * (10 * 1024 * 1024 // len(line)))
+        os.kill(int(open(os.path.join(work, "ganesha.pid")).read()), signal.SIGTERM)
+        time.sleep(2.5)
+        subprocess.run(["bash", *start], capture_output=True, check=True)
+
+        nodes = {}
+        for label, root in (("NFS", url), ("POSIX", export)):
+            port = free_port()
+            p = subprocess.Popen([poplar, "node", "--root", root, "--guid-file", guid, "--listen", f"127.0.0.1:{port}",
+                                  "--node-id", label.lower(), "--log-level", "error"])
+            procs.append(p)
+            wait_port(port)
+            nodes[label] = port
+
+        def session(port, box):
+            t = time.perf_counter()
+            p = poplib.POP3("127.0.0.1", port, timeout=60)
+            p.user(f"{box}@{DOMAIN}")
+            p.pass_("pw")
+            count = p.stat()[0]
+            login_stat = time.perf_counter() - t
+            p.uidl()
+            p.quit()
+            return count, login_stat
+
+        print("NFS calls per session (USER/PASS + STAT + UIDL + QUIT), counted on the wire:")
+        for box in ("m10", "m1000", "m10000"):
+            cap = os.path.join(work, f"{box}.pcap")
+            tshark = subprocess.Popen(["tshark", "-q", "-i", "lo", "-f", f"tcp port {nfsport}", "-w", cap],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(2)
+            session(nodes["NFS"], box)
+            time.sleep(1)
+            tshark.send_signal(signal.SIGINT)
+            tshark.wait(timeout=30)
+            def count(flt):
+                out = subprocess.run(["tshark", "-r", cap, "-d", f"tcp.port=={nfsport},rpc", "-Y", flt], capture_output=True, text=True)
+                return len([l for l in out.stdout.splitlines() if l.strip()])
+            calls = count("rpc.msgtyp == 0")
+            rdp = count("rpc.msgtyp == 0 && nfs.procedure_v3 == 17")
+            print(f"  {sizes[box]:>6} messages: {calls} calls, of which {rdp} READDIRPLUS")
+
+        print(f"login + STAT (best of {args.repeats}):")
+        for box in ("m10", "m1000", "m10000"):
+            row = []
+            for label in ("NFS", "POSIX"):
+                best = min(session(nodes[label], box)[1] for _ in range(args.repeats))
+                row.append(f"{label} {best * 1000:7.1f} ms")
+            print(f"  {sizes[box]:>6} messages: " + "   ".join(row))
+
+        print(f"RETR of one 10 MB message (best of {args.repeats}):")
+        for label in ("NFS", "POSIX"):
+            best = None
+            for _ in range(args.repeats):
+                p = poplib.POP3("127.0.0.1", nodes[label], timeout=120)
+                p.user(f"big@{DOMAIN}")
+                p.pass_("pw")
+                t = time.perf_counter()
+                _, lines, octets = p.retr(1)
+                dt = time.perf_counter() - t
+                p.quit()
+                best = dt if best is None else min(best, dt)
+            print(f"  {label:>5}: {octets / best / 1e6:7.1f} MB/s ({best * 1000:.0f} ms)")
+    finally:
+        for p in procs:
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        try:
+            os.kill(int(open(os.path.join(work, "ganesha.pid")).read()), signal.SIGTERM)
+        except (OSError, ValueError):
+            pass
+        time.sleep(2)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
