@@ -83,8 +83,8 @@ extension MailStore {
         switch try lockState(dir: dir, entries: entries) {
         case .session(let r): throw LockRefusal.inUse(r)
         case .admin(let r): throw LockRefusal.adminLocked(r)
-        case .claiming(let r): throw LockRefusal.inUse(r ?? OwnerRecord(kind: .session, node: "unknown", session: "", since: Date()))
-        case .free: throw LockRefusal.inUse(OwnerRecord(kind: .session, node: "unknown", session: "", since: Date()))
+        case .claiming(let r): throw LockRefusal.inUse(r ?? OwnerRecord.unknownHolder())
+        case .free: throw LockRefusal.inUse(OwnerRecord.unknownHolder())
         case .missing: throw StoreError(code: .corrupt, message: "mailbox \(dir) has no lock file")
         }
     }
@@ -145,7 +145,7 @@ extension MailStore {
         case .session(let record):
             throw LockRefusal.inUse(record)
         case .claiming(let record):
-            throw LockRefusal.inUse(record ?? OwnerRecord(kind: .session, node: "unknown", session: "", since: Date()))
+            throw LockRefusal.inUse(record ?? OwnerRecord.unknownHolder())
         case .free:
             return
         case .missing:

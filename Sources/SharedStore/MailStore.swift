@@ -284,7 +284,7 @@ public final class MailStore: Sendable {
         switch try lockState(address) {
         case .admin: break
         case .session(let r): throw LockRefusal.inUse(r)
-        case .claiming(let r): throw LockRefusal.inUse(r ?? OwnerRecord(kind: .session, node: "unknown", session: "", since: Date()))
+        case .claiming(let r): throw LockRefusal.inUse(r ?? OwnerRecord.unknownHolder())
         case .free, .missing:
             try adminLock(address, by: "admin-purge")
             tookLock = true

@@ -43,6 +43,11 @@ public struct OwnerRecord: Sendable, Equatable {
                   since: Date(timeIntervalSince1970: Double(since) / 1000), beat: fields["beat"].flatMap { UInt64($0) } ?? 0)
     }
 
+    /// Stands for a holder whose record cannot be read yet (a lock being taken or released right now).
+    public static func unknownHolder() -> OwnerRecord {
+        OwnerRecord(kind: .session, node: "unknown", session: "", since: Date())
+    }
+
     /// Same holder (the heartbeat counter aside).
     public func isSameHolder(as other: OwnerRecord) -> Bool {
         kind == other.kind && node == other.node && session == other.session && since == other.since
