@@ -52,6 +52,7 @@ final class InboundHandler: ChannelInboundHandler {
 
     func channelActive(context: ChannelHandlerContext) {
         self.context = context
+        shared.register(self, on: context.eventLoop)
         if let remote = context.channel.remoteAddress {
             client = remote.ipAddress.map { "[\($0)]" } ?? "unknown"
             logger[metadataKey: "smtp.peer"] = .string(remote.description)
@@ -64,6 +65,7 @@ final class InboundHandler: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        shared.unregister(self)
         closing = true
         idleTimer?.cancel()
         spool?.close()
@@ -106,6 +108,20 @@ final class InboundHandler: ChannelInboundHandler {
         context.close(promise: nil)
     }
 
+    private var shutdownRequested = false
+
+    /// Server shutdown: 421 now if no transaction is under way, else when it ends; `force` closes regardless.
+    func requestShutdown(force: Bool) {
+        guard let context, !closing else { return }
+        if force {
+            closing = true
+            context.close(promise: nil)
+            return
+        }
+        shutdownRequested = true
+        if !busy && decoder == nil { perform(machine.shuttingDown()) }
+    }
+
     private func requestRead(_ context: ChannelHandlerContext) {
         guard !readPending, !closing else { return }
         readPending = true
@@ -125,6 +141,10 @@ final class InboundHandler: ChannelInboundHandler {
 
     private func processLines() {
         guard let context else { return }
+        if shutdownRequested && !busy && decoder == nil && !closing {
+            perform(machine.shuttingDown())
+            return
+        }
         while !busy, !closing, decoder == nil, let event = framer.nextLine() {
             switch event {
             case .line(let line): perform(machine.receive(line: line))

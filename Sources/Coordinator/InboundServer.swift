@@ -17,6 +17,25 @@ public final class InboundServer: Service, @unchecked Sendable {
         let threadPool: NIOThreadPool
         let tlsContext: NIOSSLContext?
         let logger: Logger
+        private let handlers = NIOLockedValueBox([ObjectIdentifier: (InboundHandler, EventLoop)]())
+
+        func register(_ handler: InboundHandler, on loop: EventLoop) {
+            handlers.withLockedValue { $0[ObjectIdentifier(handler)] = (handler, loop) }
+        }
+
+        func unregister(_ handler: InboundHandler) {
+            _ = handlers.withLockedValue { $0.removeValue(forKey: ObjectIdentifier(handler)) }
+        }
+
+        var connectionCount: Int { handlers.withLockedValue { $0.count } }
+
+        /// Idle connections get 421 now; one in the middle of a transaction gets it when the transaction ends.
+        func shutdownAll(force: Bool) {
+            for (handler, loop) in handlers.withLockedValue({ Array($0.values) }) {
+                loop.execute { handler.requestShutdown(force: force) }
+            }
+        }
+
         init(configuration: CoordinatorConfiguration, delivery: InboundDelivery, threadPool: NIOThreadPool, tlsContext: NIOSSLContext?, logger: Logger) {
             self.configuration = configuration
             self.delivery = delivery
@@ -33,6 +52,9 @@ public final class InboundServer: Service, @unchecked Sendable {
     private let logger: Logger
     private let channels = NIOLockedValueBox<[Channel]>([])
     private let pickupTask = NIOLockedValueBox<RepeatedTask?>(nil)
+    private let sharedState = NIOLockedValueBox<Shared?>(nil)
+    /// How long transactions in progress may finish at shutdown.
+    public static let drainTime: TimeAmount = .seconds(10)
     public private(set) var lmtpAddresses: [SocketAddress] = []
     public private(set) var smtpAddresses: [SocketAddress] = []
     public private(set) var socketmapAddresses: [SocketAddress] = []
@@ -54,6 +76,7 @@ public final class InboundServer: Service, @unchecked Sendable {
         }
         let delivery = InboundDelivery(store: store, hostname: configuration.hostname)
         let shared = Shared(configuration: configuration, delivery: delivery, threadPool: threadPool, tlsContext: tls, logger: logger)
+        sharedState.withLockedValue { $0 = shared }
         for address in configuration.lmtpListen {
             lmtpAddresses.append(try await bind(address) { InboundHandler(shared: shared, mode: .lmtp) })
         }
@@ -101,6 +124,15 @@ public final class InboundServer: Service, @unchecked Sendable {
             try? await promise.futureResult.get()
         }
         for channel in channels.withLockedValue({ $0 }) { try? await channel.close() }
+        if let shared = sharedState.withLockedValue({ $0 }) {
+            // 421 to every client (RFC 5321 §3.8); a transaction under way finishes first, within the drain time.
+            shared.shutdownAll(force: false)
+            let deadline = NIODeadline.now() + Self.drainTime
+            while shared.connectionCount > 0 && NIODeadline.now() < deadline {
+                try? await Task.sleep(nanoseconds: 50_000_000)
+            }
+            shared.shutdownAll(force: true)
+        }
         logger.info("coordinator stopped")
     }
 

@@ -217,6 +217,16 @@ final class CoordinatorLiveTests: XCTestCase {
         XCTAssertTrue(reason.contains("nobody@example.test") && reason.contains("550"), reason)
     }
 
+    // Shutdown: an idle client is told 421 (RFC 5321 §3.8) and the listener is gone.
+    func testShutdownSays421() async throws {
+        try await start()
+        let c = try lmtp()
+        await server.shutdown()
+        XCTAssertEqual(try c.readLine(), "421 4.3.2 mx.test shutting down, try again later")
+        XCTAssertTrue(c.isClosedByServer())
+        server = nil
+    }
+
     // Postfix socketmap lookups answered from the metabase; a domain added later is seen at once.
     func testSocketmap() async throws {
         _ = try fixture.addMailbox("alice")
