@@ -39,6 +39,8 @@ public struct NodeConfiguration: Sendable {
     public var backlog: Int
     public var maxBadCommands: Int
     public var plaintext: PlaintextPolicy
+    /// Offer AUTH CRAM-MD5 (only mailboxes created with `--apop` can use it).
+    public var cramMD5: Bool
     /// Delay before any failed login is answered, the same for a wrong password and an unknown user.
     public var authFailureDelay: TimeAmount
     /// How long a graceful shutdown lets sessions finish before closing them.
@@ -65,6 +67,7 @@ public struct NodeConfiguration: Sendable {
         backlog: Int = 256,
         maxBadCommands: Int = 10,
         plaintext: PlaintextPolicy = .loopback,
+        cramMD5: Bool = false,
         authFailureDelay: TimeAmount = .seconds(2),
         drainTime: TimeAmount = .seconds(30),
         loginCacheTTL: TimeAmount = .minutes(15),
@@ -84,6 +87,7 @@ public struct NodeConfiguration: Sendable {
         self.backlog = backlog
         self.maxBadCommands = maxBadCommands
         self.plaintext = plaintext
+        self.cramMD5 = cramMD5
         self.authFailureDelay = authFailureDelay
         self.drainTime = drainTime
         self.loginCacheTTL = loginCacheTTL

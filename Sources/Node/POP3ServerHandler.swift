@@ -99,6 +99,7 @@ final class POP3ServerHandler: ChannelInboundHandler, RemovableChannelHandler {
             greeting: shared.configuration.greeting,
             apopTimestamp: "<\(nonce).\(now)@\(host)>",
             cramChallenge: "<\(UInt64.random(in: 0...UInt64.max)).\(now)@\(host)>",
+            cramMD5Enabled: shared.configuration.cramMD5,
             tlsAvailable: shared.tlsContext != nil && !isTLS,
             isTLS: isTLS,
             plaintextAllowedWithoutTLS: plaintextAllowed,

@@ -38,10 +38,12 @@ extension MailStore {
 
     static func privateName(node: String) -> String {
         let clean = String(node.lowercased().unicodeScalars.filter { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" }.prefix(32).map(Character.init))
-        return "\(heldName).\(clean.isEmpty ? "node" : clean).\(String(UInt64.random(in: 0...UInt64.max), radix: 16))"
+        let hex = String(UInt64.random(in: 0...UInt64.max), radix: 16)
+        // The nonce is always 16 hex digits.
+        return "\(heldName).\(clean.isEmpty ? "node" : clean).\(String(repeating: "0", count: 16 - hex.count))\(hex)"
     }
 
-    /// Takes the lock for `record`; returns the private name used. Throws `LockRefusal` when someone holds it.
+    /// Takes the lock for `record`. Throws `LockRefusal` when someone holds it.
     func take(dir: StorePath, record: OwnerRecord) throws {
         let lock = try dir.appending(Self.lockName)
         let held = try dir.appending(Self.heldName)

@@ -37,7 +37,7 @@ final class CommandParserTests: XCTestCase {
             "RETR", "RETR 0", "RETR -1", "RETR +1", "RETR 1x", "RETR 99999999999", "RETR 1 2", "DELE", "DELE a",
             "LIST 0", "LIST 1 2", "UIDL x", "TOP 1", "TOP 1 -1", "TOP x 1", "STAT 1", "QUIT now", "NOOP x", "RSET 1",
             "CAPA x", "STLS x", "USER", "USER a b", "PASS", "PASS ", "APOP x", "APOP", "RETR  1", "RETR 1 ", "USER ",
-            "USER " + String(repeating: "a", count: 41), "AUTH PLAIN a b",
+            "USER " + String(repeating: "a", count: 256), "AUTH PLAIN a b",
         ]
         for line in syntax {
             guard case .failure(.syntax) = parse(line) else { return XCTFail("\(line) should be a syntax error, got \(parse(line))") }

@@ -7,7 +7,7 @@ final class SessionStateMachineTests: XCTestCase {
     let twoMessages = [POP3Message(uidl: "00000000000000000000000001", size: 120), POP3Message(uidl: "00000000000000000000000002", size: 200)]
 
     func machine(_ configure: (inout POP3SessionConfiguration) -> Void = { _ in }) -> POP3SessionStateMachine {
-        var c = POP3SessionConfiguration(apopTimestamp: "<1896.697170952@dbc.mtview.ca.us>", cramChallenge: "<42.1@host>", tlsAvailable: true)
+        var c = POP3SessionConfiguration(apopTimestamp: "<1896.697170952@dbc.mtview.ca.us>", cramChallenge: "<42.1@host>", cramMD5Enabled: true, tlsAvailable: true)
         configure(&c)
         var m = POP3SessionStateMachine(configuration: c)
         _ = m.start()
@@ -252,6 +252,12 @@ final class SessionStateMachineTests: XCTestCase {
         m = machine()
         isErr(send(&m, "AUTH GSSAPI"))
         isErr(send(&m, "AUTH CRAM-MD5 abc"))
+    }
+
+    func testCRAMMD5OnlyWhenEnabled() {
+        var m = machine { $0.cramMD5Enabled = false }
+        XCTAssertEqual(send(&m, "AUTH"), .send(.multiline("methods supported:", ["PLAIN", "LOGIN"])))
+        isErr(send(&m, "AUTH CRAM-MD5"))
     }
 
     func testAPOPNeedsTimestamp() {

@@ -79,7 +79,7 @@ final class LiveServerTests: XCTestCase {
     // RFC 5034: AUTH PLAIN (initial response and continuation), LOGIN, CRAM-MD5, cancel, bare AUTH.
     func testSASL() async throws {
         let alice = try fixture.addMailbox("alice", password: "pw", apop: true)
-        try await fixture.start()
+        try await fixture.start { $0.cramMD5 = true }
         func b64(_ s: String) -> String { Data(s.utf8).base64EncodedString() }
 
         var c = try fixture.client(); _ = try c.readLine()

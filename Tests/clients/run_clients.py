@@ -260,7 +260,7 @@ def test(fn):
     return fn
 
 
-CAPA_PLAIN = {"TOP", "UIDL", "RESP-CODES", "AUTH-RESP-CODE", "PIPELINING", "USER", "SASL PLAIN LOGIN CRAM-MD5",
+CAPA_PLAIN = {"TOP", "UIDL", "RESP-CODES", "AUTH-RESP-CODE", "PIPELINING", "USER", "SASL PLAIN LOGIN",
               "EXPIRE NEVER", "LOGIN-DELAY 0"}
 
 
@@ -307,6 +307,28 @@ def retr_and_top_on_the_wire(h, n):
 
 
 @test
+def pipelined_commands_answered_in_order(h, n):
+    msgs = h.messages["alice"]
+    c = Raw(n["port"])
+    c.line()
+    c.sock.sendall(f"USER alice@{DOMAIN}\r\nPASS {PW['alice']}\r\nSTAT\r\nLIST\r\nRETR 1\r\nUIDL 1\r\nTOP 2 0\r\n"
+                   f"NOOP\r\nQUIT\r\n".encode())
+    assert c.line().startswith("+OK") and c.line().startswith("+OK")
+    assert c.line() == f"+OK {len(msgs)} {sum(map(len, msgs))}"
+    assert c.line().startswith("+OK")
+    assert c.multiline() == [f"{i} {len(m)}" for i, m in enumerate(msgs, 1)]
+    assert c.line().startswith("+OK")
+    assert "\r\n".join(c.multiline()).encode("latin-1") + b"\r\n" == msgs[0]
+    assert c.line().startswith("+OK 1 ")
+    assert c.line().startswith("+OK")
+    head = msgs[1].split(b"\r\n\r\n", 1)[0]
+    assert "\r\n".join(c.multiline()).encode("latin-1") == head + b"\r\n"
+    assert c.line() == "+OK"
+    assert c.line().startswith("+OK")
+    assert c.closed()
+
+
+@test
 def curl_pop3_list_and_retr(h, n):
     out = subprocess.run(["curl", "-s", f"pop3://127.0.0.1:{n['port']}/", "-u", f"alice@{DOMAIN}:{PW['alice']}"],
                          capture_output=True, timeout=30)
@@ -349,6 +371,83 @@ def run_fetchmail(rc, work):
     r = subprocess.run(["fetchmail", "-f", rc, "--idfile", os.path.join(work, "ids"), "--nodetach", "--silent"],
                        capture_output=True, timeout=60, env={**os.environ, "HOME": work, "FETCHMAILHOME": work})
     return r
+
+
+@test
+def curl_each_sasl_mechanism(h, n):
+    # alice has a plaintext-equivalent secret (--apop): every mechanism; bob has only the slow hash.
+    # CRAM-MD5 is offered only by a node started with --cram-md5.
+    cram = h.start_node("--cram-md5", name="cram")
+    cases = [("alice", m) for m in ("+APOP", "PLAIN", "LOGIN", "CRAM-MD5")] + [("bob", m) for m in ("PLAIN", "LOGIN")]
+    for user, mech in cases:
+        node = cram if mech == "CRAM-MD5" else n
+        for url in (f"pop3://127.0.0.1:{node['port']}/1", f"pop3s://127.0.0.1:{node['tls']}/1"):
+            out = subprocess.run(["curl", "-s", "-k", "--login-options", f"AUTH={mech}", url, "-u", f"{user}@{DOMAIN}:{PW[user]}"],
+                                 capture_output=True, timeout=30)
+            assert out.returncode == 0, (user, mech, url, out.returncode)
+            assert out.stdout == h.messages[user][0], (user, mech, url, out.stdout[:100])
+
+
+@test
+def curl_default_login_without_apop_secret(h, n):
+    """curl's default picks the best SASL mechanism in CAPA and does not fall back: a mailbox made without
+    --apop (only the slow hash, no plaintext-equivalent secret) must still be reachable with plain curl."""
+    out = subprocess.run(["curl", "-s", "-v", f"pop3://127.0.0.1:{n['port']}/1", "-u", f"carol@{DOMAIN}:{PW['carol']}"],
+                         capture_output=True, timeout=30)
+    transcript = [l for l in out.stderr.decode(errors="replace").splitlines() if l[:2] in ("> ", "< ")]
+    assert out.returncode == 0, (out.returncode, transcript[-4:])
+    assert out.stdout == h.messages["carol"][0]
+
+
+def sasl_answer(c, line):
+    return c.cmd(base64.b64encode(line.encode()).decode())
+
+
+@test
+def sasl_by_hand_and_failures_look_alike(h, n):
+    import hashlib
+    import hmac
+    c = Raw(n["port"])
+    c.line()
+    c.cmd("USER alice@" + DOMAIN)
+    bad_pass = c.cmd("PASS wrong")
+    assert bad_pass.startswith("-ERR [AUTH]"), bad_pass
+    # AUTH PLAIN with an initial response, right and wrong
+    r = c.cmd("AUTH PLAIN " + base64.b64encode(f"\0alice@{DOMAIN}\0wrong".encode()).decode())
+    assert r == bad_pass, (r, bad_pass)
+    r = c.cmd("AUTH PLAIN " + base64.b64encode(f"\0alice@{DOMAIN}\0{PW['alice']}".encode()).decode())
+    assert r.startswith("+OK"), r
+    assert c.cmd("STAT").startswith("+OK")
+    assert c.cmd("QUIT").startswith("+OK")
+    # AUTH LOGIN, cancelled with "*", then completed
+    c = Raw(n["port"])
+    c.line()
+    assert c.cmd("AUTH LOGIN").startswith("+")
+    assert c.cmd("*").startswith("-ERR"), "AUTH cancelled by the client"
+    assert c.cmd("AUTH LOGIN").startswith("+")
+    assert sasl_answer(c, f"carol@{DOMAIN}").startswith("+")
+    r = sasl_answer(c, PW["carol"])
+    assert r.startswith("+OK"), r
+    assert c.cmd("QUIT").startswith("+OK")
+    # CRAM-MD5 (a node that offers it), wrong then right; the default node refuses the mechanism.
+    c = Raw(n["port"])
+    c.line()
+    assert c.cmd("AUTH CRAM-MD5").startswith("-ERR")
+    c.close()
+    cram = h.start_node("--cram-md5", name="cram2")
+    c = Raw(cram["port"])
+    c.line()
+    for pw, ok in (("wrong", False), (PW["alice"], True)):
+        r = c.cmd("AUTH CRAM-MD5")
+        assert r.startswith("+ "), r
+        challenge = base64.b64decode(r[2:])
+        digest = hmac.new(pw.encode(), challenge, hashlib.md5).hexdigest()
+        r = sasl_answer(c, f"alice@{DOMAIN} {digest}")
+        if ok:
+            assert r.startswith("+OK"), r
+        else:
+            assert r == bad_pass, (r, bad_pass)
+    assert c.cmd("QUIT").startswith("+OK")
 
 
 @test
@@ -469,6 +568,38 @@ def getmail_fetch(h, n):
 
 
 @test
+def long_addresses_log_in_every_way(h, n):
+    """RFC 2449 section 4 lifts RFC 1939's 40-octet argument limit (a command line may have 255 octets):
+    an address the CLI accepts must log in with USER/PASS and APOP too, not only with SASL."""
+    import hashlib
+    for local in ("firstname-middlename-lastname-sales", "m" * 63):
+        user = f"{local}@{DOMAIN}"
+        if h.cli("mailbox", "show", user, check=False).returncode != 0:
+            h.cli("mailbox", "add", user, "--password-stdin", "--apop", stdin=b"long-pw\n")
+        failures = []
+        c = Raw(n["port"])
+        greeting = c.line()
+        r1, r2 = c.cmd(f"USER {user}"), c.cmd("PASS long-pw")
+        if not r2.startswith("+OK"):
+            failures.append(f"USER/PASS ({len(user)} octets): {r1!r} / {r2!r}")
+        c.cmd("QUIT")
+        c = Raw(n["port"])
+        greeting = c.line()
+        ts = greeting[greeting.index("<"):greeting.index(">") + 1]
+        r = c.cmd(f"APOP {user} " + hashlib.md5((ts + "long-pw").encode()).hexdigest())
+        if not r.startswith("+OK"):
+            failures.append(f"APOP ({len(user)} octets): {r!r}")
+        c.cmd("QUIT")
+        c = Raw(n["port"])
+        c.line()
+        r = c.cmd("AUTH PLAIN " + base64.b64encode(f"\0{user}\0long-pw".encode()).decode())
+        if not r.startswith("+OK"):
+            failures.append(f"AUTH PLAIN ({len(user)} octets): {r!r}")
+        c.cmd("QUIT")
+        assert not failures, failures
+
+
+@test
 def in_use_names_node_and_first_session_unharmed(h, n):
     first = login(n["port"], "alice")
     second = Raw(n["port"])
@@ -484,6 +615,34 @@ def in_use_names_node_and_first_session_unharmed(h, n):
     second.cmd(f"USER alice@{DOMAIN}")
     assert second.cmd(f"PASS {PW['alice']}").startswith("+OK")
     second.cmd("QUIT")
+
+
+@test
+def two_nodes_one_mailbox(h, n):
+    """The lock is the store's, not the node's: a second node on the same root sees n1's session."""
+    m = h.start_node(name="n2")
+    try:
+        first = login(n["port"], "dave")
+        other = Raw(m["port"])
+        other.line()
+        other.cmd(f"USER dave@{DOMAIN}")
+        r = other.cmd(f"PASS {PW['dave']}")
+        assert r.startswith("-ERR [IN-USE]") and n["name"] in r, r
+        count = int(first.cmd("STAT").split()[1])
+        assert first.cmd("QUIT").startswith("+OK")
+        other.cmd(f"USER dave@{DOMAIN}")
+        r = other.cmd(f"PASS {PW['dave']}")
+        assert r.startswith("+OK"), r
+        h.deliver("dave", b"Subject: while n2 holds it\n\nx\n")
+        assert int(other.cmd("STAT").split()[1]) == count, "the maildrop is fixed at login"
+        assert other.cmd(f"DELE {count}").startswith("+OK")
+        assert other.cmd("QUIT").startswith("+OK")
+        h.messages["dave"].pop(count - 1)
+        got = pop_retrieve_all(n["port"], "dave")
+        exp = [m if m.endswith(b"\r\n") else m + b"\r\n" for m in h.messages["dave"]]  # poplib adds the CRLF
+        assert got == exp, ([len(m) for m in got], [len(m) for m in exp])
+    finally:
+        h.stop_node(m)
 
 
 @test

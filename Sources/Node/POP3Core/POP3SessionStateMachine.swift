@@ -29,6 +29,9 @@ public struct POP3SessionConfiguration: Sendable {
     public var apopTimestamp: String?
     /// The CRAM-MD5 challenge, "<…@host>" (RFC 2195).
     public var cramChallenge: String
+    /// CRAM-MD5 offered (CAPA SASL, bare AUTH). Off by default: it needs the sealed secret that only mailboxes
+    /// created with `--apop` keep, and clients such as curl pick it when offered and do not fall back.
+    public var cramMD5Enabled: Bool
     /// STLS can be offered (a certificate is configured).
     public var tlsAvailable: Bool
     public var isTLS: Bool
@@ -42,6 +45,7 @@ public struct POP3SessionConfiguration: Sendable {
         greeting: String = "POP3 server ready",
         apopTimestamp: String? = nil,
         cramChallenge: String = "<0.0@localhost>",
+        cramMD5Enabled: Bool = false,
         tlsAvailable: Bool = false,
         isTLS: Bool = false,
         plaintextAllowedWithoutTLS: Bool = true,
@@ -51,6 +55,7 @@ public struct POP3SessionConfiguration: Sendable {
         self.greeting = greeting
         self.apopTimestamp = apopTimestamp
         self.cramChallenge = cramChallenge
+        self.cramMD5Enabled = cramMD5Enabled
         self.tlsAvailable = tlsAvailable
         self.isTLS = isTLS
         self.plaintextAllowedWithoutTLS = plaintextAllowedWithoutTLS
@@ -287,7 +292,7 @@ public struct POP3SessionStateMachine: Sendable {
     }
 
     private var enabledMechanisms: [SASLMechanism] {
-        SASLMechanism.allCases.filter { !$0.isPlaintext || plaintextAllowed }
+        SASLMechanism.allCases.filter { $0.isPlaintext ? plaintextAllowed : configuration.cramMD5Enabled }
     }
 
     /// RFC 5034 §4.
@@ -295,7 +300,7 @@ public struct POP3SessionStateMachine: Sendable {
         guard let mechanism else {
             return .send(.multiline("methods supported:", enabledMechanisms.map(\.rawValue)))
         }
-        guard let m = SASLMechanism(rawValue: mechanism) else {
+        guard let m = SASLMechanism(rawValue: mechanism), m.isPlaintext || configuration.cramMD5Enabled else {
             return badCommand("unsupported authentication mechanism")
         }
         if m.isPlaintext && !plaintextAllowed { return .send(Self.plaintextRefusal) }
