@@ -168,6 +168,7 @@ final class SessionStateMachineTests: XCTestCase {
         XCTAssertFalse(strictCaps.contains("USER"))
         XCTAssertTrue(strictCaps.contains("SASL CRAM-MD5"))
         XCTAssertFalse(strictCaps.contains { $0.hasPrefix("IMPLEMENTATION") }, "only when configured")
+        _ = send(&strict, "STLS")
         _ = strict.tlsEstablished()
         let afterTLS = caps(&strict)
         XCTAssertTrue(afterTLS.contains("USER") && afterTLS.contains("SASL PLAIN LOGIN CRAM-MD5") && !afterTLS.contains("STLS"))
@@ -204,6 +205,8 @@ final class SessionStateMachineTests: XCTestCase {
         XCTAssertEqual(send(&m, "AUTH CRAM-MD5"), .send(.continuation("PDQyLjFAaG9zdD4=")), "CRAM-MD5 sends no password")
         var apop = machine { $0.plaintextAllowedWithoutTLS = false }
         XCTAssertEqual(send(&apop, "APOP a 0123"), .authenticate(.apop(user: "a", digest: "0123", timestamp: "<1896.697170952@dbc.mtview.ca.us>")))
+        _ = send(&m, "*")
+        _ = send(&m, "STLS")
         _ = m.tlsEstablished()
         XCTAssertEqual(send(&m, "USER a"), .send(.ok("send PASS")))
     }

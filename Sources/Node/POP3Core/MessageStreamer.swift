@@ -1,61 +1,81 @@
-/// Streams a stored message as a POP3 multi-line body (RFC 1939 §3): dot-stuffs every line that starts with ".",
-/// the first included; for TOP (RFC 1939 §7) stops after the header, the empty line and `topBodyLines` body
-/// lines. Chunks may split anywhere, CRLF included. `finish` ends an unterminated last line with CRLF and adds
-/// the terminating ".". Holds no more than the current chunk.
+/// Streams a stored message as a POP3 multi-line body (RFC 1939 §3). The stored form has CRLF line ends and is
+/// not dot-stuffed; the streamer
+/// - dot-stuffs every line that starts with ".", the first line included (RFC 1939 §3);
+/// - writes every line end as CRLF: a bare LF becomes CRLF, so a client that splits on CRLF still finds the
+///   terminating "." (a lone CR inside a line is passed through unchanged);
+/// - for TOP (RFC 1939 §7) stops after the header, the empty line that ends it and `topBodyLines` body lines;
+///   `isComplete` then tells the caller it may stop reading;
+/// - copes with chunks split anywhere, inside a CRLF included;
+/// - `finish` ends an unterminated last line with CRLF and adds the terminating ".".
+///
+/// It holds nothing but a few flags: never the message, never a whole line.
 public struct MessageStreamer: Sendable {
     private let topBodyLines: Int?
+    /// The next byte starts a line.
     private var atLineStart = true
+    /// The last byte written was a CR that may yet be followed by its LF.
     private var lastWasCR = false
+    /// The current line has content other than a CR that may end it (to find the header's end).
+    private var lineHasContent = false
+    /// The empty line ending the header has been passed.
     private var inBody = false
-    /// True while the current line is the first of its line and empty so far (to find the header's end).
-    private var currentLineEmpty = true
     private var bodyLinesSent = 0
+    private var finished = false
+    /// TOP has sent everything it must (or `finish` was called): further input is ignored.
     public private(set) var isComplete = false
-    private var wroteAnything = false
 
+    /// `topBodyLines` nil streams the whole message (RETR); otherwise the header and that many body lines (TOP).
     public init(topBodyLines: Int?) {
-        self.topBodyLines = topBodyLines
-        if topBodyLines == 0 { /* header only: decided when the header ends */ }
+        self.topBodyLines = topBodyLines.map { max(0, $0) }
     }
 
     public mutating func process(_ chunk: some Collection<UInt8>, into output: inout [UInt8]) {
+        guard !isComplete else { return }
         for byte in chunk {
-            if isComplete { return }
             if atLineStart {
-                if let limit = topBodyLines, inBody, bodyLinesSent >= limit {
-                    isComplete = true
-                    return
-                }
                 if byte == 0x2E { output.append(0x2E) }
                 atLineStart = false
-                currentLineEmpty = true
+                lineHasContent = false
+                lastWasCR = false
             }
-            output.append(byte)
-            wroteAnything = true
-            if byte == 0x0A {
-                // End of a line (CRLF or bare LF).
-                if inBody {
-                    bodyLinesSent += 1
-                } else if currentLineEmpty {
-                    inBody = true
-                }
-                atLineStart = true
-                lastWasCR = false
-            } else if byte == 0x0D {
+            switch byte {
+            case 0x0A:
+                if !lastWasCR { output.append(0x0D) }
+                output.append(0x0A)
+                endLine()
+                if isComplete { return }
+            case 0x0D:
+                if lastWasCR { lineHasContent = true }
+                output.append(0x0D)
                 lastWasCR = true
-            } else {
-                if lastWasCR { currentLineEmpty = false }
+            default:
+                lineHasContent = true
                 lastWasCR = false
-                currentLineEmpty = false
+                output.append(byte)
             }
         }
     }
 
+    private mutating func endLine() {
+        atLineStart = true
+        lastWasCR = false
+        if inBody {
+            bodyLinesSent += 1
+        } else if !lineHasContent {
+            inBody = true
+        }
+        if let limit = topBodyLines, inBody, bodyLinesSent >= limit {
+            isComplete = true
+        }
+    }
+
+    /// Ends the last line if it lacked its line end, then writes ".\r\n". Only the first call writes anything.
     public mutating func finish(into output: inout [UInt8]) {
-        if wroteAnything && !atLineStart && !isComplete {
+        guard !finished else { return }
+        finished = true
+        if !atLineStart {
             if lastWasCR { output.append(0x0A) } else { output += [0x0D, 0x0A] }
-        } else if !atLineStart && isComplete {
-            output += [0x0D, 0x0A]
+            atLineStart = true
         }
         output += [0x2E, 0x0D, 0x0A]
         isComplete = true

@@ -1,6 +1,11 @@
+/// Why a command line was refused. The texts never quote the arguments (a PASS line must not reach a log).
 public enum POP3ParseError: Error, Sendable, Equatable {
+    /// An empty line (RFC 1939 §3: a command is a keyword).
     case empty
+    /// A keyword this server does not know (RFC 1939 §3, RFC 2449 §5).
     case unknownCommand
+    /// A known keyword with bad arguments, or a line with control bytes or over `POP3Limits.maxCommandLineLength`
+    /// (RFC 2449 §4). `command` is the keyword only.
     case syntax(command: String, reason: String)
 }
 
@@ -9,14 +14,19 @@ public enum POP3ParseError: Error, Sendable, Equatable {
 public enum POP3CommandParser {
     public static func parse(_ line: [UInt8]) -> Result<POP3Command, POP3ParseError> {
         if line.isEmpty { return .failure(.empty) }
+        // RFC 2449 §4; the framer already bounds lines, this keeps the parser safe on its own.
+        if line.count > POP3Limits.maxCommandLineLength {
+            return .failure(.syntax(command: keywordOf(line), reason: "line longer than \(POP3Limits.maxCommandLineLength) octets"))
+        }
         if line.contains(where: { $0 < 0x20 || $0 == 0x7F }) {
             let keyword = keywordOf(line)
             return .failure(.syntax(command: keyword, reason: "control characters are not allowed"))
         }
         let keywordEnd = line.firstIndex(of: 0x20) ?? line.endIndex
-        let keyword = String(decoding: line[..<keywordEnd], as: UTF8.self).uppercased()
+        let keyword = asciiUppercased(line[..<keywordEnd])
         let rest: ArraySlice<UInt8> = keywordEnd < line.endIndex ? line[(keywordEnd + 1)...] : []
         let hasArguments = keywordEnd < line.endIndex
+        guard knownKeywords.contains(keyword) else { return .failure(.unknownCommand) }
 
         switch keyword {
         case "PASS":
@@ -30,7 +40,7 @@ public enum POP3CommandParser {
             if let mechanism = args.first, mechanism.utf8.count > POP3Limits.maxArgumentLength {
                 return .failure(.syntax(command: keyword, reason: "mechanism name too long"))
             }
-            return .success(.auth(mechanism: args.first?.uppercased(), initialResponse: args.count == 2 ? args[1] : nil))
+            return .success(.auth(mechanism: args.first.map { asciiUppercased(Array($0.utf8)[...]) }, initialResponse: args.count == 2 ? args[1] : nil))
         default:
             break
         }
@@ -87,6 +97,10 @@ public enum POP3CommandParser {
         }
     }
 
+    private static let knownKeywords: Set<String> = [
+        "USER", "PASS", "APOP", "AUTH", "QUIT", "STAT", "LIST", "RETR", "DELE", "NOOP", "RSET", "TOP", "UIDL", "CAPA", "STLS",
+    ]
+
     /// nil when two spaces meet or the line ends in a space.
     private static func split(_ rest: ArraySlice<UInt8>, hasArguments: Bool) -> [String]? {
         guard hasArguments else { return [] }
@@ -110,6 +124,14 @@ public enum POP3CommandParser {
 
     private static func keywordOf(_ line: [UInt8]) -> String {
         let end = line.firstIndex(where: { $0 == 0x20 || $0 < 0x20 }) ?? line.endIndex
-        return String(decoding: line[..<end].prefix(8), as: UTF8.self).uppercased()
+        // Only a known keyword: an unknown first word may be a secret typed at the wrong prompt.
+        let keyword = asciiUppercased(line[..<end].prefix(5))
+        return knownKeywords.contains(keyword) ? keyword : ""
+    }
+
+    /// RFC 1939 §3: keywords are case-insensitive ASCII. Only a-z are folded, so no Unicode case mapping can turn
+    /// a non-ASCII keyword into a valid one ("quıt" with a dotless i is not QUIT).
+    static func asciiUppercased(_ bytes: ArraySlice<UInt8>) -> String {
+        String(decoding: bytes.map { $0 >= 0x61 && $0 <= 0x7A ? $0 - 0x20 : $0 }, as: UTF8.self)
     }
 }

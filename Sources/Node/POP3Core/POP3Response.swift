@@ -1,24 +1,10 @@
-/// Extended response codes actually sent (RFC 2449 §8, RFC 3206).
-public enum POP3ResponseCode: String, Sendable {
-    /// RFC 2449 §8.1.1: the mailbox is held by another session.
-    case inUse = "IN-USE"
-    /// RFC 2449 §8.1.2.
-    case loginDelay = "LOGIN-DELAY"
-    /// RFC 3206 §4: a temporary system problem (store unreachable, too many connections).
-    case sysTemp = "SYS/TEMP"
-    /// RFC 3206 §4: a permanent problem the user must take up with the administrator (admin lock).
-    case sysPerm = "SYS/PERM"
-    /// RFC 3206 §5: the credentials are wrong, or not acceptable.
-    case auth = "AUTH"
-}
-
 /// A server reply (RFC 1939 §3).
 public enum POP3Response: Sendable, Equatable {
-    /// "+OK text".
+    /// RFC 1939 §3: "+OK text" ("+OK" alone when the text is empty).
     case ok(String)
     /// "-ERR [CODE] text" (RFC 2449 §8: the code in brackets right after -ERR).
     case err(POP3ResponseCode?, String)
-    /// "+OK text", the lines (dot-stuffed, RFC 1939 §3), then ".".
+    /// RFC 1939 §3: "+OK text", the lines (each dot-stuffed when it starts with "."), then ".".
     case multiline(String, [String])
     /// RFC 5034 §4: "+ " followed by a base64 challenge.
     case continuation(String)

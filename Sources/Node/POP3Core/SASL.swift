@@ -22,11 +22,21 @@ enum SASLCodec {
     /// Strict base64 (RFC 4648 §4), as RFC 5034 §4 requires; nil when invalid.
     static func decode(_ text: String) -> [UInt8]? {
         if text.isEmpty { return [] }
-        guard text.utf8.count % 4 == 0,
+        guard text.utf8.count <= POP3Limits.maxSASLResponseLength, text.utf8.count % 4 == 0,
             text.utf8.allSatisfy({ ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2B || $0 == 0x2F || $0 == 0x3D }),
+            padding(of: text) != nil,
             let data = Data(base64Encoded: text)
         else { return nil }
         return Array(data)
+    }
+
+    /// The number of trailing "=" (at most 2), or nil when "=" appears anywhere else (Foundation alone is lenient
+    /// there: it decodes "====" to one byte).
+    private static func padding(of text: String) -> Int? {
+        let bytes = Array(text.utf8)
+        let pad = bytes.reversed().prefix { $0 == 0x3D }.count
+        guard pad <= 2, !bytes.dropLast(pad).contains(0x3D) else { return nil }
+        return pad
     }
 
     static func encode(_ bytes: [UInt8]) -> String {

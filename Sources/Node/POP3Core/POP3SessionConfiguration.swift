@@ -1,0 +1,43 @@
+/// What a session needs to know about its connection and server; plain values, defaulted.
+public struct POP3SessionConfiguration: Sendable {
+    /// The greeting text after "+OK " (RFC 1939 §4). No version: nothing a scanner can use.
+    public var greeting: String
+    /// "<…@host>", unique per connection; APOP is offered only when set (RFC 1939 §7).
+    public var apopTimestamp: String?
+    /// The CRAM-MD5 challenge, "<…@host>" (RFC 2195).
+    public var cramChallenge: String
+    /// CRAM-MD5 offered (CAPA SASL, bare AUTH). Off by default: it needs the sealed secret that only mailboxes
+    /// created with `--apop` keep, and clients such as curl pick it when offered and do not fall back.
+    public var cramMD5Enabled: Bool
+    /// STLS can be offered (a certificate is configured).
+    public var tlsAvailable: Bool
+    public var isTLS: Bool
+    /// USER/PASS and AUTH PLAIN/LOGIN allowed without TLS (loopback peer or configuration; RFC 2595 §2.1).
+    public var plaintextAllowedWithoutTLS: Bool
+    /// CAPA IMPLEMENTATION, only when set (RFC 2449 §6.9).
+    public var implementation: String?
+    /// Bad commands before the session is closed: the one that reaches this number closes it.
+    public var maxBadCommands: Int
+
+    public init(
+        greeting: String = "POP3 server ready",
+        apopTimestamp: String? = nil,
+        cramChallenge: String = "<0.0@localhost>",
+        cramMD5Enabled: Bool = false,
+        tlsAvailable: Bool = false,
+        isTLS: Bool = false,
+        plaintextAllowedWithoutTLS: Bool = true,
+        implementation: String? = nil,
+        maxBadCommands: Int = POP3Limits.defaultMaxBadCommands
+    ) {
+        self.greeting = greeting
+        self.apopTimestamp = apopTimestamp
+        self.cramChallenge = cramChallenge
+        self.cramMD5Enabled = cramMD5Enabled
+        self.tlsAvailable = tlsAvailable
+        self.isTLS = isTLS
+        self.plaintextAllowedWithoutTLS = plaintextAllowedWithoutTLS
+        self.implementation = implementation
+        self.maxBadCommands = maxBadCommands
+    }
+}

@@ -1,0 +1,95 @@
+/// AUTH (RFC 5034 §4) with PLAIN (RFC 4616), LOGIN and CRAM-MD5 (RFC 2195).
+extension POP3SessionStateMachine {
+    /// Where an AUTH exchange stands: what the next client line answers.
+    enum SASLStep: Sendable, Equatable {
+        /// PLAIN without an initial response: "+ " was sent.
+        case plain
+        /// LOGIN: "Username:" was sent.
+        case loginUser
+        /// LOGIN: "Password:" was sent.
+        case loginPassword(user: String)
+        /// CRAM-MD5: the challenge was sent.
+        case cramMD5
+    }
+
+    /// The mechanisms offered right now: PLAIN and LOGIN only where plaintext is allowed (RFC 2595 §2.1),
+    /// CRAM-MD5 only when enabled.
+    var enabledMechanisms: [SASLMechanism] {
+        SASLMechanism.allCases.filter { $0.isPlaintext ? plaintextAllowed : configuration.cramMD5Enabled }
+    }
+
+    mutating func auth(mechanism: String?, initialResponse: String?) -> POP3Action {
+        guard let mechanism else {
+            // Bare AUTH (sent by Outlook): the enabled mechanisms, as CAPA SASL lists them.
+            return .send(.multiline("methods supported:", enabledMechanisms.map(\.rawValue)))
+        }
+        guard let m = SASLMechanism(rawValue: mechanism) else {
+            return badCommand("unsupported authentication mechanism")
+        }
+        if m.isPlaintext && !plaintextAllowed { return .send(Self.plaintextRefusal) }
+        switch m {
+        case .plain:
+            guard let initialResponse else {
+                state = .sasl(.plain)
+                return .send(.continuation(""))
+            }
+            return saslResponse(Array(initialResponse.utf8), step: .plain)
+        case .login:
+            guard let initialResponse else {
+                state = .sasl(.loginUser)
+                return .send(.continuation(SASLCodec.encode("Username:")))
+            }
+            return saslResponse(Array(initialResponse.utf8), step: .loginUser)
+        case .cramMD5:
+            guard configuration.cramMD5Enabled else { return badCommand("unsupported authentication mechanism") }
+            guard initialResponse == nil else { return badCommand("CRAM-MD5 takes no initial response") }
+            state = .sasl(.cramMD5)
+            return .send(.continuation(SASLCodec.encode(configuration.cramChallenge)))
+        }
+    }
+
+    /// A client response (or an initial response): "*" cancels, "=" is empty (RFC 5034 §4), else strict base64.
+    mutating func saslResponse(_ line: [UInt8], step: SASLStep) -> POP3Action {
+        state = .authorization(user: nil)
+        if line == [0x2A] {
+            return .send(.err(nil, "authentication cancelled"))
+        }
+        let text = String(decoding: line, as: UTF8.self)
+        guard let data = text == "=" ? [] : SASLCodec.decode(text) else {
+            return badCommand("invalid base64 data, authentication cancelled")
+        }
+        switch step {
+        case .plain:
+            // RFC 4616 §2: [authzid] NUL authcid NUL passwd.
+            let parts = data.split(separator: 0, maxSplits: 2, omittingEmptySubsequences: false)
+            guard parts.count == 3, !parts[1].isEmpty else {
+                return badCommand("malformed PLAIN response")
+            }
+            let authzid = String(decoding: parts[0], as: UTF8.self)
+            let authcid = String(decoding: parts[1], as: UTF8.self)
+            let password = String(decoding: parts[2], as: UTF8.self)
+            guard authzid.isEmpty || authzid == authcid else {
+                return badCommand(.err(.auth, "authorization identity must be empty or equal the user"))
+            }
+            state = .authenticating
+            return .authenticate(.password(user: authcid, password: password))
+        case .loginUser:
+            let user = String(decoding: data, as: UTF8.self)
+            state = .sasl(.loginPassword(user: user))
+            return .send(.continuation(SASLCodec.encode("Password:")))
+        case .loginPassword(let user):
+            state = .authenticating
+            return .authenticate(.password(user: user, password: String(decoding: data, as: UTF8.self)))
+        case .cramMD5:
+            // RFC 2195 §2: user SP digest (the user name may contain spaces: the digest is after the last one).
+            let response = String(decoding: data, as: UTF8.self)
+            guard let space = response.lastIndex(of: " "), space != response.startIndex else {
+                return badCommand("malformed CRAM-MD5 response")
+            }
+            let user = String(response[..<space])
+            let digest = String(response[response.index(after: space)...]).lowercased()
+            state = .authenticating
+            return .authenticate(.cramMD5(user: user, digest: digest, challenge: configuration.cramChallenge))
+        }
+    }
+}
