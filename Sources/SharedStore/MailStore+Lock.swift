@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 /// Why a lock could not be taken: the holder's record, for `[IN-USE]` or `[SYS/PERM]`.
 public enum LockRefusal: Error, Sendable, Equatable {
@@ -7,9 +6,20 @@ public enum LockRefusal: Error, Sendable, Equatable {
     case adminLocked(OwnerRecord)
 }
 
-/// The mailbox lock (docs/lock-protocol.md): `lock` → `kcol.<node>.<nonce>` → `kcol`, and back the same way.
-/// Each step is a function of its own, and after an error the names that exist decide.
+/// What a successful take hands over: when the holder's window starts, and whether it took over a stale lock.
+struct LockGrant {
+    var confirmedAt: UInt64
+    var tookOver: Bool
+}
+
+/// The mailbox lock (docs/lock-protocol.md): `lock` → `kcol.<node>.<nonce>` → `kcol`, a steal of a stale lock
+/// through the same private name, and back the same way. The step names (T1, S3, R2 …) are the document's; after
+/// an error the names that exist decide.
 extension MailStore {
+    static let intentName = "intent"
+    /// A delete intent lists message file names (about 35 bytes each): room for 200,000 of them.
+    static let maxIntentSize = 8 << 20
+
     public func lockState(_ address: MailboxAddress) throws -> LockState {
         let dir = try mailboxDir(address)
         do {
@@ -26,10 +36,14 @@ extension MailStore {
             return record.kind == .admin ? .admin(record) : .session(record)
         }
         if names.contains(Self.lockName) { return .free }
-        if let privateName = names.first(where: { $0.hasPrefix(Self.heldName + ".") }) {
+        if let privateName = Self.privateLockName(in: entries) {
             return .claiming(try? readRecord(try dir.appending(privateName)))
         }
         return .missing
+    }
+
+    static func privateLockName(in entries: [DirectoryEntry]) -> String? {
+        entries.first(where: { $0.name.hasPrefix(heldName + ".") })?.name
     }
 
     func readRecord(_ path: StorePath) throws -> OwnerRecord {
@@ -38,60 +52,157 @@ extension MailStore {
 
     static func privateName(node: String) -> String {
         let clean = String(node.lowercased().unicodeScalars.filter { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" }.prefix(32).map(Character.init))
-        let hex = String(UInt64.random(in: 0...UInt64.max), radix: 16)
-        // The nonce is always 16 hex digits.
-        return "\(heldName).\(clean.isEmpty ? "node" : clean).\(String(repeating: "0", count: 16 - hex.count))\(hex)"
+        return "\(heldName).\(clean.isEmpty ? "node" : clean).\(nonce())"
     }
 
-    /// Takes the lock for `record`. Throws `LockRefusal` when someone holds it.
-    func take(dir: StorePath, record: OwnerRecord) throws {
+    /// 16 hex digits.
+    static func nonce() -> String {
+        let hex = String(UInt64.random(in: 0...UInt64.max), radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+
+    // MARK: Take
+
+    /// Takes the lock for `record`: T1–T3 when it is free, O1–O2 and S1–S5 when it is held by a stale holder.
+    /// Throws `LockRefusal` when someone live (or the administrator) holds it.
+    func take(dir: StorePath, record: OwnerRecord) throws -> LockGrant {
         let lock = try dir.appending(Self.lockName)
-        let held = try dir.appending(Self.heldName)
         let claim = try dir.appending(Self.privateName(node: record.node))
-        // 1. Claim: rename to a name only this attempt uses (exactly one racing taker wins).
+        // T1: rename to a name only this attempt uses (exactly one racing taker wins).
         do {
             try volume.rename(lock, to: claim)
         } catch let error as StoreError {
             if try volume.exists(claim) {
                 // The rename happened; only its reply was lost.
             } else if error.code == .notFound {
-                try refuse(dir: dir)
+                return try observeOrSteal(dir: dir, record: record)
             } else {
                 throw error
             }
         }
-        // 2. The owner record, durable, then 3. publish as kcol.
+        // T2: the window starts before the record is written.
+        let t0 = clock.now()
         do {
             try volume.writeFile(claim, record.encoded(), exclusive: false)
-            do {
-                try volume.rename(claim, to: held)
-            } catch {
-                guard let published = try? readRecord(held), published.isSameHolder(as: record) else { throw error }
-            }
+            try publish(claim, dir: dir, record: record)
         } catch {
             // Could not complete: give the mailbox back, free.
             try? volume.writeFile(claim, [], exclusive: false)
-            try? volume.rename(claim, to: lock)
+            try? volume.renameChecked(claim, to: lock)
             throw error
+        }
+        observer.forget(mailbox: dir.description)
+        return LockGrant(confirmedAt: t0, tookOver: false)
+    }
+
+    /// T3 / S5: `rename(private, kcol)`; after an error, `kcol` holding our record means it happened.
+    private func publish(_ claim: StorePath, dir: StorePath, record: OwnerRecord) throws {
+        let held = try dir.appending(Self.heldName)
+        do {
+            try volume.rename(claim, to: held)
+        } catch {
+            guard let published = try? readRecord(held), published.isSameHolder(as: record) else { throw error }
         }
     }
 
-    /// Step 1 of `take` found no `lock`: say who holds the mailbox.
-    private func refuse(dir: StorePath) throws -> Never {
+    /// O1–O2: the lock is not free. Refuses, unless this process has seen the very same lock name and record for a
+    /// whole lease: then it steals.
+    private func observeOrSteal(dir: StorePath, record: OwnerRecord) throws -> LockGrant {
         let entries: [DirectoryEntry]
         do { entries = try volume.list(dir) } catch let e as StoreError where e.code == .notFound {
             throw StoreError(code: .notFound, message: "no such mailbox")
         }
-        switch try lockState(dir: dir, entries: entries) {
-        case .session(let r): throw LockRefusal.inUse(r)
-        case .admin(let r): throw LockRefusal.adminLocked(r)
-        case .claiming(let r): throw LockRefusal.inUse(r ?? OwnerRecord.unknownHolder())
-        case .free: throw LockRefusal.inUse(OwnerRecord.unknownHolder())
-        case .missing: throw StoreError(code: .corrupt, message: "mailbox \(dir) has no lock file")
+        let state = try lockState(dir: dir, entries: entries)
+        let victimName: String
+        switch state {
+        case .admin(let r):
+            throw LockRefusal.adminLocked(r)
+        case .missing:
+            throw StoreError(code: .corrupt, message: "mailbox \(dir) has no lock file")
+        case .free:
+            // Released between T1 and the listing: the client's next try will take it.
+            throw LockRefusal.inUse(OwnerRecord.unknownHolder())
+        case .session:
+            victimName = Self.heldName
+        case .claiming:
+            guard let name = entries.contains(where: { $0.name == Self.heldName }) ? Self.heldName : Self.privateLockName(in: entries) else {
+                throw LockRefusal.inUse(OwnerRecord.unknownHolder())
+            }
+            victimName = name
+        }
+        let victim = try dir.appending(victimName)
+        let bytes: [UInt8]
+        do {
+            bytes = try volume.readAll(victim, limit: OwnerRecord.maxSize)
+        } catch let e as StoreError where e.code == .notFound || e.code == .corrupt || e.code == .tooLarge {
+            throw Self.refusal(state)  // moving right now
+        }
+        let sighting = LockObserver.Sighting(name: victimName, bytes: bytes)
+        guard observer.isStale(mailbox: dir.description, sighting, now: clock.now(), lease: lease.nanoseconds) else {
+            throw Self.refusal(state)
+        }
+        return try steal(dir: dir, victim: victim, seen: bytes, state: state, record: record)
+    }
+
+    private static func refusal(_ state: LockState) -> LockRefusal {
+        switch state {
+        case .admin(let r): return .adminLocked(r)
+        case .session(let r): return .inUse(r)
+        case .claiming(let r): return .inUse(r ?? OwnerRecord.unknownHolder())
+        case .free, .missing: return .inUse(OwnerRecord.unknownHolder())
         }
     }
 
-    /// Gives the lock back if `record` still holds it; does nothing if someone else does.
+    /// S1–S5: takes over a lock whose name and record did not change for a whole lease.
+    private func steal(dir: StorePath, victim: StorePath, seen: [UInt8], state: LockState, record: OwnerRecord) throws -> LockGrant {
+        let t0 = clock.now()
+        let deadline = t0 + lease.windowNanoseconds
+        // S1: our record in a fresh file, outside the lock names.
+        let fresh = try dir.appending("tmp").appending("take.\(Self.nonce())")
+        try volume.writeFile(fresh, record.encoded(), exclusive: true)
+        let claim = try dir.appending(Self.privateName(node: record.node))
+        // S2: the stale lock into our private name; one stealer wins.
+        do {
+            try volume.rename(victim, to: claim)
+        } catch {
+            guard (try? volume.exists(claim)) == true else {
+                try? volume.unlink(fresh)
+                observer.forget(mailbox: dir.description)
+                throw Self.refusal(state)
+            }
+        }
+        // S3: still the stale record? A heartbeat that landed meanwhile means the holder lives: put it back.
+        let now = try? volume.readAll(claim, limit: OwnerRecord.maxSize)
+        guard now == seen, clock.now() < deadline else {
+            try? volume.renameChecked(claim, to: victim)
+            try? volume.unlink(fresh)
+            observer.forget(mailbox: dir.description)
+            throw Self.refusal(state)
+        }
+        do {
+            // S4: our fresh file replaces the stolen one, so a late write into the stolen file changes nothing.
+            do {
+                try volume.rename(fresh, to: claim)
+            } catch {
+                guard try !volume.exists(fresh), let mine = try? readRecord(claim), mine.isSameHolder(as: record) else { throw error }
+            }
+            guard clock.now() < deadline else { throw StoreError(code: .unavailable, message: "the store was too slow to finish a takeover within the lease window") }
+            // S5.
+            try publish(claim, dir: dir, record: record)
+        } catch {
+            // We hold the lock under our private name and its holder is gone: leave the mailbox free.
+            try? volume.writeFile(claim, [], exclusive: false)
+            try? volume.renameChecked(claim, to: try dir.appending(Self.lockName))
+            try? volume.unlink(fresh)
+            throw error
+        }
+        observer.forget(mailbox: dir.description)
+        return LockGrant(confirmedAt: t0, tookOver: true)
+    }
+
+    // MARK: Release
+
+    /// R1–R3: gives the lock back if `record` still holds it; does nothing if someone else does.
     func release(dir: StorePath, record: OwnerRecord) throws {
         let lock = try dir.appending(Self.lockName)
         let held = try dir.appending(Self.heldName)
@@ -100,33 +211,87 @@ extension MailStore {
             try volume.rename(held, to: claim)
         } catch let error as StoreError {
             guard try volume.exists(claim) else {
-                if error.code == .notFound { return }  // already released (or never published)
+                if error.code == .notFound { return }  // already released (or never published, or taken over)
                 throw error
             }
         }
         guard let found = try? readRecord(claim), found.isSameHolder(as: record) else {
             // Not ours any more: put it back untouched.
-            try volume.rename(claim, to: held)
+            try volume.renameChecked(claim, to: held)
             return
         }
         try volume.writeFile(claim, [], exclusive: false)
         try volume.renameChecked(claim, to: lock)
     }
 
-    /// Fencing: the published lock still holds exactly this record.
+    /// Fencing: the published lock still holds exactly this holder's record.
     func holds(dir: StorePath, record: OwnerRecord) -> Bool {
         guard let published = try? readRecord(try dir.appending(Self.heldName)) else { return false }
         return published.isSameHolder(as: record)
     }
 
-    /// Takes the lock for a POP3 session and snapshots the message list under it.
+    // MARK: Delete intent
+
+    /// T4 / S6: finishes the delete intent a previous holder left, before anything is listed. Unlinks only names
+    /// that are message names. Returns how many messages it deleted.
+    func finishIntent(dir: StorePath, deadline: UInt64) throws -> Int {
+        let path = try dir.appending(Self.intentName)
+        let bytes: [UInt8]
+        do {
+            bytes = try volume.readAll(path, limit: Self.maxIntentSize)
+        } catch let e as StoreError where e.code == .notFound {
+            return 0
+        }
+        var deleted = 0
+        for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
+            let name = String(line)
+            guard MessageNamer.isMessageName(name) else { continue }
+            try checkWindow(deadline)
+            let message = try dir.appending(name)
+            if try volume.exists(message) {
+                try volume.unlinkChecked(message)
+                deleted += 1
+            }
+        }
+        try checkWindow(deadline)
+        try volume.unlinkChecked(path)
+        try volume.fsyncDirectory(dir)
+        return deleted
+    }
+
+    /// U2: the names to delete, durable under `intent` before the first unlink.
+    func writeIntent(dir: StorePath, names: [String]) throws {
+        let text = names.map { $0 + "\n" }.joined()
+        let tmp = try dir.appending("tmp").appending("intent.\(Self.nonce())")
+        do {
+            try volume.writeFile(tmp, Array(text.utf8), exclusive: true)
+            try volume.renameChecked(tmp, to: try dir.appending(Self.intentName))
+        } catch {
+            try? volume.unlink(tmp)
+            throw error
+        }
+    }
+
+    /// A guarded step may be issued only inside the holder's window.
+    func checkWindow(_ deadline: UInt64) throws {
+        guard clock.now() < deadline else {
+            throw StoreError(code: .inUse, message: "the lock's lease window ran out before the step could be issued")
+        }
+    }
+
+    // MARK: Sessions and the administrator
+
+    /// Takes the lock for a POP3 session (taking over a stale one), finishes a delete intent left behind, and
+    /// snapshots the message list under the lock.
     public func openSession(_ address: MailboxAddress, node: String, session: String) throws -> MailboxSession {
         let dir = try mailboxDir(address)
         let record = OwnerRecord(kind: .session, node: node, session: session, since: Date())
-        try take(dir: dir, record: record)
+        let grant = try take(dir: dir, record: record)
         do {
+            let finished = try finishIntent(dir: dir, deadline: grant.confirmedAt + lease.windowNanoseconds)
             let messages = Self.messages(in: try volume.list(dir))
-            return MailboxSession(store: self, address: address, dir: dir, owner: record, messages: messages)
+            return MailboxSession(store: self, address: address, dir: dir, owner: record, confirmedAt: grant.confirmedAt,
+                                  messages: messages, tookOver: grant.tookOver, finishedIntent: finished)
         } catch {
             try? release(dir: dir, record: record)
             throw error
@@ -136,7 +301,7 @@ extension MailStore {
     public func adminLock(_ address: MailboxAddress, by: String) throws {
         let dir = try mailboxDir(address)
         if case .admin = try lockState(address) { return }
-        try take(dir: dir, record: OwnerRecord(kind: .admin, node: by, session: "admin", since: Date()))
+        _ = try take(dir: dir, record: OwnerRecord(kind: .admin, node: by, session: "admin", since: Date()))
     }
 
     public func adminUnlock(_ address: MailboxAddress) throws {
@@ -154,44 +319,26 @@ extension MailStore {
             throw StoreError(code: .corrupt, message: "mailbox \(address) has no lock file")
         }
     }
-}
 
-/// The lock held by one POP3 session, with the message list taken under it (numbers fixed for the session).
-public final class MailboxSession: Sendable {
-    public let address: MailboxAddress
-    public let owner: OwnerRecord
-    public let messages: [MessageInfo]
-    let store: MailStore
-    let dir: StorePath
-    private let released = Mutex(false)
-
-    init(store: MailStore, address: MailboxAddress, dir: StorePath, owner: OwnerRecord, messages: [MessageInfo]) {
-        self.store = store
-        self.address = address
-        self.dir = dir
-        self.owner = owner
-        self.messages = messages
-    }
-
-    public func openMessage(_ message: MessageInfo) throws -> any VolumeReadHandle {
-        try store.volume.openForReading(try dir.appending(message.fileName))
-    }
-
-    /// RFC 1939 §6 UPDATE: checks the lock is still ours (fencing), then deletes. Does not release.
-    public func commit(deleting: [MessageInfo]) throws {
-        guard !released.withLock({ $0 }), store.holds(dir: dir, record: owner) else {
-            throw StoreError(code: .inUse, message: "the mailbox lock of \(address) is no longer held by this session: nothing deleted")
+    /// `poplar mailbox unlock --force`: breaks a session's lock through the steal path. It observes the lock,
+    /// calls `wait` for one lease, and steals and releases only if the lock did not change meanwhile; a live
+    /// session's heartbeat makes it refuse with `LockRefusal.inUse`. Returns false if the mailbox was free.
+    public func forceUnlock(_ address: MailboxAddress, by: String, wait: (_ seconds: Double) -> Void) throws -> Bool {
+        let dir = try mailboxDir(address)
+        switch try lockState(address) {
+        case .free: return false
+        case .admin: try adminUnlock(address); return true
+        case .missing: throw StoreError(code: .corrupt, message: "mailbox \(address) has no lock file")
+        case .session, .claiming: break
         }
-        for m in deleting {
-            try store.volume.unlinkChecked(try dir.appending(m.fileName))
+        let record = OwnerRecord(kind: .admin, node: by, session: "force-unlock", since: Date())
+        do {
+            _ = try take(dir: dir, record: record)
+        } catch is LockRefusal {
+            wait(Double(lease.milliseconds) / 1000 + 0.1)
+            _ = try take(dir: dir, record: record)
         }
-        try store.volume.fsyncDirectory(dir)
-    }
-
-    /// Idempotent.
-    public func release() throws {
-        guard !released.withLock({ $0 }) else { return }
-        try store.release(dir: dir, record: owner)
-        released.withLock { $0 = true }
+        try release(dir: dir, record: record)
+        return true
     }
 }

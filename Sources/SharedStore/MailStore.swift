@@ -5,6 +5,8 @@ public struct ClusterInfo: Sendable {
     public var format: Int
     public var id: String
     public var kdfRounds: Int
+    /// The mailbox lock's lease, one value for the whole cluster (`lock-lease-ms` in `.poplar/cluster`).
+    public var lockLease: LockLease
 }
 
 public struct MessageInfo: Sendable, Equatable {
@@ -38,6 +40,10 @@ public final class MailStore: Sendable {
     public let info: ClusterInfo
     /// A namer given by the caller (tests); otherwise one is made on first delivery with a claimed slot.
     private let injectedNamer: MessageNamer?
+    /// The lease clock of this process (injected by tests) and what it has seen of locks it could not take.
+    let clock: any LeaseClock
+    let observer = LockObserver()
+    public var lease: LockLease { info.lockLease }
     private let claimedNamer = Mutex<(namer: MessageNamer, slotFile: StorePath)?>(nil)
 
     // MARK: Layout
@@ -54,11 +60,12 @@ public final class MailStore: Sendable {
     func domainDir(_ domain: String) throws -> StorePath { try StorePath([domain]) }
     func mailboxDir(_ a: MailboxAddress) throws -> StorePath { try StorePath([a.domain, "P3_\(a.mailbox).mbx"]) }
 
-    private init(volume: any Volume, guid: ClusterGUID, info: ClusterInfo, namer: MessageNamer?) {
+    private init(volume: any Volume, guid: ClusterGUID, info: ClusterInfo, namer: MessageNamer?, clock: any LeaseClock) {
         self.volume = volume
         self.guid = guid
         self.info = info
         self.injectedNamer = namer
+        self.clock = clock
     }
 
     deinit {
@@ -101,22 +108,25 @@ public final class MailStore: Sendable {
     }
 
     /// `poplar init`: the cluster file with the GUID's check value, an empty metabase.
-    public static func initialize(volume: any Volume, guid: ClusterGUID, kdfRounds: Int = PasswordHasher.defaultRounds, namer: MessageNamer? = nil) throws -> MailStore {
+    public static func initialize(volume: any Volume, guid: ClusterGUID, kdfRounds: Int = PasswordHasher.defaultRounds,
+                                  lockLease: LockLease = LockLease(), namer: MessageNamer? = nil,
+                                  clock: any LeaseClock = BootTimeClock()) throws -> MailStore {
         if try volume.exists(clusterFile) {
             throw StoreError(code: .alreadyExists, message: "this mail root is already initialised")
         }
         for dir in [metaDir, metaTmp, slotsDir] {
             do { try volume.mkdir(dir) } catch let e as StoreError where e.code == .alreadyExists {}
         }
-        let info = ClusterInfo(format: formatVersion, id: UUID().uuidString.lowercased(), kdfRounds: max(1, kdfRounds))
+        let info = ClusterInfo(format: formatVersion, id: UUID().uuidString.lowercased(), kdfRounds: max(1, kdfRounds), lockLease: lockLease)
         try volume.writeAtomically(metabaseFile, Array("version=1\n".utf8), staging: metaTmp)
-        let text = "format=\(info.format)\nid=\(info.id)\nguid-check=\(guid.checkValue)\nkdf-rounds=\(info.kdfRounds)\n"
+        let text = "format=\(info.format)\nid=\(info.id)\nguid-check=\(guid.checkValue)\nkdf-rounds=\(info.kdfRounds)\nlock-lease-ms=\(info.lockLease.milliseconds)\n"
         // Written last: a root is initialised once its cluster file exists.
         try volume.writeAtomically(clusterFile, Array(text.utf8), staging: metaTmp)
-        return MailStore(volume: volume, guid: guid, info: info, namer: namer)
+        return MailStore(volume: volume, guid: guid, info: info, namer: namer, clock: clock)
     }
 
-    public static func open(volume: any Volume, guid: ClusterGUID, namer: MessageNamer? = nil) throws -> MailStore {
+    public static func open(volume: any Volume, guid: ClusterGUID, namer: MessageNamer? = nil,
+                            clock: any LeaseClock = BootTimeClock()) throws -> MailStore {
         let bytes: [UInt8]
         do {
             bytes = try volume.readAll(clusterFile, limit: 64 * 1024)
@@ -136,8 +146,9 @@ public final class MailStore: Sendable {
         guard check == guid.checkValue else {
             throw StoreError(code: .wrongGUID, message: "the cluster GUID does not match this mail root's check value: every node and coordinator of a cluster needs the GUID file made by `poplar init` for this root")
         }
-        let info = ClusterInfo(format: format, id: id, kdfRounds: fields["kdf-rounds"].flatMap(Int.init) ?? PasswordHasher.defaultRounds)
-        return MailStore(volume: volume, guid: guid, info: info, namer: namer)
+        let info = ClusterInfo(format: format, id: id, kdfRounds: fields["kdf-rounds"].flatMap(Int.init) ?? PasswordHasher.defaultRounds,
+                               lockLease: LockLease(milliseconds: fields["lock-lease-ms"].flatMap(Int.init) ?? LockLease.defaultMilliseconds))
+        return MailStore(volume: volume, guid: guid, info: info, namer: namer, clock: clock)
     }
 
     // MARK: Metabase

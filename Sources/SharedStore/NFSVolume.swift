@@ -190,6 +190,18 @@ public final class NFSVolume: Volume, @unchecked Sendable {
         return NFSFile(volume: self, context: context, fh: fh, path: path)
     }
 
+    public func openExisting(_ path: StorePath) throws -> any VolumeWriteHandle {
+        let context = try checkOut()
+        var fh: OpaquePointer?
+        let rc = nfs_open(context, nfsPath(path), O_WRONLY | O_TRUNC, &fh)
+        guard rc == 0, let fh else {
+            let error = Self.error(rc, context: context, "open \(path)")
+            checkIn(context)
+            throw error
+        }
+        return NFSFile(volume: self, context: context, fh: fh, path: path)
+    }
+
     public func rename(_ from: StorePath, to: StorePath) throws {
         try with("rename \(from) to \(to)") { ctx in (nfs_rename(ctx, nfsPath(from), nfsPath(to)), ()) }
     }

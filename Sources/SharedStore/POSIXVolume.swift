@@ -87,6 +87,11 @@ public final class POSIXVolume: Volume {
         return POSIXWriteFile(fd: fd, path: path)
     }
 
+    public func openExisting(_ path: StorePath) throws -> any VolumeWriteHandle {
+        let fd = try retrying("open \(path)") { openat(rootFD, rel(path), O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW) }
+        return POSIXWriteFile(fd: fd, path: path)
+    }
+
     public func rename(_ from: StorePath, to: StorePath) throws {
         try retrying("rename \(from) to \(to)") { renameat(rootFD, rel(from), rootFD, rel(to)) }
     }

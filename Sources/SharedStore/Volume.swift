@@ -24,6 +24,8 @@ public protocol Volume: Sendable {
     func openForReading(_ path: StorePath) throws -> any VolumeReadHandle
     /// `exclusive`: fails with `alreadyExists` if present; otherwise truncates.
     func createFile(_ path: StorePath, exclusive: Bool) throws -> any VolumeWriteHandle
+    /// Opens an existing file for writing, truncated; `notFound` if absent: never creates one.
+    func openExisting(_ path: StorePath) throws -> any VolumeWriteHandle
     /// Replaces the target.
     func rename(_ from: StorePath, to: StorePath) throws
     /// `alreadyExists` if the target exists: never replaces.
@@ -83,6 +85,19 @@ extension Volume {
         let handle = try createFile(path, exclusive: exclusive)
         do {
             if !bytes.isEmpty { try handle.write(bytes) }
+            try handle.fsync()
+            try handle.close()
+        } catch {
+            try? handle.close()
+            throw error
+        }
+    }
+
+    /// Rewrites an existing file in place, durably; `notFound` if it is absent (the heartbeat, H2).
+    public func overwriteExisting(_ path: StorePath, _ bytes: [UInt8]) throws {
+        let handle = try openExisting(path)
+        do {
+            try handle.write(bytes)
             try handle.fsync()
             try handle.close()
         } catch {

@@ -30,6 +30,7 @@ final class FaultyVolume: Volume, @unchecked Sendable {
     func rmdir(_ path: StorePath) throws { try check(); try inner.rmdir(path) }
     func openForReading(_ path: StorePath) throws -> any VolumeReadHandle { try check(); return try inner.openForReading(path) }
     func createFile(_ path: StorePath, exclusive: Bool) throws -> any VolumeWriteHandle { try checkWrite(); return try inner.createFile(path, exclusive: exclusive) }
+    func openExisting(_ path: StorePath) throws -> any VolumeWriteHandle { try checkWrite(); return try inner.openExisting(path) }
     func rename(_ from: StorePath, to: StorePath) throws { try check(); try inner.rename(from, to: to) }
     func link(_ from: StorePath, to: StorePath) throws { try checkWrite(); try inner.link(from, to: to) }
     func unlink(_ path: StorePath) throws { try check(); try inner.unlink(path) }

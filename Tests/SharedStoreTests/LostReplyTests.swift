@@ -49,6 +49,7 @@ final class FaultInjectingVolume: Volume, Sendable {
     func rmdir(_ path: StorePath) throws { try inner.rmdir(path) }
     func openForReading(_ path: StorePath) throws -> any VolumeReadHandle { try inner.openForReading(path) }
     func createFile(_ path: StorePath, exclusive: Bool) throws -> any VolumeWriteHandle { try inner.createFile(path, exclusive: exclusive) }
+    func openExisting(_ path: StorePath) throws -> any VolumeWriteHandle { try inner.openExisting(path) }
     func rename(_ from: StorePath, to: StorePath) throws { try run(.rename, .notFound) { try inner.rename(from, to: to) } }
     func link(_ from: StorePath, to: StorePath) throws { try run(.link, .alreadyExists) { try inner.link(from, to: to) } }
     func unlink(_ path: StorePath) throws { try run(.unlink, .notFound) { try inner.unlink(path) } }

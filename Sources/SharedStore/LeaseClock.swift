@@ -1,0 +1,47 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Synchronization
+
+/// The clock a process measures lock leases with: its own, monotonic, never compared with another machine's
+/// (docs/lock-protocol.md, "Time, without clock agreement"). Nanoseconds from an arbitrary origin.
+public protocol LeaseClock: Sendable {
+    func now() -> UInt64
+}
+
+/// `CLOCK_BOOTTIME`: monotonic, and it keeps counting while the machine is suspended, so a holder that slept
+/// knows its window ran out.
+public struct BootTimeClock: LeaseClock {
+    public init() {}
+    public func now() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_BOOTTIME, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+}
+
+/// A clock that moves only when told (tests of leases without sleeping).
+public final class ManualLeaseClock: LeaseClock {
+    private let value = Atomic<UInt64>(1_000_000_000)
+    public init() {}
+    public func now() -> UInt64 { value.load(ordering: .sequentiallyConsistent) }
+    public func advance(seconds: Double) {
+        value.add(UInt64(seconds * 1_000_000_000), ordering: .sequentiallyConsistent)
+    }
+}
+
+/// The lease of the mailbox lock: `lease` (L), the holder's window after a confirmed heartbeat (W = L/2) and the
+/// heartbeat interval (L/3). One value for the whole cluster: it is kept in `.poplar/cluster`.
+public struct LockLease: Sendable, Equatable {
+    public static let defaultMilliseconds = 30_000
+    public static let minimumMilliseconds = 300
+    public var milliseconds: Int
+
+    public init(milliseconds: Int = LockLease.defaultMilliseconds) {
+        self.milliseconds = max(Self.minimumMilliseconds, milliseconds)
+    }
+
+    public var nanoseconds: UInt64 { UInt64(milliseconds) * 1_000_000 }
+    public var windowNanoseconds: UInt64 { nanoseconds / 2 }
+    public var heartbeatNanoseconds: UInt64 { nanoseconds / 3 }
+}
