@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import Logging
+import Metrics
 import POP3Core
 import SharedStore
 
@@ -56,10 +57,13 @@ public final class Authenticator: Sendable {
         do {
             let session = try store.openSession(address, node: nodeID, session: sessionID)
             let messages = session.messages.map { POP3Message(uidl: $0.uidl, size: $0.size) }
+            Counter(label: "poplar_lock_acquired_total").increment()
+            if session.tookOver { Counter(label: "poplar_lock_takeovers_total").increment() }
             return Result(outcome: .success(mailbox: address.description, messages: messages), session: session, label: "success")
         } catch let refusal as LockRefusal {
             switch refusal {
             case .inUse(let owner):
+                Counter(label: "poplar_lock_contended_total").increment()
                 return Result(outcome: .inUse(Self.describe(owner)), session: nil, label: "in-use")
             case .adminLocked:
                 return Result(outcome: .adminLocked, session: nil, label: "locked")

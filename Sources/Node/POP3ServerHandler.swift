@@ -37,7 +37,12 @@ final class POP3ServerHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var readPending = false
     private var awaitingHandshake = false
     private var idleTimer: Scheduled<Void>?
-    private var mailbox: MailboxSession?
+    private var mailbox: MailboxSession? {
+        didSet { if mailbox !== oldValue { heartbeatTask?.cancel(); heartbeatTask = nil } }
+    }
+    /// Keeps the mailbox lock's lease alive every L/3 while the session holds it (docs/lock-protocol.md, H1–H3).
+    private var heartbeatTask: RepeatedTask?
+    private var heartbeatInFlight = false
     private var peerIsLoopback = false
 
     init(shared: POP3Server.Shared, isTLS: Bool) {
@@ -336,8 +341,11 @@ final class POP3ServerHandler: ChannelInboundHandler, RemovableChannelHandler {
         busy = false
         if let session = result.session {
             mailbox = session
+            startHeartbeat(session)
             logger[metadataKey: "pop3.mailbox"] = .string(session.address.description)
-            logger.info("login", metadata: ["pop3.messages": .stringConvertible(session.messages.count)])
+            logger.info("login", metadata: ["pop3.messages": .stringConvertible(session.messages.count),
+                                            "pop3.lock.takeover": .stringConvertible(session.tookOver),
+                                            "pop3.intent.finished": .stringConvertible(session.finishedIntent)])
         } else {
             logger.info("login refused", metadata: ["pop3.result": .string(result.label)])
         }
@@ -457,6 +465,46 @@ final class POP3ServerHandler: ChannelInboundHandler, RemovableChannelHandler {
         return context.writeAndFlush(wrapOutboundOut(buffer))
     }
 
+    // MARK: Lease heartbeat
+
+    private func startHeartbeat(_ session: MailboxSession) {
+        guard let context else { return }
+        let interval = TimeAmount.nanoseconds(Int64(session.heartbeatInterval))
+        heartbeatTask = context.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { [weak self] _ in
+            self?.heartbeat(session)
+        }
+    }
+
+    private func heartbeat(_ session: MailboxSession) {
+        guard let context, mailbox === session, !heartbeatInFlight else { return }
+        heartbeatInFlight = true
+        shared.threadPool.runIfActive(eventLoop: context.eventLoop) { session.heartbeat() }.whenComplete { [self] result in
+            self.heartbeatInFlight = false
+            guard self.mailbox === session else { return }
+            switch result {
+            case .success(.confirmed):
+                break
+            case .success(.unconfirmed(let reason)):
+                Counter(label: "poplar_lock_heartbeats_unconfirmed_total").increment()
+                self.logger.warning("lock heartbeat not confirmed: \(reason)")
+            case .success(.lost(let reason)):
+                self.lockLost(reason)
+            case .failure(let error):
+                self.logger.warning("lock heartbeat could not run: \(error)")
+                if let reason = session.lostReason { self.lockLost(reason) }
+            }
+        }
+    }
+
+    /// The session can no longer be sure it holds its mailbox: it ends before its lease can run out elsewhere,
+    /// deleting nothing. The release that follows leaves a lock that is not this session's alone.
+    private func lockLost(_ reason: String) {
+        Counter(label: "poplar_lock_lost_total").increment()
+        logger.error("mailbox lock lost, ending the session without deleting: \(reason)")
+        closing = true
+        context?.close(promise: nil)
+    }
+
     // MARK: UPDATE (RFC 1939 §6)
 
     private func update(_ deletions: [POP3Message]) {
@@ -468,7 +516,9 @@ final class POP3ServerHandler: ChannelInboundHandler, RemovableChannelHandler {
         busy = true
         context.flush()
         mailbox = nil
-        let toDelete = deletions.compactMap { d in session.messages.first { $0.uidl == d.uidl } }
+        // Deletions come from this session's snapshot, in its order: one lookup each (a mailbox can hold many).
+        let byUIDL = Dictionary(session.messages.map { ($0.uidl, $0) }, uniquingKeysWith: { first, _ in first })
+        let toDelete = deletions.compactMap { byUIDL[$0.uidl] }
         let logger = self.logger
         let shared = self.shared
         shared.threadPool.runIfActive(eventLoop: context.eventLoop) { () -> Result<Int, POP3UpdateFailure> in

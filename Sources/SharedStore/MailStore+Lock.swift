@@ -69,15 +69,22 @@ extension MailStore {
         let lock = try dir.appending(Self.lockName)
         let claim = try dir.appending(Self.privateName(node: record.node))
         // T1: rename to a name only this attempt uses (exactly one racing taker wins).
-        do {
-            try volume.rename(lock, to: claim)
-        } catch let error as StoreError {
-            if try volume.exists(claim) {
-                // The rename happened; only its reply was lost.
-            } else if error.code == .notFound {
-                return try observeOrSteal(dir: dir, record: record)
-            } else {
-                throw error
+        var attempt = 1
+        while true {
+            do {
+                try volume.rename(lock, to: claim)
+                break
+            } catch let error as StoreError {
+                if try volume.exists(claim) {
+                    break  // the rename happened; only its reply was lost
+                } else if error.code == .notFound {
+                    if let grant = try observeOrSteal(dir: dir, record: record, lastTry: attempt == Self.maxTakeAttempts) {
+                        return grant
+                    }
+                    attempt += 1  // the lock moved while we looked: try again
+                } else {
+                    throw error
+                }
             }
         }
         // T2: the window starts before the record is written.
@@ -105,9 +112,13 @@ extension MailStore {
         }
     }
 
+    /// A listing is not atomic with renames (a name renamed during readdir can be missed), and a lock can come free
+    /// between T1 and the listing: T1 is tried again this many times before the mailbox is called damaged.
+    static let maxTakeAttempts = 4
+
     /// O1–O2: the lock is not free. Refuses, unless this process has seen the very same lock name and record for a
-    /// whole lease: then it steals.
-    private func observeOrSteal(dir: StorePath, record: OwnerRecord) throws -> LockGrant {
+    /// whole lease: then it steals. Nil: the lock was free or moving when listed; try T1 again.
+    private func observeOrSteal(dir: StorePath, record: OwnerRecord, lastTry: Bool) throws -> LockGrant? {
         let entries: [DirectoryEntry]
         do { entries = try volume.list(dir) } catch let e as StoreError where e.code == .notFound {
             throw StoreError(code: .notFound, message: "no such mailbox")
@@ -117,11 +128,12 @@ extension MailStore {
         switch state {
         case .admin(let r):
             throw LockRefusal.adminLocked(r)
-        case .missing:
+        case .missing where lastTry:
             throw StoreError(code: .corrupt, message: "mailbox \(dir) has no lock file")
-        case .free:
-            // Released between T1 and the listing: the client's next try will take it.
+        case .free where lastTry:
             throw LockRefusal.inUse(OwnerRecord.unknownHolder())
+        case .missing, .free:
+            return nil
         case .session:
             victimName = Self.heldName
         case .claiming:

@@ -46,6 +46,9 @@ public final class MailboxSession: Sendable {
 
     public var owner: OwnerRecord { state.withLock { $0.owner } }
 
+    /// How often the holder rewrites its record: a third of the lease.
+    public var heartbeatInterval: UInt64 { store.lease.heartbeatNanoseconds }
+
     /// The instant (on the store's lease clock) after which this session may issue no guarded step.
     var deadline: UInt64 { state.withLock { $0.confirmedAt } + store.lease.windowNanoseconds }
 

@@ -11,19 +11,25 @@ struct InitCommand: AsyncParsableCommand {
     @OptionGroup var common: CommonOptions
     @Option(name: .customLong("kdf-rounds"), help: "PBKDF2 rounds for password records (default \(PasswordHasher.defaultRounds)).")
     var kdfRounds: Int = PasswordHasher.defaultRounds
+    @Option(name: .customLong("lock-lease"), help: "The mailbox lock's lease in seconds, the same for the whole cluster (default \(LockLease.defaultMilliseconds / 1000)); a dead holder's mailbox is served elsewhere after this.")
+    var lockLease: Double = Double(LockLease.defaultMilliseconds) / 1000
 
     func run() async throws {
         let reader = try await common.reader()
         let root = try common.resolvedRoot(reader)
         let guidPath = common.resolvedGUIDFile(reader)
         guard kdfRounds >= 1 else { throw UserError("--kdf-rounds must be positive") }
+        let leaseMs = Int((lockLease * 1000).rounded())
+        guard lockLease.isFinite, leaseMs >= LockLease.minimumMilliseconds, leaseMs <= 3_600_000 else {
+            throw UserError("--lock-lease must be between \(Double(LockLease.minimumMilliseconds) / 1000) and 3600 seconds")
+        }
         if !root.hasPrefix("nfs://") { try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true) }
         let volume = try CommonOptions.openVolume(root)
         let (guid, created) = try storeCall("cannot create the GUID file \(guidPath)") {
             try ClusterGUID.loadOrCreate(file: guidPath)
         }
         _ = try storeCall("cannot initialise \(root)") {
-            try MailStore.initialize(volume: volume, guid: guid, kdfRounds: kdfRounds)
+            try MailStore.initialize(volume: volume, guid: guid, kdfRounds: kdfRounds, lockLease: LockLease(milliseconds: leaseMs))
         }
         print("initialised mail root \(root)")
         print(created ? "wrote a new cluster GUID to \(guidPath): copy it to every node and coordinator, keep it secret" : "using the cluster GUID in \(guidPath)")
@@ -182,14 +188,28 @@ struct MailboxCommand: AsyncParsableCommand {
     }
 
     struct Unlock: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Remove the administrator's lock of a mailbox.")
+        static let configuration = CommandConfiguration(
+            abstract: "Remove the administrator's lock of a mailbox; with --force, break a dead session's lock.",
+            discussion: "--force watches the session's lock for one lease and breaks it only if its holder did not heartbeat meanwhile (the takeover path of docs/lock-protocol.md): a live session is never broken."
+        )
         @OptionGroup var common: CommonOptions
         @OptionGroup var target: Target
+        @Flag(help: "Break a session's lock whose holder is dead (waits one lease to be sure).") var force = false
         func run() async throws {
             let address = try target.parsed()
             let (store, _) = try await common.openStore()
-            try storeCall("cannot unlock \(address)") { try store.adminUnlock(address) }
-            print("unlocked \(address)")
+            guard force else {
+                try storeCall("cannot unlock \(address)") { try store.adminUnlock(address) }
+                print("unlocked \(address)")
+                return
+            }
+            let broke = try storeCall("cannot unlock \(address)") {
+                try store.forceUnlock(address, by: "admin@" + NodeIdentity.host) { seconds in
+                    print("watching the lock of \(address) for \(seconds) s: it is broken only if its holder is dead")
+                    Thread.sleep(forTimeInterval: seconds)
+                }
+            }
+            print(broke ? "unlocked \(address)" : "\(address) was not locked")
         }
     }
 
