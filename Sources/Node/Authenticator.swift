@@ -24,6 +24,8 @@ public final class Authenticator: Sendable {
         public var session: MailboxSession?
         /// A bounded label for metrics and logs: success, bad-credentials, in-use, locked, temporary, …
         public var label: String
+        /// For the log only, on a temporary failure: what failed in the store (never a secret).
+        public var detail: String? = nil
     }
 
     public func authenticate(_ credentials: POP3Credentials, sessionID: String) -> Result {
@@ -35,7 +37,7 @@ public final class Authenticator: Sendable {
         do {
             guard let address = try? MailboxAddress(parsing: user),
                 try store.isDomainAccepted(address.domain),
-                let record = try? store.passwordRecord(address)
+                let record = try Self.missingAsNil({ try store.passwordRecord(address) })
             else {
                 // Unknown user, invalid name or a domain not accepted: the same work as a real check, so the
                 // answer and its timing do not tell a wrong password from a missing mailbox.
@@ -47,9 +49,9 @@ public final class Authenticator: Sendable {
             }
             return try openMailbox(address, sessionID: sessionID)
         } catch let error as StoreError {
-            return Result(outcome: .temporaryFailure(Self.temporaryText(error)), session: nil, label: "temporary")
+            return Result(outcome: .temporaryFailure(Self.temporaryText(error)), session: nil, label: "temporary", detail: error.message)
         } catch {
-            return Result(outcome: .temporaryFailure("mail store unavailable"), session: nil, label: "temporary")
+            return Result(outcome: .temporaryFailure("mail store unavailable"), session: nil, label: "temporary", detail: "\(error)")
         }
     }
 
@@ -100,6 +102,11 @@ public final class Authenticator: Sendable {
         if case .password(_, let password) = credentials {
             PasswordHasher.dummyVerify(password: Array(password.utf8), guid: store.guid, rounds: store.info.kdfRounds)
         }
+    }
+
+    /// A record that is not there is an unknown user; any other store failure is temporary, never "bad password".
+    static func missingAsNil<T>(_ body: () throws -> T) throws -> T? {
+        do { return try body() } catch let e as StoreError where e.code == .notFound || e.code == .corrupt { return nil }
     }
 
     static func describe(_ owner: OwnerRecord) -> String {

@@ -346,6 +346,8 @@ final class POP3ServerHandler: ChannelInboundHandler, RemovableChannelHandler {
             logger.info("login", metadata: ["pop3.messages": .stringConvertible(session.messages.count),
                                             "pop3.lock.takeover": .stringConvertible(session.tookOver),
                                             "pop3.intent.finished": .stringConvertible(session.finishedIntent)])
+        } else if let detail = result.detail {
+            logger.warning("login failed in the store", metadata: ["pop3.result": .string(result.label), "store.error": .string(detail)])
         } else {
             logger.info("login refused", metadata: ["pop3.result": .string(result.label)])
         }

@@ -115,8 +115,10 @@ public final class NFSVolume: Volume, @unchecked Sendable {
 
     static func error(_ rc: Int32, context: OpaquePointer, _ what: String) -> StoreError {
         let detail = nfs_get_error(context).map { String(cString: $0) } ?? ""
-        // libnfs answers -errno; a bare -1 or a timeout means the server did not answer.
-        let err = rc == -1 ? ETIMEDOUT : -rc
+        // libnfs answers -errno; a bare -1 or a timeout means the server did not answer, and -EFAULT is how its
+        // callbacks report an RPC-level failure (connection lost, a reply that does not decode): unreachable too,
+        // so the context is dropped rather than reused.
+        let err = rc == -1 || rc == -EFAULT ? ETIMEDOUT : -rc
         var e = StoreError.posix(err, what)
         if !detail.isEmpty { e.message += " (\(detail))" }
         return e
@@ -138,8 +140,24 @@ public final class NFSVolume: Volume, @unchecked Sendable {
         return FileAttributes(kind: kind, size: Int64(st.nfs_size), modifiedNanoseconds: Int64(st.nfs_mtime) * 1_000_000_000 + Int64(st.nfs_mtime_nsec), fileID: st.nfs_ino)
     }
 
+    /// A listing of a directory that changes between its READDIRPLUS pages (entries renamed, created, removed by
+    /// other hosts) can be answered NFS3ERR_STALE by nfs-ganesha, whose directory cache dropped the chunk the
+    /// cookie pointed into: the listing is started again, this many times at most.
+    static let maxListAttempts = 4
+
     /// One READDIRPLUS listing: names with sizes and times, no call per entry.
     public func list(_ directory: StorePath) throws -> [DirectoryEntry] {
+        var attempt = 1
+        while true {
+            do {
+                return try listOnce(directory)
+            } catch let e as StoreError where e.errno == ESTALE && attempt < Self.maxListAttempts {
+                attempt += 1
+            }
+        }
+    }
+
+    private func listOnce(_ directory: StorePath) throws -> [DirectoryEntry] {
         try with("list \(directory)") { ctx in
             var dir: OpaquePointer?
             let rc = nfs_opendir(ctx, nfsPath(directory), &dir)

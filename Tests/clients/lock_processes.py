@@ -13,6 +13,7 @@ import shutil
 import signal
 import socket
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -55,26 +56,35 @@ def login_retrying(port, user, seconds):
     raise AssertionError(f"no login within {seconds} s: {errors[-3:]}")
 
 
+def nfs_subroot(nfs, name):
+    """A fresh directory inside the export, mounted as the mail root (ganesha caches what it serves, so a root is
+    never wiped behind its back: each run gets a new one)."""
+    url, export, gdir = nfs
+    sub = f"{name}-{os.getpid()}-{random.randrange(10**6)}"
+    os.makedirs(os.path.join(export, sub))
+    path, query = url.split("?", 1)
+    return (f"{path}/{sub}?{query}", os.path.join(export, sub), gdir)
+
+
 class LockHarness(Harness):
     def __init__(self, poplar, nfs=None):
-        super().__init__(poplar, nfs)
-        self.local_root = nfs[1] if nfs else self.root
+        super().__init__(poplar, nfs_subroot(nfs, "lockproc") if nfs else None)
+        self.local_root = self.nfs[1] if nfs else self.root
 
     def setup(self):
-        if self.nfs:
-            # The export is shared with the suites before: start from an empty mail root.
-            for entry in os.listdir(self.local_root):
-                p = os.path.join(self.local_root, entry)
-                shutil.rmtree(p) if os.path.isdir(p) and not os.path.islink(p) else os.unlink(p)
-        else:
+        if not self.nfs:
             os.makedirs(self.root)
         self.cli("init", "--kdf-rounds", "1000", "--lock-lease", str(LEASE))
         self.cli("domain", "add", DOMAIN)
         for user, pw in PW.items():
             self.cli("mailbox", "add", f"{user}@{DOMAIN}", "--password-stdin", stdin=(pw + "\n").encode())
-        import subprocess
         subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", self.key, "-out", self.cert,
                         "-days", "2", "-subj", "/CN=localhost"], capture_output=True, timeout=60, check=True)
+
+    def teardown(self):
+        super().teardown()
+        if self.nfs:
+            shutil.rmtree(self.local_root, ignore_errors=True)
 
     def mailbox_dir(self, user):
         return os.path.join(self.local_root, DOMAIN, f"P3_{user}.mbx")
@@ -159,7 +169,9 @@ def many_clients_racing_across_nodes_one_session_at_a_time(h):
         t.join(60)
     for n in nodes:
         h.stop_node(n)
-    assert not errors, errors[:3]
+    if errors:
+        logs = [l for n in nodes for l in open(os.path.join(h.dir, f"{n['name']}.log"), errors="replace") if "store" in l]
+        raise AssertionError(f"{errors[:3]}; node logs: {logs[:5]}")
     intervals.sort()
     overlaps = [(a, b) for a, b in zip(intervals, intervals[1:]) if b[0] < a[1]]
     assert not overlaps, f"{len(overlaps)} overlapping sessions"

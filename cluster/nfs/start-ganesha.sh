@@ -14,6 +14,9 @@ fi
 sed -e "s|@DIR@|$dir|g" -e "s|@EXPORT@|$export|g" -e "s|@NFS_PORT@|$nfsport|g" -e "s|@MOUNT_PORT@|$mountport|g" \
     -e "s|@NLM_PORT@|$((nfsport + 1))|g" -e "s|@RQUOTA_PORT@|$((nfsport + 2))|g" -e "s|@BIND@|$bind|g" \
     "$(dirname "$0")/ganesha.conf.in" > "$dir/ganesha.conf"
+# ganesha keeps a file descriptor per file it served (its FD cache; ganesha.conf.in reaps it early): give it
+# what room the system allows.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 ganesha.nfsd -f "$dir/ganesha.conf" -L "$dir/ganesha.log" -p "$dir/ganesha.pid" -N NIV_EVENT
 for _ in $(seq 1 50); do
   if (echo > /dev/tcp/127.0.0.1/"$nfsport") 2>/dev/null; then
