@@ -46,11 +46,11 @@ final class NodeFixture {
     var server: POP3Server!
     static let domain = "example.test"
 
-    init() throws {
+    init(lease: LockLease = LockLease()) throws {
         directory = NSTemporaryDirectory() + "poplar-node-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         volume = FaultyVolume(try POSIXVolume(rootPath: directory))
-        store = try MailStore.initialize(volume: volume, guid: .generate(), kdfRounds: 1000)
+        store = try MailStore.initialize(volume: volume, guid: .generate(), kdfRounds: 1000, lockLease: lease)
         try store.addDomain(Self.domain)
         threadPool = NIOThreadPool(numberOfThreads: 4)
         threadPool.start()
