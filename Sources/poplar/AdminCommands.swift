@@ -232,7 +232,7 @@ func describe(_ lock: LockState) -> String {
     case .free:
         return "free"
     case .session(let owner):
-        return "held by session \(owner.session) on node \(owner.node) since \(formatter.string(from: owner.since))"
+        return "held by session \(owner.session) on node \(owner.node) since \(formatter.string(from: owner.since)) (heartbeat \(owner.beat))"
     case .admin(let owner):
         return "locked by the administrator (\(owner.node)) since \(formatter.string(from: owner.since))"
     case .claiming(let owner):

@@ -311,6 +311,28 @@ def kill9_in_the_middle_of_update_next_session_finishes_the_intent(h):
         h.stop_node(b)
 
 
+@test
+def unlock_force_refuses_a_live_session_and_breaks_a_dead_one(h):
+    """`poplar mailbox unlock --force` watches the lock for a lease: a live session's heartbeat makes it refuse;
+    after kill -9 of the holder it breaks the lock, and the mailbox is free at once."""
+    a = h.start_node(name="holder")
+    c = login(a["port"], "alice")
+    t = time.time()
+    r = h.cli("mailbox", "unlock", f"alice@{DOMAIN}", "--force", check=False)
+    assert r.returncode != 0 and b"in use by a session on node holder" in r.stderr, (r.returncode, r.stderr)
+    assert time.time() - t >= LEASE, "it watched for a whole lease"
+    assert c.cmd("NOOP").startswith("+OK"), "the live session was not broken"
+    a["proc"].kill()
+    a["proc"].wait()
+    h.nodes.remove(a)
+    c.close()
+    assert h.lock_state("alice").startswith("lock: held by session"), h.lock_state("alice")
+    r = h.cli("mailbox", "unlock", f"alice@{DOMAIN}", "--force", check=False)
+    assert r.returncode == 0 and b"unlocked" in r.stdout, r.stderr
+    assert h.lock_state("alice") == "lock: free", h.lock_state("alice")
+    assert h.lock_names("alice") == ["lock"]
+
+
 def _took_too_long(*_):
     raise TimeoutError(f"test still running after {TEST_LIMIT} s")
 
