@@ -177,8 +177,10 @@ final class LockLeaseTests: XCTestCase {
         let new = try b.openSession(box, node: "n2", session: "new")
         var late = old.owner
         late.beat = 99
-        try openedBeforePause.write(late.encoded())
-        try openedBeforePause.close()
+        // On a local disk the write lands in the orphaned file; over NFS the server answers that the file is gone.
+        // Either way nobody reads it.
+        try? openedBeforePause.write(late.encoded())
+        try? openedBeforePause.close()
         guard case .session(let r) = try a.lockState(box) else { return XCTFail() }
         XCTAssertEqual(r.session, "new")
         XCTAssertEqual(new.heartbeat(), .confirmed)
