@@ -95,7 +95,7 @@ let package = Package(
         .executableTarget(
             name: "poplar",
             dependencies: [
-                "SharedStore", "Node", "Coordinator",
+                "SharedStore", "Node", "Coordinator", "ServerSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Logging", package: "swift-log"),

@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import ServerSupport
 
 /// When plaintext credentials (USER/PASS, AUTH PLAIN, AUTH LOGIN) are accepted on a connection that is not TLS.
 /// RFC 2595 §2.1 recommends refusing them; loopback peers are accepted by default so a local tool works.
@@ -50,6 +51,9 @@ public struct NodeConfiguration: Sendable {
     public var loginCacheSize: Int
     /// Bytes read from the store per chunk when streaming RETR/TOP.
     public var retrieveChunkSize: Int
+    /// Load balancers: connections from these networks must begin with a PROXY v1/v2 header, whose client address
+    /// is then used for logs and the plaintext policy; from anywhere else a PROXY header is refused.
+    public var proxyTrusted: TrustedNetworks
 
     public static let minimumIdleTimeout: TimeAmount = .seconds(1)
 
@@ -72,7 +76,8 @@ public struct NodeConfiguration: Sendable {
         drainTime: TimeAmount = .seconds(30),
         loginCacheTTL: TimeAmount = .minutes(15),
         loginCacheSize: Int = 100_000,
-        retrieveChunkSize: Int = 64 * 1024
+        retrieveChunkSize: Int = 64 * 1024,
+        proxyTrusted: TrustedNetworks = TrustedNetworks()
     ) {
         self.listen = listen
         self.tlsListen = tlsListen
@@ -93,6 +98,7 @@ public struct NodeConfiguration: Sendable {
         self.loginCacheTTL = loginCacheTTL
         self.loginCacheSize = loginCacheSize
         self.retrieveChunkSize = retrieveChunkSize
+        self.proxyTrusted = proxyTrusted
     }
 
     /// The host name, lowercased and cut to the characters a lock name may carry.

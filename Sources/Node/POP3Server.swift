@@ -139,6 +139,10 @@ public final class POP3Server: Service, @unchecked Sendable {
             .childChannelOption(.autoRead, value: false)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    // The load balancer's connections start with a PROXY header, in front of TLS too.
+                    if let remote = channel.remoteAddress, Self.isTrusted(remote, shared.configuration.proxyTrusted) {
+                        try channel.pipeline.syncOperations.addHandler(ProxyProtocolHandler())
+                    }
                     if let implicitTLS {
                         try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: implicitTLS))
                     }
@@ -146,6 +150,18 @@ public final class POP3Server: Service, @unchecked Sendable {
                 }
             }
             .bind(to: address).get()
+    }
+
+    static func isTrusted(_ address: SocketAddress, _ networks: TrustedNetworks) -> Bool {
+        guard !networks.isEmpty else { return false }
+        switch address {
+        case .v4(let a):
+            return networks.contains(withUnsafeBytes(of: a.address.sin_addr) { Array($0) })
+        case .v6(let a):
+            return networks.contains(withUnsafeBytes(of: a.address.sin6_addr) { Array($0) })
+        case .unixDomainSocket:
+            return false
+        }
     }
 
     private func makeTLSContext() async throws -> NIOSSLContext? {

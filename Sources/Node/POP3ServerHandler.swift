@@ -44,6 +44,10 @@ final class POP3ServerHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var heartbeatTask: RepeatedTask?
     private var heartbeatInFlight = false
     private var peerIsLoopback = false
+    /// The client address a trusted load balancer announced; nil on a direct connection.
+    private var proxiedPeer: SocketAddress?
+    /// The client's first bytes, kept until they tell whether they are a PROXY header (from an untrusted peer).
+    private var firstBytes: [UInt8] = []
 
     init(shared: POP3Server.Shared, isTLS: Bool) {
         self.shared = shared
@@ -58,7 +62,8 @@ final class POP3ServerHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     func channelActive(context: ChannelHandlerContext) {
         self.context = context
-        let remote = context.channel.remoteAddress
+        // Behind a load balancer the real client came in the PROXY header (ProxyProtocolHandler).
+        let remote = proxiedPeer ?? context.channel.remoteAddress
         peerIsLoopback = remote.map(Self.isLoopback) ?? false
         logger[metadataKey: "pop3.peer"] = .string(remote?.description ?? "unknown")
         shared.register(self, on: context.eventLoop)
@@ -130,6 +135,18 @@ final class POP3ServerHandler: ChannelInboundHandler, RemovableChannelHandler {
         var buffer = unwrapInboundIn(data)
         guard !closing else { return }
         if let bytes = buffer.readBytes(length: buffer.readableBytes) {
+            if firstBytes.count < ProxyHeaderDecoder.v2Signature.count, proxiedPeer == nil {
+                // Only the configured load balancers may say who the client is: a PROXY header from anyone else is
+                // answered and closed. Decided on the first 6 bytes ("PROXY ") or 12 (the v2 signature).
+                firstBytes += bytes.prefix(ProxyHeaderDecoder.v2Signature.count - firstBytes.count)
+                if !ProxyHeaderDecoder.looksLikeHeader(firstBytes) {
+                    firstBytes = ProxyHeaderDecoder.v2Signature  // decided: not a header
+                } else if firstBytes.count >= 6 && firstBytes.first == UInt8(ascii: "P") || firstBytes.count >= ProxyHeaderDecoder.v2Signature.count {
+                    logger.notice("PROXY header from an untrusted address: closed")
+                    sendAndClose(.err(nil, "PROXY header not accepted from this address"))
+                    return
+                }
+            }
             framer.append(bytes)
         }
         guard admitted else {
@@ -149,6 +166,10 @@ final class POP3ServerHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let proxied = event as? ProxiedPeer {
+            proxiedPeer = proxied.address
+            return
+        }
         if let tlsEvent = event as? TLSUserEvent, case .handshakeCompleted = tlsEvent, awaitingHandshake {
             // STLS finished: a fresh AUTHORIZATION over TLS (RFC 2595 §4).
             logger.debug("TLS established after STLS")

@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import Node
+import ServerSupport
 import ServiceLifecycle
 import SharedStore
 
@@ -27,6 +28,7 @@ struct NodeOptions: ParsableArguments {
     @Option(name: .customLong("drain-time"), help: "Seconds sessions may finish at shutdown (config pop3.drain-time; default 30).") var drainTime: Double?
     @Option(help: "Greeting text (config pop3.greeting).") var greeting: String?
     @Option(help: "CAPA IMPLEMENTATION text; not sent unless set (config pop3.implementation).") var implementation: String?
+    @Option(name: .customLong("proxy-trusted"), help: "Load balancers' networks, comma-separated CIDR blocks: their connections must start with a PROXY v1/v2 header (config proxy.trusted; default none).") var proxyTrusted: String?
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error (config log.level; default info).") var logLevel: String?
 
     func configuration(_ reader: ConfigReader, defaultListen: String = "0.0.0.0:110") throws -> NodeConfiguration {
@@ -70,6 +72,9 @@ struct NodeOptions: ParsableArguments {
         }
         c.implementation = implementation ?? reader.string(forKey: "pop3.implementation")
         c.cramMD5 = cramMD5 || reader.bool(forKey: "pop3.cram-md5", default: false)
+        if let text = proxyTrusted ?? reader.string(forKey: "proxy.trusted") {
+            do { c.proxyTrusted = try TrustedNetworks(parsing: text) } catch { throw UserError("proxy trusted networks: \(error)") }
+        }
         return c
     }
 
