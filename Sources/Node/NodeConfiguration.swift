@@ -54,6 +54,8 @@ public struct NodeConfiguration: Sendable {
     /// Load balancers: connections from these networks must begin with a PROXY v1/v2 header, whose client address
     /// is then used for logs and the plaintext policy; from anywhere else a PROXY header is refused.
     public var proxyTrusted: TrustedNetworks
+    /// HTTP liveness and readiness (`/health/live`, `/health/ready`) for load balancers; none by default.
+    public var httpListen: [SocketAddress]
 
     public static let minimumIdleTimeout: TimeAmount = .seconds(1)
 
@@ -77,7 +79,8 @@ public struct NodeConfiguration: Sendable {
         loginCacheTTL: TimeAmount = .minutes(15),
         loginCacheSize: Int = 100_000,
         retrieveChunkSize: Int = 64 * 1024,
-        proxyTrusted: TrustedNetworks = TrustedNetworks()
+        proxyTrusted: TrustedNetworks = TrustedNetworks(),
+        httpListen: [SocketAddress] = []
     ) {
         self.listen = listen
         self.tlsListen = tlsListen
@@ -99,6 +102,7 @@ public struct NodeConfiguration: Sendable {
         self.loginCacheSize = loginCacheSize
         self.retrieveChunkSize = retrieveChunkSize
         self.proxyTrusted = proxyTrusted
+        self.httpListen = httpListen
     }
 
     /// The host name, lowercased and cut to the characters a lock name may carry.

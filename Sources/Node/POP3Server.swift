@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
+import NIOHTTP1
 import NIOPosix
 import NIOSSL
 import ServerSupport
@@ -85,7 +86,8 @@ public final class POP3Server: Service, @unchecked Sendable {
     private let group: EventLoopGroup
     private let threadPool: NIOThreadPool
     private var logger: Logger
-    private let state = NIOLockedValueBox<(shared: Shared?, channels: [Channel])>((nil, []))
+    /// The POP3 listeners close when shutdown starts; the health listeners stay to answer 503 while draining.
+    private let state = NIOLockedValueBox<(shared: Shared?, channels: [Channel], httpChannels: [Channel])>((nil, [], []))
 
     public init(configuration: NodeConfiguration, store: MailStore, group: EventLoopGroup, threadPool: NIOThreadPool, logger: Logger) {
         self.configuration = configuration
@@ -100,6 +102,11 @@ public final class POP3Server: Service, @unchecked Sendable {
     /// The addresses actually bound (port 0 resolved), plain listeners first.
     public private(set) var boundAddresses: [SocketAddress] = []
     public private(set) var boundTLSAddresses: [SocketAddress] = []
+    public private(set) var boundHTTPAddresses: [SocketAddress] = []
+
+    /// Set when shutdown starts: readiness fails so the load balancer stops sending new clients.
+    private let draining = NIOLockedValueBox(false)
+    public var isDraining: Bool { draining.withLockedValue { $0 } }
 
     /// Binds the listeners and starts accepting.
     public func start() async throws {
@@ -111,12 +118,25 @@ public final class POP3Server: Service, @unchecked Sendable {
         let authenticator = Authenticator(store: store, nodeID: configuration.nodeID, cache: cache)
         let shared = Shared(configuration: configuration, authenticator: authenticator, threadPool: threadPool, tlsContext: tlsContext, logger: logger)
         var channels: [Channel] = []
+        var httpChannels: [Channel] = []
         do {
             for address in configuration.listen {
                 let channel = try await bind(address, shared: shared, implicitTLS: nil)
                 channels.append(channel)
                 boundAddresses.append(channel.localAddress!)
                 logger.info("POP3 listening on \(channel.localAddress!)")
+            }
+            let probe = HealthHandler.Probe(isDraining: { [weak self] in self?.isDraining ?? true }, store: store, threadPool: threadPool)
+            for address in configuration.httpListen {
+                let channel = try await ServerBootstrap(group: group)
+                    .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                    .childChannelInitializer { channel in
+                        channel.pipeline.configureHTTPServerPipeline().flatMap { channel.pipeline.addHandler(HealthHandler(probe: probe)) }
+                    }
+                    .bind(to: address).get()
+                httpChannels.append(channel)
+                boundHTTPAddresses.append(channel.localAddress!)
+                logger.info("HTTP health on \(channel.localAddress!)")
             }
             for address in configuration.tlsListen {
                 let channel = try await bind(address, shared: shared, implicitTLS: tlsContext)
@@ -125,10 +145,10 @@ public final class POP3Server: Service, @unchecked Sendable {
                 logger.info("POP3S listening on \(channel.localAddress!)")
             }
         } catch {
-            for channel in channels { try? await channel.close() }
+            for channel in channels + httpChannels { try? await channel.close() }
             throw NodeError.configuration("cannot listen: \(error)")
         }
-        state.withLockedValue { $0 = (shared, channels) }
+        state.withLockedValue { $0 = (shared, channels, httpChannels) }
     }
 
     private func bind(_ address: SocketAddress, shared: Shared, implicitTLS: NIOSSLContext?) async throws -> Channel {
@@ -181,8 +201,15 @@ public final class POP3Server: Service, @unchecked Sendable {
     /// Stops accepting, lets sessions finish for up to `drainTime`, ends the rest (no UPDATE), and waits until
     /// every mailbox lock has been given back.
     public func shutdown() async {
-        let (shared, channels) = state.withLockedValue { ($0.shared, $0.channels) }
+        let (shared, channels, httpChannels) = state.withLockedValue { ($0.shared, $0.channels, $0.httpChannels) }
+        draining.withLockedValue { $0 = true }
         for channel in channels { try? await channel.close() }
+        await drain(shared)
+        for channel in httpChannels { try? await channel.close() }
+        logger.info("stopped")
+    }
+
+    private func drain(_ shared: Shared?) async {
         guard let shared else { return }
         logger.info("shutting down: \(shared.sessionCount) sessions, drain time \(configuration.drainTime.nanoseconds / 1_000_000_000) s")
         shared.shutdownSessionsNotLoggedIn()
@@ -195,7 +222,6 @@ public final class POP3Server: Service, @unchecked Sendable {
         while (shared.sessionCount > 0 || shared.releasesInFlight > 0) && NIODeadline.now() < hardDeadline {
             try? await Task.sleep(nanoseconds: 20_000_000)
         }
-        logger.info("stopped")
     }
 
     public func run() async throws {

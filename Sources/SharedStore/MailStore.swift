@@ -151,6 +151,11 @@ public final class MailStore: Sendable {
         return MailStore(volume: volume, guid: guid, info: info, namer: namer, clock: clock)
     }
 
+    /// Whether the store answers (a readiness check): a stat of the cluster file.
+    public func checkReachable() throws {
+        _ = try volume.stat(Self.clusterFile)
+    }
+
     // MARK: Metabase
 
     private func readMetabase() throws -> (version: Int, domains: [String]) {

@@ -28,6 +28,7 @@ struct NodeOptions: ParsableArguments {
     @Option(name: .customLong("drain-time"), help: "Seconds sessions may finish at shutdown (config pop3.drain-time; default 30).") var drainTime: Double?
     @Option(help: "Greeting text (config pop3.greeting).") var greeting: String?
     @Option(help: "CAPA IMPLEMENTATION text; not sent unless set (config pop3.implementation).") var implementation: String?
+    @Option(name: .customLong("http-listen"), help: "HTTP health address HOST:PORT for load balancers, repeatable: /health/live, /health/ready (config http.listen; default none).") var httpListen: [String] = []
     @Option(name: .customLong("proxy-trusted"), help: "Load balancers' networks, comma-separated CIDR blocks: their connections must start with a PROXY v1/v2 header (config proxy.trusted; default none).") var proxyTrusted: String?
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error (config log.level; default info).") var logLevel: String?
 
@@ -37,6 +38,7 @@ struct NodeOptions: ParsableArguments {
         let tlsSpecs = !tlsListen.isEmpty ? tlsListen : (reader.stringArray(forKey: "pop3.tls-listen") ?? [])
         c.listen = try listenSpecs.map(parseAddress)
         c.tlsListen = try tlsSpecs.map(parseAddress)
+        c.httpListen = try (!httpListen.isEmpty ? httpListen : (reader.stringArray(forKey: "http.listen") ?? [])).map(parseAddress)
         c.certificatePath = cert ?? reader.string(forKey: "tls.cert")
         c.privateKeyPath = key ?? reader.string(forKey: "tls.key")
         if (c.certificatePath == nil) != (c.privateKeyPath == nil) { throw UserError("--cert and --key go together") }
