@@ -98,11 +98,11 @@ class Harness:
         self.cli("deliver", f"{user}@{DOMAIN}", path)
         self.messages.setdefault(user, []).append(crlf(data))
 
-    def start_node(self, *extra, name="n1", root=None):
+    def start_node(self, *extra, name="n1", root=None, log_level="warning", drain_time="1"):
         port, tls_port = free_port(), free_port()
         cmd = [self.poplar, "node", "--root", root or self.root, "--guid-file", self.guid, "--listen", f"127.0.0.1:{port}",
                "--tls-listen", f"127.0.0.1:{tls_port}", "--cert", self.cert, "--key", self.key, "--node-id", name,
-               "--auth-failure-delay", "0.2", "--drain-time", "1", "--log-level", "warning", *extra]
+               "--auth-failure-delay", "0.2", "--drain-time", drain_time, "--log-level", log_level, *extra]
         log = open(os.path.join(self.dir, f"{name}.log"), "ab")
         proc = subprocess.Popen(cmd, stdout=log, stderr=log)
         deadline = time.time() + 30
@@ -1233,6 +1233,79 @@ def nfs_server_killed_and_restarted(h, n):
 
 
 TEST_LIMIT = 180  # seconds for one test, all its clients and processes included
+
+
+def haproxy_login(port, user):
+    """A whole session through HAProxy; returns the client's own port (what the node must log as the peer)."""
+    p = poplib.POP3("127.0.0.1", port, timeout=10)
+    client_port = p.sock.getsockname()[1]
+    p.user(f"{user}@{DOMAIN}")
+    p.pass_(PW[user])
+    p.stat()
+    p.quit()
+    return client_port
+
+
+def node_logged_peer(h, node, client_port):
+    return any(f"127.0.0.1:{client_port} " in l and "login" in l for l in open(os.path.join(h.dir, f"{node['name']}.log"), errors="replace"))
+
+
+@test
+def haproxy_with_proxy_v2_health_checks_and_drain(h, n):
+    """HAProxy (TCP mode, send-proxy-v2, checks on /health/ready) in front of two nodes: logins work through it, each
+    node logs the real client address, and a node that drains fails readiness and gets no new client while its
+    session in flight finishes."""
+    hdir = os.path.join(h.dir, "haproxy")
+    http = [free_port(), free_port()]
+    nodes = [h.start_node("--proxy-trusted", "127.0.0.1", "--http-listen", f"127.0.0.1:{http[i]}", name=f"hap{i}",
+                          log_level="info", drain_time="20") for i in range(2)]
+    port = free_port()
+    env = dict(os.environ, HAPROXY_INTER="200ms")
+    r = subprocess.run(["bash", os.path.join(os.path.dirname(__file__), "..", "..", "cluster", "haproxy", "start-haproxy.sh"), hdir,
+                        "127.0.0.1", str(port), *[f"127.0.0.1:{nd['port']}:{http[i]}" for i, nd in enumerate(nodes)]],
+                       capture_output=True, timeout=60, env=env)
+    assert r.returncode == 0, r.stderr
+    try:
+        time.sleep(1)  # both servers checked up
+        seen = {0: 0, 1: 0}
+        for _ in range(6):
+            cp = haproxy_login(port, "bob")
+            where = [i for i, nd in enumerate(nodes) if node_logged_peer(h, nd, cp)]
+            assert len(where) == 1, f"client port {cp} in the logs of nodes {where}"
+            seen[where[0]] += 1
+        assert seen[0] and seen[1], f"leastconn spread: {seen}"
+        # Drain the node holding a session: readiness fails, HAProxy sends every new client to the other node.
+        held = poplib.POP3("127.0.0.1", port, timeout=10)
+        held_port = held.sock.getsockname()[1]
+        held.user(f"carol@{DOMAIN}")
+        held.pass_(PW["carol"])
+        drained = [i for i, nd in enumerate(nodes) if node_logged_peer(h, nd, held_port)][0]
+        nodes[drained]["proc"].send_signal(signal.SIGTERM)
+        time.sleep(1)
+        for _ in range(4):
+            cp = haproxy_login(port, "bob")
+            assert node_logged_peer(h, nodes[1 - drained], cp), "a new client reached the draining node"
+        assert held.stat()[0] >= 1, "the session in flight goes on while its node drains"
+        held.quit()
+        nodes[drained]["proc"].wait(timeout=15)
+        assert h.wait_free("carol")
+    finally:
+        if os.path.exists(os.path.join(hdir, "haproxy.pid")):
+            stop_pidfile(os.path.join(hdir, "haproxy.pid"))
+        for nd in nodes:
+            h.stop_node(nd)
+
+
+def stop_pidfile(path):
+    try:
+        pid = int(open(path).read().split()[0])
+        os.kill(pid, signal.SIGTERM)
+        for _ in range(50):
+            os.kill(pid, 0)
+            time.sleep(0.1)
+        os.kill(pid, signal.SIGKILL)
+    except (ProcessLookupError, ValueError, FileNotFoundError):
+        pass
 
 
 def _test_took_too_long(*_):
