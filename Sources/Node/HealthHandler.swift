@@ -6,6 +6,7 @@ import SharedStore
 /// The node's HTTP endpoint for load balancers and monitoring (`--http-listen`): `GET /health/live` answers 200
 /// while the process serves; `GET /health/ready` answers 200 only when the node takes new logins (not draining)
 /// and the mail store answers, 503 otherwise. HAProxy checks readiness here, so checks never open POP3 sessions.
+/// `GET /metrics` is the Prometheus exposition (the seed's performance counters, as metrics).
 final class HealthHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
@@ -15,6 +16,8 @@ final class HealthHandler: ChannelInboundHandler {
         let isDraining: @Sendable () -> Bool
         let store: MailStore
         let threadPool: NIOThreadPool
+        /// The Prometheus text exposition of this process's metrics, when a backend was bootstrapped.
+        let metrics: (@Sendable () -> [UInt8])?
     }
 
     private let probe: Probe
@@ -50,14 +53,18 @@ final class HealthHandler: ChannelInboundHandler {
                 case .failure(let error): self.respond(context, head, .serviceUnavailable, "store unreachable: \(error)\n")
                 }
             }
+        case "/metrics":
+            guard let metrics = probe.metrics else { return respond(context, head, .notFound, "no metrics backend\n") }
+            respond(context, head, .ok, String(decoding: metrics(), as: UTF8.self), contentType: "text/plain; version=0.0.4; charset=utf-8")
         default:
             respond(context, head, .notFound, "not found\n")
         }
     }
 
-    private func respond(_ context: ChannelHandlerContext, _ request: HTTPRequestHead, _ status: HTTPResponseStatus, _ body: String) {
+    private func respond(_ context: ChannelHandlerContext, _ request: HTTPRequestHead, _ status: HTTPResponseStatus, _ body: String,
+                         contentType: String = "text/plain; charset=utf-8") {
         var headers = HTTPHeaders()
-        headers.add(name: "Content-Type", value: "text/plain; charset=utf-8")
+        headers.add(name: "Content-Type", value: contentType)
         headers.add(name: "Content-Length", value: "\(body.utf8.count)")
         headers.add(name: "Connection", value: "close")
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: request.version, status: status, headers: headers))), promise: nil)

@@ -89,7 +89,13 @@ public final class POP3Server: Service, @unchecked Sendable {
     /// The POP3 listeners close when shutdown starts; the health listeners stay to answer 503 while draining.
     private let state = NIOLockedValueBox<(shared: Shared?, channels: [Channel], httpChannels: [Channel])>((nil, [], []))
 
-    public init(configuration: NodeConfiguration, store: MailStore, group: EventLoopGroup, threadPool: NIOThreadPool, logger: Logger) {
+    private let metrics: (@Sendable () -> [UInt8])?
+
+    /// `metrics`: renders this process's metrics for `GET /metrics` on the health listener (the executable
+    /// bootstraps the backend; the library only emits).
+    public init(configuration: NodeConfiguration, store: MailStore, group: EventLoopGroup, threadPool: NIOThreadPool, logger: Logger,
+                metrics: (@Sendable () -> [UInt8])? = nil) {
+        self.metrics = metrics
         self.configuration = configuration
         self.store = store
         self.group = group
@@ -126,7 +132,7 @@ public final class POP3Server: Service, @unchecked Sendable {
                 boundAddresses.append(channel.localAddress!)
                 logger.info("POP3 listening on \(channel.localAddress!)")
             }
-            let probe = HealthHandler.Probe(isDraining: { [weak self] in self?.isDraining ?? true }, store: store, threadPool: threadPool)
+            let probe = HealthHandler.Probe(isDraining: { [weak self] in self?.isDraining ?? true }, store: store, threadPool: threadPool, metrics: metrics)
             for address in configuration.httpListen {
                 let channel = try await ServerBootstrap(group: group)
                     .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)

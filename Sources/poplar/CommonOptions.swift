@@ -45,17 +45,17 @@ struct CommonOptions: ParsableArguments {
         guidFile ?? reader.string(forKey: "guid-file") ?? Self.defaultGUIDFile
     }
 
-    /// Opens the volume a root names. A path now; `nfs://` arrives with the NFS volume.
+    /// Opens the volume a root names (a path, or `nfs://`), with every call timed for the metrics.
     static func openVolume(_ root: String) throws -> any Volume {
         if root.hasPrefix("nfs://") {
             do {
-                return try NFSVolume(url: root)
+                return MeteredVolume(try NFSVolume(url: root))
             } catch let error as StoreError {
                 throw UserError("cannot open the mail root \(root): \(error.message)")
             }
         }
         do {
-            return try POSIXVolume(rootPath: root)
+            return MeteredVolume(try POSIXVolume(rootPath: root))
         } catch let error as StoreError {
             throw UserError("cannot open the mail root \(root): \(error.message)")
         }

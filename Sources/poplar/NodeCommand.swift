@@ -2,9 +2,11 @@ import ArgumentParser
 import Configuration
 import Foundation
 import Logging
+import Metrics
 import NIOCore
 import NIOPosix
 import Node
+import Prometheus
 import ServerSupport
 import ServiceLifecycle
 import SharedStore
@@ -142,7 +144,16 @@ struct NodeCommand: AsyncParsableCommand {
 
 /// Runs a node until SIGTERM or SIGINT; then it drains and gives every lock back before returning.
 func runNode(store: MailStore, configuration: NodeConfiguration) async throws {
+    let metrics = bootstrapMetrics()
     try await runServices { pool, logger in
-        [POP3Server(configuration: configuration, store: store, group: MultiThreadedEventLoopGroup.singleton, threadPool: pool, logger: logger)]
+        [POP3Server(configuration: configuration, store: store, group: MultiThreadedEventLoopGroup.singleton, threadPool: pool, logger: logger,
+                    metrics: metrics)]
     }
+}
+
+/// Prometheus as the swift-metrics backend, once per process; returns what renders the exposition.
+func bootstrapMetrics() -> @Sendable () -> [UInt8] {
+    let registry = PrometheusCollectorRegistry()
+    MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+    return { registry.emitToBuffer() }
 }

@@ -1274,6 +1274,14 @@ def haproxy_with_proxy_v2_health_checks_and_drain(h, n):
             assert len(where) == 1, f"client port {cp} in the logs of nodes {where}"
             seen[where[0]] += 1
         assert seen[0] and seen[1], f"leastconn spread: {seen}"
+        # Each node's Prometheus metrics count what it served.
+        import urllib.request
+        for i in range(2):
+            text = urllib.request.urlopen(f"http://127.0.0.1:{http[i]}/metrics", timeout=5).read().decode()
+            lines = dict(l.rsplit(" ", 1) for l in text.splitlines() if l and not l.startswith("#"))
+            assert float(lines.get('poplar_pop3_logins_total{result="success"}', 0)) == seen[i], (i, seen, text[:500])
+            assert float(lines.get("poplar_lock_acquired_total", 0)) == seen[i]
+            assert float(lines.get('poplar_store_call_duration_seconds_count{call="rename"}', 0)) >= 2 * seen[i]
         # Drain the node holding a session: readiness fails, HAProxy sends every new client to the other node.
         held = poplib.POP3("127.0.0.1", port, timeout=10)
         held_port = held.sock.getsockname()[1]
