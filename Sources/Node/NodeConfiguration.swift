@@ -56,6 +56,8 @@ public struct NodeConfiguration: Sendable {
     public var proxyTrusted: TrustedNetworks
     /// HTTP liveness and readiness (`/health/live`, `/health/ready`) for load balancers; none by default.
     public var httpListen: [SocketAddress]
+    /// How often the node publishes itself in `.poplar/nodes/` and reads its control folder (drain, kick).
+    public var registryInterval: TimeAmount
 
     public static let minimumIdleTimeout: TimeAmount = .seconds(1)
 
@@ -80,7 +82,8 @@ public struct NodeConfiguration: Sendable {
         loginCacheSize: Int = 100_000,
         retrieveChunkSize: Int = 64 * 1024,
         proxyTrusted: TrustedNetworks = TrustedNetworks(),
-        httpListen: [SocketAddress] = []
+        httpListen: [SocketAddress] = [],
+        registryInterval: TimeAmount = .seconds(2)
     ) {
         self.listen = listen
         self.tlsListen = tlsListen
@@ -103,6 +106,7 @@ public struct NodeConfiguration: Sendable {
         self.retrieveChunkSize = retrieveChunkSize
         self.proxyTrusted = proxyTrusted
         self.httpListen = httpListen
+        self.registryInterval = registryInterval
     }
 
     /// The host name, lowercased and cut to the characters a lock name may carry.

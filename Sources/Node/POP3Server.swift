@@ -22,8 +22,26 @@ public final class POP3Server: Service, @unchecked Sendable {
         let logger: Logger
         private let sessions = NIOLockedValueBox([ObjectIdentifier: (POP3ServerHandler, EventLoop)]())
         private let pendingReleases = NIOLockedValueBox(0)
+        /// Logged-in sessions by id, for the node registry (`poplar cluster who`) and `poplar cluster kick`.
+        private let loggedIn = NIOLockedValueBox([String: NodeRecord.Session]())
+        /// Draining (`poplar node drain`, SIGTERM): new logins are refused with [SYS/TEMP], readiness fails.
+        let draining: NIOLockedValueBox<Bool>
+        var isDraining: Bool { draining.withLockedValue { $0 } }
 
-        init(configuration: NodeConfiguration, authenticator: Authenticator, threadPool: NIOThreadPool, tlsContext: NIOSSLContext?, logger: Logger) {
+        func sessionLoggedIn(_ id: String, _ entry: NodeRecord.Session) { loggedIn.withLockedValue { $0[id] = entry } }
+        func sessionEnded(_ id: String) { _ = loggedIn.withLockedValue { $0.removeValue(forKey: id) } }
+        var loggedInSessions: [NodeRecord.Session] { loggedIn.withLockedValue { Array($0.values) } }
+
+        /// Ends the session with this id (without UPDATE; its lock is released). False if none here.
+        func kick(_ id: String) -> Bool {
+            let targets = sessions.withLockedValue { $0.values.filter { $0.0.sessionID == id } }
+            for (handler, loop) in targets { loop.execute { handler.requestShutdown() } }
+            return !targets.isEmpty
+        }
+
+        init(configuration: NodeConfiguration, authenticator: Authenticator, threadPool: NIOThreadPool, tlsContext: NIOSSLContext?,
+             logger: Logger, draining: NIOLockedValueBox<Bool>) {
+            self.draining = draining
             self.configuration = configuration
             self.authenticator = authenticator
             self.limiter = ConnectionLimiter(maxActive: configuration.maxConnections, backlog: configuration.backlog)
@@ -122,7 +140,8 @@ public final class POP3Server: Service, @unchecked Sendable {
         }
         let cache = LoginCache(ttl: configuration.loginCacheTTL, capacity: configuration.loginCacheSize)
         let authenticator = Authenticator(store: store, nodeID: configuration.nodeID, cache: cache)
-        let shared = Shared(configuration: configuration, authenticator: authenticator, threadPool: threadPool, tlsContext: tlsContext, logger: logger)
+        let shared = Shared(configuration: configuration, authenticator: authenticator, threadPool: threadPool, tlsContext: tlsContext, logger: logger,
+                            draining: draining)
         var channels: [Channel] = []
         var httpChannels: [Channel] = []
         do {
@@ -155,6 +174,59 @@ public final class POP3Server: Service, @unchecked Sendable {
             throw NodeError.configuration("cannot listen: \(error)")
         }
         state.withLockedValue { $0 = (shared, channels, httpChannels) }
+        // A drain request left from an earlier run of this node is done with: it was drained and started again.
+        let store = self.store, node = configuration.nodeID
+        _ = try? await threadPool.runIfActive { try store.clearDrain(node: node) }
+        startRegistry(shared)
+    }
+
+    // MARK: Registry and control (`.poplar/nodes/<node>`, `.poplar/control/<node>/`)
+
+    private let registry = NIOLockedValueBox<(task: RepeatedTask?, beat: UInt64, started: Date)>((nil, 0, Date()))
+    private let drained = AsyncStream<Void>.makeStream()
+
+    /// Publishes this node every `registryInterval` and acts on what the operator left in its control folder.
+    private func startRegistry(_ shared: Shared) {
+        let store = self.store, node = configuration.nodeID, logger = self.logger
+        let address = (boundAddresses.first ?? boundTLSAddresses.first).map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "none"
+        let loop = group.next()
+        let interval = configuration.registryInterval
+        let task = loop.scheduleRepeatedAsyncTask(initialDelay: .zero, delay: interval) { [weak self] _ in
+            guard let self else { return loop.makeSucceededVoidFuture() }
+            let (beat, started) = self.registry.withLockedValue { r -> (UInt64, Date) in
+                r.beat += 1
+                return (r.beat, r.started)
+            }
+            let record = NodeRecord(node: node, address: address, version: PoplarVersion.string, pid: getpid(), started: started,
+                                    updated: Date(), beat: beat, draining: shared.isDraining, sessions: shared.loggedInSessions)
+            return self.threadPool.runIfActive(eventLoop: loop) { () -> (drain: Bool, kicks: [String]) in
+                try store.publishNode(record)
+                return try store.pendingControl(node: node)
+            }.map { control in
+                for id in control.kicks {
+                    let found = shared.kick(id)
+                    logger.notice("kick requested by the operator", metadata: ["pop3.session": .string(id), "found": .stringConvertible(found)])
+                    self.threadPool.submit { _ in try? store.clearKick(node: node, session: id) }
+                }
+                if control.drain && !shared.isDraining { self.beginDrain(shared) }
+            }.recover { error in
+                logger.warning("node registry not updated: \(error)")
+            }
+        }
+        registry.withLockedValue { $0.task = task }
+    }
+
+    /// `poplar node drain`: refuse new logins, fail readiness, close connections that have not logged in, and
+    /// exit once the last session has ended.
+    private func beginDrain(_ shared: Shared) {
+        logger.notice("draining on the operator's request: \(shared.loggedInSessions.count) sessions to finish")
+        draining.withLockedValue { $0 = true }
+        shared.shutdownSessionsNotLoggedIn()
+        let continuation = drained.continuation
+        Task {
+            while !shared.loggedInSessions.isEmpty { try? await Task.sleep(nanoseconds: 100_000_000) }
+            continuation.yield()
+        }
     }
 
     private func bind(_ address: SocketAddress, shared: Shared, implicitTLS: NIOSSLContext?) async throws -> Channel {
@@ -211,6 +283,9 @@ public final class POP3Server: Service, @unchecked Sendable {
         draining.withLockedValue { $0 = true }
         for channel in channels { try? await channel.close() }
         await drain(shared)
+        registry.withLockedValue { $0.task?.cancel() }
+        let store = self.store, node = configuration.nodeID
+        _ = try? await threadPool.runIfActive { try store.removeNode(node) }
         for channel in httpChannels { try? await channel.close() }
         logger.info("stopped")
     }
@@ -232,12 +307,23 @@ public final class POP3Server: Service, @unchecked Sendable {
 
     public func run() async throws {
         try await start()
-        // Serve until the service group asks us to stop (SIGTERM, SIGINT) or the task is cancelled.
-        try? await gracefulShutdown()
+        // Serve until the service group asks us to stop (SIGTERM, SIGINT), the task is cancelled, or a drain
+        // requested by the operator has seen the last session end.
+        let drained = self.drained.stream
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { try? await gracefulShutdown() }
+            group.addTask { for await _ in drained { return } }
+            await group.next()
+            group.cancelAll()
+        }
         await shutdown()
     }
 
     public var activeSessions: Int { state.withLockedValue { $0.shared?.sessionCount ?? 0 } }
+}
+
+public enum PoplarVersion {
+    public static let string = "0.5.0"
 }
 
 public enum NodeError: Error, CustomStringConvertible {

@@ -23,7 +23,7 @@ final class POP3ServerHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private let shared: POP3Server.Shared
     private let isTLS: Bool
-    private let sessionID: String
+    let sessionID: String
     private var logger: Logger
 
     private var machine: POP3SessionStateMachine!
@@ -44,6 +44,8 @@ final class POP3ServerHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var heartbeatTask: RepeatedTask?
     private var heartbeatInFlight = false
     private var peerIsLoopback = false
+    /// The client's address as ip:port, for the registry.
+    private var peerDescription = "unknown"
     /// The client address a trusted load balancer announced; nil on a direct connection.
     private var proxiedPeer: SocketAddress?
     /// The client's first bytes, kept until they tell whether they are a PROXY header (from an untrusted peer).
@@ -65,6 +67,7 @@ final class POP3ServerHandler: ChannelInboundHandler, RemovableChannelHandler {
         // Behind a load balancer the real client came in the PROXY header (ProxyProtocolHandler).
         let remote = proxiedPeer ?? context.channel.remoteAddress
         peerIsLoopback = remote.map(Self.isLoopback) ?? false
+        peerDescription = remote.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "unknown"
         logger[metadataKey: "pop3.peer"] = .string(remote?.description ?? "unknown")
         shared.register(self, on: context.eventLoop)
         let loop = context.eventLoop
@@ -212,6 +215,7 @@ final class POP3ServerHandler: ChannelInboundHandler, RemovableChannelHandler {
             shared.releaseInBackground(session, logger: logger)
         }
         if admitted { shared.limiter.release() }
+        shared.sessionEnded(sessionID)
         if let loop { shared.unregister(self, on: loop) }
     }
 
@@ -327,6 +331,11 @@ final class POP3ServerHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private func authenticate(_ credentials: POP3Credentials) {
         guard let context else { return }
+        if shared.isDraining {
+            // `poplar node drain` or SIGTERM: sessions in flight finish, new ones go to another node.
+            loginCompleted(.init(outcome: .temporaryFailure("this node is draining, connect again"), session: nil, label: "draining"))
+            return
+        }
         busy = true
         context.flush()
         let started = NIODeadline.now()
@@ -363,6 +372,8 @@ final class POP3ServerHandler: ChannelInboundHandler, RemovableChannelHandler {
         if let session = result.session {
             mailbox = session
             startHeartbeat(session)
+            shared.sessionLoggedIn(sessionID, NodeRecord.Session(mailbox: session.address.description, session: sessionID,
+                                                                 peer: peerDescription, since: Date()))
             logger[metadataKey: "pop3.mailbox"] = .string(session.address.description)
             logger.info("login", metadata: ["pop3.messages": .stringConvertible(session.messages.count),
                                             "pop3.lock.takeover": .stringConvertible(session.tookOver),

@@ -25,6 +25,22 @@ public enum Names {
         return d
     }
 
+    /// A node's name (in lock records, the registry and control folders): 1-32 of a-z, 0-9 and `-`.
+    public static func validateNodeID(_ text: String) throws -> String {
+        guard (1...32).contains(text.utf8.count), text.utf8.allSatisfy({ ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2D }) else {
+            throw StoreError(code: .invalidName, message: "invalid node name \"\(text.prefix(40))\": 1-32 characters of a-z, 0-9 and -")
+        }
+        return text
+    }
+
+    /// A POP3 session id (base 36, as the node makes them): 1-32 of a-z and 0-9.
+    public static func validateSessionID(_ text: String) throws -> String {
+        guard (1...32).contains(text.utf8.count), text.utf8.allSatisfy({ ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) }) else {
+            throw StoreError(code: .invalidName, message: "invalid session id \"\(text.prefix(40))\"")
+        }
+        return text
+    }
+
     public static func validateMailbox(_ text: String) throws -> String {
         let m = text.lowercased()
         func fail(_ why: String) -> StoreError {

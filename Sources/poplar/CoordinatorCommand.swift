@@ -78,7 +78,10 @@ func runServices(_ make: (NIOThreadPool, Logger) -> [any Service]) async throws 
     let logger = Logger(label: "poplar")
     let threadPool = NIOThreadPool(numberOfThreads: max(4, System.coreCount * 2))
     threadPool.start()
-    let services = make(threadPool, logger).map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) }
+    // A service that returns on its own (a node drained by the operator) ends the whole process gracefully.
+    let services = make(threadPool, logger).map {
+        ServiceGroupConfiguration.ServiceConfiguration(service: $0, successTerminationBehavior: .gracefullyShutdownGroup)
+    }
     let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
     do {
         try await group.run()

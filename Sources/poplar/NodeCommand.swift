@@ -31,6 +31,7 @@ struct NodeOptions: ParsableArguments {
     @Option(help: "Greeting text (config pop3.greeting).") var greeting: String?
     @Option(help: "CAPA IMPLEMENTATION text; not sent unless set (config pop3.implementation).") var implementation: String?
     @Option(name: .customLong("http-listen"), help: "HTTP health address HOST:PORT for load balancers, repeatable: /health/live, /health/ready (config http.listen; default none).") var httpListen: [String] = []
+    @Option(name: .customLong("registry-interval"), help: "Seconds between this node's updates of the node registry, which is also how soon it sees a drain or kick request (config node.registry-interval; default 2).") var registryInterval: Double?
     @Option(name: .customLong("proxy-trusted"), help: "Load balancers' networks, comma-separated CIDR blocks: their connections must start with a PROXY v1/v2 header (config proxy.trusted; default none).") var proxyTrusted: String?
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error (config log.level; default info).") var logLevel: String?
 
@@ -53,6 +54,7 @@ struct NodeOptions: ParsableArguments {
         c.idleTimeout = try seconds(idleTimeout ?? reader.double(forKey: "pop3.idle-timeout"), default: c.idleTimeout, name: "idle timeout", max: 24 * 3600)
         c.authorizationIdleTimeout = try seconds(authIdleTimeout ?? reader.double(forKey: "pop3.auth-idle-timeout"), default: c.authorizationIdleTimeout, name: "auth idle timeout", max: 3600)
         c.authFailureDelay = try seconds(authFailureDelay ?? reader.double(forKey: "pop3.auth-failure-delay"), default: c.authFailureDelay, name: "auth failure delay", max: 60, allowZero: true)
+        c.registryInterval = try seconds(registryInterval ?? reader.double(forKey: "node.registry-interval"), default: c.registryInterval, name: "registry interval", max: 60)
         c.drainTime = try seconds(drainTime ?? reader.double(forKey: "pop3.drain-time"), default: c.drainTime, name: "drain time", max: 3600, allowZero: true)
         if let n = maxConnections ?? reader.int(forKey: "pop3.max-connections") {
             guard n >= 1 else { throw UserError("max connections must be at least 1") }
@@ -130,7 +132,8 @@ func bootstrapLogging(level: Logger.Level) {
 }
 
 struct NodeCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "node", abstract: "Run a POP3 node over the mail root.")
+    static let configuration = CommandConfiguration(
+        commandName: "node", abstract: "Run a POP3 node over the mail root (or `poplar node drain NODE`).", subcommands: [NodeDrainCommand.self])
     @OptionGroup var common: CommonOptions
     @OptionGroup var options: NodeOptions
 

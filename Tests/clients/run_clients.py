@@ -1304,6 +1304,43 @@ def haproxy_with_proxy_v2_health_checks_and_drain(h, n):
             h.stop_node(nd)
 
 
+@test
+def cluster_status_who_kick_and_node_drain(h, n):
+    """The node registry with a real node: `cluster status` and `cluster who` show its session and the mailbox it
+    holds, `cluster kick` ends that session on its node, `node drain` makes the node refuse new logins with
+    [SYS/TEMP] while the session in flight finishes, and the node exits once it has."""
+    r1 = h.start_node("--registry-interval", "0.3", name="reg1")
+    try:
+        c = login(r1["port"], "carol")
+        time.sleep(1)
+        out = h.cli("cluster", "status").stdout.decode()
+        assert "node reg1" in out and f"holds carol@{DOMAIN}" in out, out
+        out = h.cli("cluster", "who").stdout.decode()
+        assert f"carol@{DOMAIN}  node reg1" in out, out
+        r = h.cli("cluster", "kick", f"carol@{DOMAIN}", check=False)
+        assert r.returncode == 0 and b"ended" in r.stdout, (r.stdout, r.stderr)
+        assert c.closed(5), "the kicked session's connection was closed"
+        assert h.wait_free("carol")
+        held = login(r1["port"], "carol")
+        r = h.cli("node", "drain", "reg1", check=False)
+        assert r.returncode == 0 and b"draining" in r.stdout, (r.stdout, r.stderr)
+        other = Raw(r1["port"])
+        other.line()
+        other.cmd(f"USER bob@{DOMAIN}")
+        reply = other.cmd(f"PASS {PW['bob']}")
+        assert reply.startswith("-ERR [SYS/TEMP]"), reply
+        other.close()
+        assert held.cmd("STAT").startswith("+OK"), "the session in flight goes on"
+        assert r1["proc"].poll() is None, "still running while a session is open"
+        assert held.cmd("QUIT").startswith("+OK")
+        r1["proc"].wait(timeout=10)
+        assert r1["proc"].returncode == 0, r1["proc"].returncode
+        assert "node reg1" not in h.cli("cluster", "status").stdout.decode()
+        assert h.wait_free("carol")
+    finally:
+        h.stop_node(r1)
+
+
 def stop_pidfile(path):
     try:
         pid = int(open(path).read().split()[0])

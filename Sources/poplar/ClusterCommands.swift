@@ -1,0 +1,112 @@
+import ArgumentParser
+import Foundation
+import SharedStore
+
+/// `poplar cluster …`: the cluster as the store sees it (docs/operations.md).
+struct ClusterCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cluster",
+        abstract: "Nodes, sessions and held mailboxes of the cluster; end a session wherever it runs.",
+        subcommands: [Status.self, Who.self, Kick.self]
+    )
+
+    /// Seconds since a node last published itself: its wall clock against ours, for display only.
+    static func age(_ d: Date) -> String {
+        let s = Date().timeIntervalSince(d)
+        return s < 1 ? "just now" : "\(Int(s.rounded())) s ago"
+    }
+
+    struct Status: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Every node: address, version, draining, sessions and the mailboxes they hold.")
+        @OptionGroup var common: CommonOptions
+        func run() async throws {
+            let (store, _) = try await common.openStore()
+            let nodes = try storeCall("cannot read the node registry") { try store.nodes() }
+            if nodes.isEmpty { print("no node has published itself (none running, or none since the registry existed)") }
+            for n in nodes {
+                print("node \(n.node)  \(n.address)  version \(n.version)  pid \(n.pid)  \(n.draining ? "DRAINING" : "serving")  sessions \(n.sessions.count)  updated \(ClusterCommand.age(n.updated))")
+                for s in n.sessions.sorted(by: { $0.mailbox < $1.mailbox }) {
+                    print("  holds \(s.mailbox)  (session \(s.session) from \(s.peer))")
+                }
+            }
+        }
+    }
+
+    struct Who: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Every session of the cluster: mailbox, node, client, since.")
+        @OptionGroup var common: CommonOptions
+        func run() async throws {
+            let (store, _) = try await common.openStore()
+            let nodes = try storeCall("cannot read the node registry") { try store.nodes() }
+            let formatter = ISO8601DateFormatter()
+            let rows = nodes.flatMap { n in n.sessions.map { (n.node, $0) } }.sorted { $0.1.mailbox < $1.1.mailbox }
+            for (node, s) in rows {
+                print("\(s.mailbox)  node \(node)  session \(s.session)  from \(s.peer)  since \(formatter.string(from: s.since))")
+            }
+            print("\(rows.count) session\(rows.count == 1 ? "" : "s") on \(nodes.count) node\(nodes.count == 1 ? "" : "s")")
+        }
+    }
+
+    struct Kick: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "End the session holding a mailbox, on whatever node holds it (nothing is deleted).",
+            discussion: "The request is left in the holder's control folder; the node ends the session at its next registry update and gives the lock back. A holder that does not respond (dead) is freed by `poplar mailbox unlock --force` or, by itself, after one lease."
+        )
+        @OptionGroup var common: CommonOptions
+        @Argument(help: "The mailbox, user@domain.") var address: String
+        @Option(help: "Seconds to wait for the session to end.") var wait: Double = 15
+
+        func run() async throws {
+            let (store, _) = try await common.openStore()
+            let mailbox = try storeCall("invalid address") { try MailboxAddress(parsing: address) }
+            guard case .session(let holder) = try storeCall("cannot read \(mailbox)", { try store.lockState(mailbox) }) else {
+                print("\(mailbox) is not held by a session")
+                return
+            }
+            try storeCall("cannot ask node \(holder.node)") { try store.requestKick(node: holder.node, session: holder.session) }
+            print("asked node \(holder.node) to end session \(holder.session)")
+            let deadline = Date().addingTimeInterval(max(0, wait))
+            while Date() < deadline {
+                if case .session(let now) = try storeCall("cannot read \(mailbox)", { try store.lockState(mailbox) }), now.isSameHolder(as: holder) {
+                    try await Task.sleep(nanoseconds: 200_000_000)
+                    continue
+                }
+                print("session \(holder.session) ended; \(mailbox) is no longer held by it")
+                return
+            }
+            throw UserError("node \(holder.node) did not end session \(holder.session) within \(wait) s (is it running? `poplar cluster status`; a dead holder: `poplar mailbox unlock --force \(mailbox)`)")
+        }
+    }
+}
+
+/// `poplar node drain NODE`.
+struct NodeDrainCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "drain",
+        abstract: "Make a node refuse new logins ([SYS/TEMP]), fail its readiness check, and exit once its sessions end."
+    )
+    @OptionGroup var common: CommonOptions
+    @Argument(help: "The node's name (its --node-id).") var node: String
+    @Option(help: "Seconds to wait for the node to report that it drains (0: do not wait).") var wait: Double = 10
+
+    func run() async throws {
+        let (store, _) = try await common.openStore()
+        let name = try storeCall("invalid node name") { try Names.validateNodeID(node) }
+        try storeCall("cannot ask node \(name) to drain") { try store.requestDrain(node: name) }
+        print("asked node \(name) to drain")
+        let deadline = Date().addingTimeInterval(max(0, wait))
+        while Date() < deadline {
+            let record = try storeCall("cannot read the node registry") { try store.nodes() }.first { $0.node == name }
+            guard let record else {
+                print("node \(name) is not in the registry (stopped, or drained and gone)")
+                return
+            }
+            if record.draining {
+                print("node \(name) is draining: \(record.sessions.count) session\(record.sessions.count == 1 ? "" : "s") to finish")
+                return
+            }
+            try await Task.sleep(nanoseconds: 200_000_000)
+        }
+        if wait > 0 { throw UserError("node \(name) did not report draining within \(wait) s (is it running?)") }
+    }
+}
