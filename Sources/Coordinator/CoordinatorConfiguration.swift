@@ -22,6 +22,9 @@ public struct CoordinatorConfiguration: Sendable {
     public var pickupInterval: TimeAmount
     /// Where DATA is spooled while it arrives (a local directory: not the shared store).
     public var spoolDirectory: String
+    /// This coordinator's name in the coordinators' lease (`.poplar/lease-coordinator`): the one holding it delivers,
+    /// the others stand by and answer 421/451 until its lease runs out.
+    public var coordinatorID: String
 
     public init(
         lmtpListen: [SocketAddress] = [],
@@ -34,7 +37,8 @@ public struct CoordinatorConfiguration: Sendable {
         maxRecipients: Int = SMTPLimits.defaultMaxRecipients,
         idleTimeout: TimeAmount = .minutes(5),
         pickupInterval: TimeAmount = .seconds(1),
-        spoolDirectory: String = NSTemporaryDirectory()
+        spoolDirectory: String = NSTemporaryDirectory(),
+        coordinatorID: String = CoordinatorConfiguration.defaultID()
     ) {
         self.lmtpListen = lmtpListen
         self.smtpListen = smtpListen
@@ -47,5 +51,13 @@ public struct CoordinatorConfiguration: Sendable {
         self.idleTimeout = idleTimeout
         self.pickupInterval = pickupInterval
         self.spoolDirectory = spoolDirectory
+        self.coordinatorID = coordinatorID
+    }
+
+    /// The host name cut to a-z, 0-9 and -, as lock records want it.
+    public static func defaultID() -> String {
+        let host = ProcessInfo.processInfo.hostName.lowercased()
+        let id = String(String.UnicodeScalarView(host.unicodeScalars.filter { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" }.prefix(32)))
+        return id.isEmpty ? "coordinator" : id
     }
 }

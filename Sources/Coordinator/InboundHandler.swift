@@ -57,6 +57,13 @@ final class InboundHandler: ChannelInboundHandler {
             client = remote.ipAddress.map { "[\($0)]" } ?? "unknown"
             logger[metadataKey: "smtp.peer"] = .string(remote.description)
         }
+        guard shared.isActive else {
+            // A standby coordinator (the coordinators' lease is another's): the MTA tries its next destination.
+            Counter(label: "poplar_coordinator_standby_refusals_total").increment()
+            perform(.sendAndClose(SMTPReply(421, "4.3.0", "\(shared.configuration.hostname) is a standby coordinator, try another")))
+            context.fireChannelActive()
+            return
+        }
         perform(machine.start())
         resetIdleTimer()
         context.flush()
@@ -183,6 +190,12 @@ final class InboundHandler: ChannelInboundHandler {
                 return
             }
             self.spool = nil
+            guard shared.isActive else {
+                // The lease was lost during the transaction: nothing is delivered, the MTA retries (elsewhere).
+                spool.close()
+                perform(machine.deliveryCompleted(Array(repeating: SMTPReply(451, "4.3.0", "coordinator lost its lease, try again"), count: envelope.recipients.count)))
+                return
+            }
             let atomic = mode == .smtp
             let client = self.client, proto = mode == .lmtp ? "LMTP" : "ESMTP"
             runBlocking({ [delivery = shared.delivery] () -> [SMTPReply] in

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
@@ -17,6 +18,10 @@ public final class InboundServer: Service, @unchecked Sendable {
         let threadPool: NIOThreadPool
         let tlsContext: NIOSSLContext?
         let logger: Logger
+        /// The coordinators' lease, while this coordinator holds it.
+        let lease = NIOLockedValueBox<HeldLock?>(nil)
+        /// Active: holding the lease, inside its window. Only then is mail accepted and delivered.
+        var isActive: Bool { lease.withLockedValue { $0 }.map { $0.lostReason == nil } ?? false }
         private let handlers = NIOLockedValueBox([ObjectIdentifier: (InboundHandler, EventLoop)]())
 
         func register(_ handler: InboundHandler, on loop: EventLoop) {
@@ -52,6 +57,7 @@ public final class InboundServer: Service, @unchecked Sendable {
     private let logger: Logger
     private let channels = NIOLockedValueBox<[Channel]>([])
     private let pickupTask = NIOLockedValueBox<RepeatedTask?>(nil)
+    private let leaseTask = NIOLockedValueBox<RepeatedTask?>(nil)
     private let sharedState = NIOLockedValueBox<Shared?>(nil)
     /// How long transactions in progress may finish at shutdown.
     public static let drainTime: TimeAmount = .seconds(10)
@@ -89,6 +95,17 @@ public final class InboundServer: Service, @unchecked Sendable {
         for a in lmtpAddresses { logger.info("LMTP listening on \(a)") }
         for a in smtpAddresses { logger.info("SMTP listening on \(a)") }
         for a in socketmapAddresses { logger.info("socketmap listening on \(a)") }
+        // Active or standby: the coordinators' lease decides; the first try runs now, so a lone coordinator
+        // delivers from its first connection.
+        await leaseTick(shared)
+        let interval = TimeAmount.nanoseconds(Int64(store.lease.heartbeatNanoseconds))
+        let leaseLoop = group.next()
+        let leaseTask = leaseLoop.scheduleRepeatedAsyncTask(initialDelay: interval, delay: interval) { [weak self] _ in
+            let promise = leaseLoop.makePromise(of: Void.self)
+            promise.completeWithTask { await self?.leaseTick(shared) }
+            return promise.futureResult
+        }
+        self.leaseTask.withLockedValue { $0 = leaseTask }
         if configuration.pickupInterval > .zero {
             let pickup = PickupFolder(delivery: delivery, maxMessageSize: configuration.maxMessageSize, logger: logger)
             try await threadPool.runIfActive { try pickup.ensureFolders() }
@@ -97,12 +114,53 @@ public final class InboundServer: Service, @unchecked Sendable {
             let loop = group.next()
             let task = loop.scheduleRepeatedAsyncTask(initialDelay: .zero, delay: configuration.pickupInterval) { _ in
                 pool.runIfActive(eventLoop: loop) {
+                    guard shared.isActive else { return }  // the standby leaves the pickup folder to the active one
                     do { try pickup.scan() } catch { logger.warning("pickup scan failed: \(error)") }
                 }
             }
             pickupTask.withLockedValue { $0 = task }
         }
     }
+
+    /// Every L/3: the active coordinator heartbeats its lease (and steps down if it lost it); a standby tries to
+    /// take it (a free lease at once, a dead holder's after one lease).
+    private func leaseTick(_ shared: Shared) async {
+        let store = self.store, id = configuration.coordinatorID
+        if let held = shared.lease.withLockedValue({ $0 }) {
+            let beat = (try? await threadPool.runIfActive { held.heartbeat() }) ?? .unconfirmed("thread pool stopped")
+            switch beat {
+            case .confirmed:
+                return
+            case .unconfirmed(let why):
+                logger.warning("coordinator lease heartbeat not confirmed: \(why)")
+                guard let lost = held.lostReason else { return }
+                stepDown(shared, held, lost)
+            case .lost(let why):
+                stepDown(shared, held, why)
+            }
+            return
+        }
+        do {
+            let held = try await threadPool.runIfActive { try store.takeLease(MailStore.coordinatorLease, holder: id) }
+            shared.lease.withLockedValue { $0 = held }
+            Counter(label: "poplar_coordinator_lease_acquired_total").increment()
+            logger.notice("active coordinator: holding the coordinators' lease", metadata: ["coordinator.takeover": .stringConvertible(held.owner.since)])
+        } catch let refusal as LockRefusal {
+            if case .inUse(let holder) = refusal { logger.debug("standby: coordinator \(holder.node) is active") }
+        } catch {
+            logger.warning("coordinator lease could not be taken: \(error)")
+        }
+    }
+
+    private func stepDown(_ shared: Shared, _ held: HeldLock, _ why: String) {
+        shared.lease.withLockedValue { $0 = nil }
+        Counter(label: "poplar_coordinator_lease_lost_total").increment()
+        logger.error("lost the coordinators' lease, standing by (mail is answered 4xx): \(why)")
+        threadPool.submit { _ in try? held.release() }
+    }
+
+    /// Active or standing by (for tests and the log).
+    public var isActive: Bool { sharedState.withLockedValue { $0 }?.isActive ?? false }
 
     private func bind(_ address: SocketAddress, autoRead: Bool = false, _ make: @escaping @Sendable () -> ChannelHandler) async throws -> SocketAddress {
         let channel = try await ServerBootstrap(group: group)
@@ -118,6 +176,7 @@ public final class InboundServer: Service, @unchecked Sendable {
     }
 
     public func shutdown() async {
+        leaseTask.withLockedValue { $0?.cancel() }
         if let task = pickupTask.withLockedValue({ $0 }) {
             let promise = group.next().makePromise(of: Void.self)
             task.cancel(promise: promise)
@@ -132,6 +191,10 @@ public final class InboundServer: Service, @unchecked Sendable {
                 try? await Task.sleep(nanoseconds: 50_000_000)
             }
             shared.shutdownAll(force: true)
+            // Give the lease back, so a standby takes over at once rather than after a lease.
+            if let held = shared.lease.withLockedValue({ l -> HeldLock? in defer { l = nil }; return l }) {
+                _ = try? await threadPool.runIfActive { try held.release() }
+            }
         }
         logger.info("coordinator stopped")
     }

@@ -302,7 +302,7 @@ extension MailStore {
         do {
             let finished = try finishIntent(dir: dir, deadline: grant.confirmedAt + lease.windowNanoseconds)
             let messages = Self.messages(in: try volume.list(dir))
-            return MailboxSession(store: self, address: address, dir: dir, owner: record, confirmedAt: grant.confirmedAt,
+            return MailboxSession(store: self, address: address, dir: dir, lock: HeldLock(store: self, dir: dir, owner: record, confirmedAt: grant.confirmedAt),
                                   messages: messages, tookOver: grant.tookOver, finishedIntent: finished)
         } catch {
             try? release(dir: dir, record: record)

@@ -20,6 +20,7 @@ struct CoordinatorOptions: ParsableArguments {
     @Option(name: .customLong("max-recipients"), help: "Recipients per transaction (config coordinator.max-recipients; default 1000).") var maxRecipients: Int?
     @Option(name: .customLong("pickup-interval"), help: "Seconds between pickup-folder scans, 0 = off (config coordinator.pickup-interval; default 1).") var pickupInterval: Double?
     @Option(name: .customLong("spool"), help: "Local directory for messages being received (config coordinator.spool; default the temp dir).") var spool: String?
+    @Option(name: .customLong("coordinator-id"), help: "This coordinator's name in the coordinators' lease: one delivers, the others stand by (config coordinator.id; default: host name).") var coordinatorID: String?
     @Option(name: .customLong("log-level")) var logLevel: String?
 
     func configuration(_ reader: ConfigReader) throws -> CoordinatorConfiguration {
@@ -30,6 +31,9 @@ struct CoordinatorOptions: ParsableArguments {
         c.certificatePath = cert ?? reader.string(forKey: "tls.cert")
         c.privateKeyPath = key ?? reader.string(forKey: "tls.key")
         if (c.certificatePath == nil) != (c.privateKeyPath == nil) { throw UserError("--cert and --key go together") }
+        if let id = coordinatorID ?? reader.string(forKey: "coordinator.id") {
+            do { c.coordinatorID = try Names.validateNodeID(id) } catch { throw UserError("coordinator id \(id) must be 1-32 characters of a-z, 0-9 and -") }
+        }
         if let h = hostname ?? reader.string(forKey: "coordinator.hostname") {
             guard !h.isEmpty, h.utf8.count <= 255, h.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" }) else {
                 throw UserError("hostname \(h) is not a host name")

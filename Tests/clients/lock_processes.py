@@ -20,7 +20,9 @@ import time
 import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from run_clients import DOMAIN, PW, Harness, Raw, login  # noqa: E402
+import smtplib  # noqa: E402
+
+from run_clients import DOMAIN, PW, Harness, Raw, free_port, login, wait_port  # noqa: E402
 
 LEASE = 3.0
 TEST_LIMIT = 300
@@ -331,6 +333,80 @@ def unlock_force_refuses_a_live_session_and_breaks_a_dead_one(h):
     assert r.returncode == 0 and b"unlocked" in r.stdout, r.stderr
     assert h.lock_state("alice") == "lock: free", h.lock_state("alice")
     assert h.lock_names("alice") == ["lock"]
+
+
+def start_coordinator(h, name):
+    lmtp = free_port()
+    log = open(os.path.join(h.dir, f"{name}.log"), "ab")
+    proc = subprocess.Popen([h.poplar, "coordinator", "--root", h.root, "--guid-file", h.guid, "--lmtp", f"127.0.0.1:{lmtp}",
+                             "--coordinator-id", name, "--hostname", f"{name}.poplar.test", "--pickup-interval", "0",
+                             "--log-level", "notice"], stdout=log, stderr=log)
+    wait_port(lmtp, proc)
+    return {"proc": proc, "lmtp": lmtp, "name": name}
+
+
+def lmtp_deliver(port, user, subject):
+    """One LMTP delivery; the reply code of the greeting or of the recipient's DATA reply."""
+    try:
+        with smtplib.LMTP("127.0.0.1", port, timeout=10) as c:
+            c.sendmail("sender@example.net", [f"{user}@{DOMAIN}"], f"Subject: {subject}\r\n\r\nbody\r\n")
+            return 250
+    except smtplib.SMTPConnectError as e:
+        return e.smtp_code
+    except smtplib.SMTPServerDisconnected:
+        return 421
+    except smtplib.SMTPResponseException as e:
+        return e.smtp_code
+    except smtplib.SMTPRecipientsRefused as e:
+        return list(e.recipients.values())[0][0]
+
+
+@test
+def standby_coordinator_takes_over_delivery_after_kill9(h):
+    """Two coordinators on one root: one holds the coordinators' lease and delivers, the other answers 421 (the MTA
+    tries its next destination). kill -9 of the active one: the standby delivers within lease + 5 s. SIGTERM of the
+    active one gives the lease back: the standby delivers at once."""
+    a = start_coordinator(h, "coord-a")
+    time.sleep(0.3)
+    b = start_coordinator(h, "coord-b")
+    try:
+        assert lmtp_deliver(a["lmtp"], "dave", "to the active") == 250
+        assert lmtp_deliver(b["lmtp"], "dave", "to the standby") == 421
+        t_kill = time.time()
+        a["proc"].kill()
+        a["proc"].wait()
+        while time.time() - t_kill < LEASE + 10:
+            code = lmtp_deliver(b["lmtp"], "dave", "after the failover")
+            if code == 250:
+                break
+            assert code == 421, code
+            time.sleep(0.2)
+        took = time.time() - t_kill
+        assert code == 250 and took <= LEASE + 5, (code, took, open(os.path.join(h.dir, "coord-b.log")).read()[-1500:])
+        subjects = [open(os.path.join(h.mailbox_dir("dave"), n), "rb").read().split(b"\r\n")
+                    for n in h.messages_on_disk("dave")]
+        got = [l for m in subjects for l in m if l.startswith(b"Subject: ")]
+        assert got.count(b"Subject: to the active") == 1 and got.count(b"Subject: after the failover") == 1, got
+        assert b"Subject: to the standby" not in got
+        # A clean stop hands over at once.
+        c = start_coordinator(h, "coord-c")
+        assert lmtp_deliver(c["lmtp"], "dave", "c stands by") == 421
+        t_stop = time.time()
+        b["proc"].send_signal(signal.SIGTERM)
+        b["proc"].wait(timeout=20)
+        while lmtp_deliver(c["lmtp"], "dave", "after the handover") != 250:
+            assert time.time() - t_stop < LEASE + 5, "no handover"
+            time.sleep(0.1)
+        handover = time.time() - t_stop
+        c["proc"].send_signal(signal.SIGTERM)
+        c["proc"].wait(timeout=20)
+        print(f"FIGURE standby coordinator: delivering {took:.2f} s after kill -9 of the active one (lease {LEASE} s); "
+              f"{handover:.2f} s after a SIGTERM handover", flush=True)
+    finally:
+        for x in (a, b):
+            if x["proc"].poll() is None:
+                x["proc"].kill()
+                x["proc"].wait()
 
 
 def _took_too_long(*_):

@@ -1,0 +1,108 @@
+import Foundation
+import Synchronization
+
+/// What a heartbeat found (docs/lock-protocol.md, H1–H3).
+public enum LockHeartbeat: Sendable, Equatable {
+    /// The new record was read back from `kcol`: the window runs again from this heartbeat.
+    case confirmed
+    /// Not confirmed this time (store unreachable, a lock being put back); the window keeps running out.
+    case unconfirmed(String)
+    /// The window ran out or another holder's record is in `kcol`: the holder must stop.
+    case lost(String)
+}
+
+/// A lock this process holds in some lock directory (a mailbox's, or the coordinators' lease): its owner record,
+/// the window of its last confirmed heartbeat, the heartbeat itself and the release. Heartbeat, guarded work and
+/// release never run at the same time.
+public final class HeldLock: Sendable {
+    let store: MailStore
+    let dir: StorePath
+
+    private struct State {
+        var owner: OwnerRecord
+        var confirmedAt: UInt64
+        var released = false
+        var lost: String?
+    }
+    private let state: Mutex<State>
+    /// Serialises heartbeat, guarded work and release (each is a few blocking store calls on a pool thread).
+    private let operation = Mutex(())
+
+    init(store: MailStore, dir: StorePath, owner: OwnerRecord, confirmedAt: UInt64) {
+        self.store = store
+        self.dir = dir
+        self.state = Mutex(State(owner: owner, confirmedAt: confirmedAt))
+    }
+
+    public var owner: OwnerRecord { state.withLock { $0.owner } }
+
+    /// How often the holder rewrites its record: a third of the lease.
+    public var heartbeatInterval: UInt64 { store.lease.heartbeatNanoseconds }
+
+    /// The instant (on the store's lease clock) after which the holder may issue no guarded step.
+    var deadline: UInt64 { state.withLock { $0.confirmedAt } + store.lease.windowNanoseconds }
+
+    /// Why the holder lost its lock, once it has.
+    public var lostReason: String? {
+        let (lost, deadline) = state.withLock { ($0.lost, $0.confirmedAt + store.lease.windowNanoseconds) }
+        if let lost { return lost }
+        return store.clock.now() >= deadline ? "the lock's lease window ran out without a confirmed heartbeat" : nil
+    }
+
+    /// H1–H3: rewrites `kcol` in place with the next beat and reads it back.
+    public func heartbeat() -> LockHeartbeat {
+        operation.withLock { _ in
+            let (current, released) = state.withLock { ($0.owner, $0.released) }
+            if released { return .lost("released") }
+            if let reason = lostReason { return markLost(reason) }
+            var next = current
+            next.beat += 1
+            let t = store.clock.now()
+            let held: StorePath
+            do {
+                held = try dir.appending(MailStore.heldName)
+                try store.volume.overwriteExisting(held, next.encoded())
+            } catch {
+                return .unconfirmed("heartbeat write: \(error)")
+            }
+            guard let published = try? store.readRecord(held) else { return .unconfirmed("heartbeat read-back failed") }
+            guard published.isSameHolder(as: current) else {
+                return markLost("another holder's record is in the lock: \(published.node) since \(published.since)")
+            }
+            guard published.beat == next.beat else { return .unconfirmed("heartbeat read back an older beat") }
+            state.withLock {
+                $0.owner = next
+                $0.confirmedAt = t
+            }
+            return .confirmed
+        }
+    }
+
+    private func markLost(_ reason: String) -> LockHeartbeat {
+        state.withLock { if $0.lost == nil { $0.lost = reason } }
+        return .lost(reason)
+    }
+
+    /// Runs `body` while the lock is still this holder's (fencing: the published record is ours, U1) and inside
+    /// its window; `body` gets the deadline to check before each further guarded step.
+    func guarded<T>(_ what: String, _ body: (_ deadline: UInt64) throws -> T) throws -> T {
+        try operation.withLock { _ in
+            let (owner, released, lost) = state.withLock { ($0.owner, $0.released, $0.lost) }
+            let deadline = self.deadline
+            guard !released, lost == nil, store.clock.now() < deadline, store.holds(dir: dir, record: owner) else {
+                throw StoreError(code: .inUse, message: "the lock of \(what) is no longer held by this holder: nothing done")
+            }
+            return try body(deadline)
+        }
+    }
+
+    /// R1–R3. Idempotent.
+    public func release() throws {
+        try operation.withLock { _ in
+            let (owner, released) = state.withLock { ($0.owner, $0.released) }
+            guard !released else { return }
+            try store.release(dir: dir, record: owner)
+            state.withLock { $0.released = true }
+        }
+    }
+}
