@@ -17,12 +17,11 @@ import subprocess
 import sys
 import threading
 import time
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import smtplib  # noqa: E402
 
-from run_clients import DOMAIN, PW, Harness, Raw, free_port, login, wait_port  # noqa: E402
+from run_clients import DOMAIN, PW, Harness, Raw, free_port, login, run_suite, wait_port  # noqa: E402
 
 LEASE = 3.0
 TEST_LIMIT = 300
@@ -409,45 +408,14 @@ def standby_coordinator_takes_over_delivery_after_kill9(h):
                 x["proc"].wait()
 
 
-def _took_too_long(*_):
-    raise TimeoutError(f"test still running after {TEST_LIMIT} s")
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--poplar", required=True)
     ap.add_argument("-k", default="")
     ap.add_argument("--nfs", help="URL|local export path|ganesha dir: the mail root on this NFS export")
     args = ap.parse_args()
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    signal.signal(signal.SIGALRM, _took_too_long)
     h = LockHarness(os.path.abspath(args.poplar), tuple(args.nfs.split("|", 2)) if args.nfs else None)
-    passed = failed = 0
-    try:
-        h.setup()
-        for fn in TESTS:
-            if args.k and args.k not in fn.__name__:
-                continue
-            t = time.time()
-            signal.alarm(TEST_LIMIT)
-            try:
-                fn(h)
-                passed += 1
-                print(f"PASS {fn.__name__} ({time.time() - t:.1f}s)", flush=True)
-            except Exception as e:
-                failed += 1
-                print(f"FAIL {fn.__name__}: {type(e).__name__}: {e}", flush=True)
-                traceback.print_exc(limit=4)
-            finally:
-                signal.alarm(0)
-    except Exception as e:
-        failed += 1
-        print(f"FAIL setup: {e}", flush=True)
-        traceback.print_exc()
-    finally:
-        h.teardown()
-    print(f"{passed} passed, {failed} failed")
-    return 0 if failed == 0 else 1
+    return run_suite(h, TESTS, args.k, lambda: (lambda fn: fn(h)), TEST_LIMIT)
 
 
 if __name__ == "__main__":

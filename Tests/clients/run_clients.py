@@ -1359,31 +1359,27 @@ def stop_pidfile(path):
         pass
 
 
-def _test_took_too_long(*_):
-    raise TimeoutError(f"test still running after {TEST_LIMIT} s")
+def run_suite(h, tests, pattern, prepare, limit):
+    """Sets the harness up, runs each test under an alarm (the last guard against a hang: the test fails, the suite
+    goes on), prints PASS/FAIL/SKIP lines and the closing "N passed, N failed", tears down; the exit code.
+    `prepare()` runs after setup and returns how to call one test."""
+    def took_too_long(*_):
+        raise TimeoutError(f"test still running after {limit} s")
 
-
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--poplar", required=True)
-    ap.add_argument("-k", default="")
-    ap.add_argument("--nfs", help="URL|local export path|ganesha dir: run with the mail root on this NFS export")
-    args = ap.parse_args()
-    # Interrupted (CI cancel, Ctrl-C): SystemExit unwinds through the finally below, which stops every node.
+    # Interrupted (CI cancel, Ctrl-C): SystemExit unwinds through the finally below, which stops every process.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    signal.signal(signal.SIGALRM, _test_took_too_long)
-    h = Harness(os.path.abspath(args.poplar), tuple(args.nfs.split("|", 2)) if args.nfs else None)
+    signal.signal(signal.SIGALRM, took_too_long)
     passed = failed = 0
     try:
         h.setup()
-        node = h.start_node()
-        for fn in TESTS:
-            if args.k and args.k not in fn.__name__:
+        call = prepare()
+        for fn in tests:
+            if pattern and pattern not in fn.__name__:
                 continue
             t = time.time()
-            signal.alarm(TEST_LIMIT)  # the last guard against a hang: the test fails, the suite goes on
+            signal.alarm(limit)
             try:
-                if fn(h, node) == "skip":
+                if call(fn) == "skip":
                     print(f"SKIP {fn.__name__} (needs --nfs)", flush=True)
                     continue
                 passed += 1
@@ -1391,7 +1387,7 @@ def main():
             except Exception as e:
                 failed += 1
                 print(f"FAIL {fn.__name__}: {type(e).__name__}: {e}", flush=True)
-                traceback.print_exc(limit=3)
+                traceback.print_exc(limit=4)
             finally:
                 signal.alarm(0)
     except Exception as e:
@@ -1402,6 +1398,21 @@ def main():
         h.teardown()
     print(f"{passed} passed, {failed} failed")
     return 0 if failed == 0 else 1
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--poplar", required=True)
+    ap.add_argument("-k", default="")
+    ap.add_argument("--nfs", help="URL|local export path|ganesha dir: run with the mail root on this NFS export")
+    args = ap.parse_args()
+    h = Harness(os.path.abspath(args.poplar), tuple(args.nfs.split("|", 2)) if args.nfs else None)
+
+    def prepare():
+        node = h.start_node()
+        return lambda fn: fn(h, node)
+
+    return run_suite(h, TESTS, args.k, prepare, TEST_LIMIT)
 
 
 if __name__ == "__main__":
