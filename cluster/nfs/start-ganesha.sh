@@ -5,7 +5,8 @@
 # Stop with: kill $(cat DIR/ganesha.pid)   (rpcbind: kill $(cat DIR/rpcbind.pid) if this script started it)
 set -euo pipefail
 dir=$1 export=$2 nfsport=$3 mountport=$4
-bind=${GANESHA_BIND:-"Bind_addr = 127.0.0.1;"}
+addr=${GANESHA_ADDR:-127.0.0.1}   # where it listens (another host's address inside a network namespace)
+bind=${GANESHA_BIND-"Bind_addr = $addr;"}
 mkdir -p "$dir/recovery" "$export"
 if ! pgrep -x rpcbind >/dev/null; then
   rpcbind -w
@@ -19,8 +20,8 @@ sed -e "s|@DIR@|$dir|g" -e "s|@EXPORT@|$export|g" -e "s|@NFS_PORT@|$nfsport|g" -
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 ganesha.nfsd -f "$dir/ganesha.conf" -L "$dir/ganesha.log" -p "$dir/ganesha.pid" -N NIV_EVENT
 for _ in $(seq 1 50); do
-  if (echo > /dev/tcp/127.0.0.1/"$nfsport") 2>/dev/null; then
-    echo "nfs://127.0.0.1$export?nfsport=$nfsport&mountport=$mountport"
+  if (echo > /dev/tcp/"$addr"/"$nfsport") 2>/dev/null; then
+    echo "nfs://$addr$export?nfsport=$nfsport&mountport=$mountport"
     exit 0
   fi
   sleep 0.1
