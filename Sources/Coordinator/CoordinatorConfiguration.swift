@@ -25,6 +25,8 @@ public struct CoordinatorConfiguration: Sendable {
     /// This coordinator's name in the coordinators' lease (`.poplar/lease-coordinator`): the one holding it delivers,
     /// the others stand by and answer 421/451 until its lease runs out.
     public var coordinatorID: String
+    /// HTTP health and metrics (`/health/live`, `/health/ready`, `/health/active`, `/metrics`); none by default.
+    public var httpListen: [SocketAddress]
 
     public init(
         lmtpListen: [SocketAddress] = [],
@@ -38,7 +40,8 @@ public struct CoordinatorConfiguration: Sendable {
         idleTimeout: TimeAmount = .minutes(5),
         pickupInterval: TimeAmount = .seconds(1),
         spoolDirectory: String = NSTemporaryDirectory(),
-        coordinatorID: String = CoordinatorConfiguration.defaultID()
+        coordinatorID: String = CoordinatorConfiguration.defaultID(),
+        httpListen: [SocketAddress] = []
     ) {
         self.lmtpListen = lmtpListen
         self.smtpListen = smtpListen
@@ -52,6 +55,7 @@ public struct CoordinatorConfiguration: Sendable {
         self.pickupInterval = pickupInterval
         self.spoolDirectory = spoolDirectory
         self.coordinatorID = coordinatorID
+        self.httpListen = httpListen
     }
 
     /// The host name cut to a-z, 0-9 and -, as lock records want it.

@@ -65,7 +65,13 @@ public final class InboundServer: Service, @unchecked Sendable {
     public private(set) var smtpAddresses: [SocketAddress] = []
     public private(set) var socketmapAddresses: [SocketAddress] = []
 
-    public init(configuration: CoordinatorConfiguration, store: MailStore, group: EventLoopGroup, threadPool: NIOThreadPool, logger: Logger) {
+    private let metrics: (@Sendable () -> [UInt8])?
+    public private(set) var httpAddresses: [SocketAddress] = []
+
+    /// `metrics`: renders this process's metrics for `GET /metrics` (the executable bootstraps the backend).
+    public init(configuration: CoordinatorConfiguration, store: MailStore, group: EventLoopGroup, threadPool: NIOThreadPool, logger: Logger,
+                metrics: (@Sendable () -> [UInt8])? = nil) {
+        self.metrics = metrics
         self.configuration = configuration
         self.store = store
         self.group = group
@@ -91,6 +97,18 @@ public final class InboundServer: Service, @unchecked Sendable {
         }
         for address in configuration.socketmapListen {
             socketmapAddresses.append(try await bind(address, autoRead: true) { SocketmapHandler(shared: shared) })
+        }
+        let pool = threadPool
+        let probe = HealthHandler.Probe(
+            readiness: { [store] loop in
+                pool.runIfActive(eventLoop: loop) { try store.checkReachable() }.map { nil }.recover { "store unreachable: \($0)" }
+            },
+            active: { shared.isActive },
+            metrics: metrics)
+        for address in configuration.httpListen {
+            let channel = try await HealthHandler.bind(address, group: group, probe: probe)
+            channels.withLockedValue { $0.append(channel) }
+            httpAddresses.append(channel.localAddress!)
         }
         for a in lmtpAddresses { logger.info("LMTP listening on \(a)") }
         for a in smtpAddresses { logger.info("SMTP listening on \(a)") }

@@ -2,7 +2,6 @@ import Foundation
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
-import NIOHTTP1
 import NIOPosix
 import NIOSSL
 import ServerSupport
@@ -151,14 +150,17 @@ public final class POP3Server: Service, @unchecked Sendable {
                 boundAddresses.append(channel.localAddress!)
                 logger.info("POP3 listening on \(channel.localAddress!)")
             }
-            let probe = HealthHandler.Probe(isDraining: { [weak self] in self?.isDraining ?? true }, store: store, threadPool: threadPool, metrics: metrics)
+            let store = self.store, pool = threadPool
+            let probe = HealthHandler.Probe(
+                readiness: { [weak self] loop in
+                    if self?.isDraining ?? true { return loop.makeSucceededFuture("draining") }
+                    // The store check blocks (a stat of .poplar/cluster, over NFS a round trip): on the thread pool.
+                    return pool.runIfActive(eventLoop: loop) { try store.checkReachable() }
+                        .map { nil }.recover { "store unreachable: \($0)" }
+                },
+                metrics: metrics)
             for address in configuration.httpListen {
-                let channel = try await ServerBootstrap(group: group)
-                    .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-                    .childChannelInitializer { channel in
-                        channel.pipeline.configureHTTPServerPipeline().flatMap { channel.pipeline.addHandler(HealthHandler(probe: probe)) }
-                    }
-                    .bind(to: address).get()
+                let channel = try await HealthHandler.bind(address, group: group, probe: probe)
                 httpChannels.append(channel)
                 boundHTTPAddresses.append(channel.localAddress!)
                 logger.info("HTTP health on \(channel.localAddress!)")

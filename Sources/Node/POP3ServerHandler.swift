@@ -229,6 +229,7 @@ final class POP3ServerHandler: ChannelInboundHandler, RemovableChannelHandler {
             resetIdleTimer()
             switch event {
             case .line(let line):
+                if !machine.isAwaitingSASLResponse { Self.countCommand(line) }
                 perform(machine.receive(line: line))
             case .tooLong:
                 perform(machine.lineTooLong())
@@ -594,6 +595,16 @@ final class POP3ServerHandler: ChannelInboundHandler, RemovableChannelHandler {
         case .unixDomainSocket:
             return true
         }
+    }
+
+    /// The verbs counted by name in `poplar_pop3_commands_total` (a bounded label: anything else is "other",
+    /// and nothing after the verb, such as a password, is ever looked at).
+    static let countedVerbs: Set<String> = ["USER", "PASS", "APOP", "AUTH", "STAT", "LIST", "RETR", "DELE", "NOOP", "RSET",
+                                            "QUIT", "TOP", "UIDL", "CAPA", "STLS"]
+
+    static func countCommand(_ line: [UInt8]) {
+        let verb = String(decoding: line.prefix(while: { $0 != 0x20 }).prefix(4), as: UTF8.self).uppercased()
+        Counter(label: "poplar_pop3_commands_total", dimensions: [("command", countedVerbs.contains(verb) ? verb : "other")]).increment()
     }
 
     static func makeSessionID() -> String {

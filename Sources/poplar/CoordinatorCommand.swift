@@ -20,12 +20,14 @@ struct CoordinatorOptions: ParsableArguments {
     @Option(name: .customLong("max-recipients"), help: "Recipients per transaction (config coordinator.max-recipients; default 1000).") var maxRecipients: Int?
     @Option(name: .customLong("pickup-interval"), help: "Seconds between pickup-folder scans, 0 = off (config coordinator.pickup-interval; default 1).") var pickupInterval: Double?
     @Option(name: .customLong("spool"), help: "Local directory for messages being received (config coordinator.spool; default the temp dir).") var spool: String?
+    @Option(name: .customLong("http-listen"), help: "HTTP health and metrics address HOST:PORT, repeatable: /health/live, /health/ready, /health/active, /metrics (config coordinator.http-listen).") var httpListen: [String] = []
     @Option(name: .customLong("coordinator-id"), help: "This coordinator's name in the coordinators' lease: one delivers, the others stand by (config coordinator.id; default: host name).") var coordinatorID: String?
     @Option(name: .customLong("log-level")) var logLevel: String?
 
     func configuration(_ reader: ConfigReader) throws -> CoordinatorConfiguration {
         var c = CoordinatorConfiguration()
         c.lmtpListen = try (!lmtp.isEmpty ? lmtp : reader.stringArray(forKey: "coordinator.lmtp") ?? ["127.0.0.1:24"]).map(parseAddress)
+        c.httpListen = try (!httpListen.isEmpty ? httpListen : reader.stringArray(forKey: "coordinator.http-listen") ?? []).map(parseAddress)
         c.smtpListen = try (!smtp.isEmpty ? smtp : reader.stringArray(forKey: "coordinator.smtp") ?? []).map(parseAddress)
         c.socketmapListen = try (!socketmap.isEmpty ? socketmap : reader.stringArray(forKey: "coordinator.socketmap") ?? []).map(parseAddress)
         c.certificatePath = cert ?? reader.string(forKey: "tls.cert")
@@ -71,8 +73,10 @@ struct CoordinatorCommand: AsyncParsableCommand {
         let level = Logger.Level(rawValue: options.logLevel ?? reader.string(forKey: "log.level") ?? "info") ?? .info
         bootstrapLogging(level: level)
         defer { store.releaseDeliverySlot() }
+        let metrics = bootstrapMetrics()
         try await runServices { pool, logger in
-            [InboundServer(configuration: configuration, store: store, group: MultiThreadedEventLoopGroup.singleton, threadPool: pool, logger: logger)]
+            [InboundServer(configuration: configuration, store: store, group: MultiThreadedEventLoopGroup.singleton, threadPool: pool, logger: logger,
+                           metrics: metrics)]
         }
     }
 }

@@ -335,13 +335,23 @@ def unlock_force_refuses_a_live_session_and_breaks_a_dead_one(h):
 
 
 def start_coordinator(h, name):
-    lmtp = free_port()
+    lmtp, http = free_port(), free_port()
     log = open(os.path.join(h.dir, f"{name}.log"), "ab")
     proc = subprocess.Popen([h.poplar, "coordinator", "--root", h.root, "--guid-file", h.guid, "--lmtp", f"127.0.0.1:{lmtp}",
                              "--coordinator-id", name, "--hostname", f"{name}.poplar.test", "--pickup-interval", "0",
+                             "--http-listen", f"127.0.0.1:{http}",
                              "--log-level", "notice"], stdout=log, stderr=log)
     wait_port(lmtp, proc)
-    return {"proc": proc, "lmtp": lmtp, "name": name}
+    return {"proc": proc, "lmtp": lmtp, "http": http, "name": name}
+
+
+def http_status(port, path):
+    import urllib.error
+    import urllib.request
+    try:
+        return urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5).status
+    except urllib.error.HTTPError as e:
+        return e.code
 
 
 def lmtp_deliver(port, user, subject):
@@ -371,6 +381,8 @@ def standby_coordinator_takes_over_delivery_after_kill9(h):
     try:
         assert lmtp_deliver(a["lmtp"], "dave", "to the active") == 250
         assert lmtp_deliver(b["lmtp"], "dave", "to the standby") == 421
+        assert (http_status(a["http"], "/health/active"), http_status(b["http"], "/health/active")) == (200, 503)
+        assert http_status(b["http"], "/health/ready") == 200, "a standby is ready (the store answers)"
         t_kill = time.time()
         a["proc"].kill()
         a["proc"].wait()
@@ -382,6 +394,10 @@ def standby_coordinator_takes_over_delivery_after_kill9(h):
             time.sleep(0.2)
         took = time.time() - t_kill
         assert code == 250 and took <= LEASE + 5, (code, took, open(os.path.join(h.dir, "coord-b.log")).read()[-1500:])
+        assert http_status(b["http"], "/health/active") == 200
+        import urllib.request
+        text = urllib.request.urlopen(f"http://127.0.0.1:{b['http']}/metrics", timeout=5).read().decode()
+        assert 'poplar_deliveries_total{result="delivered"} 1' in text and "poplar_coordinator_lease_acquired_total 1" in text, text[:800]
         subjects = [open(os.path.join(h.mailbox_dir("dave"), n), "rb").read().split(b"\r\n")
                     for n in h.messages_on_disk("dave")]
         got = [l for m in subjects for l in m if l.startswith(b"Subject: ")]
