@@ -148,6 +148,21 @@ class Load:
             t.join(30)
 
 
+def haproxy_server_up(c, name):
+    """Whether HAProxy's own state says the server is up (its stats socket)."""
+    import socket as so
+    s = so.socket(so.AF_UNIX)
+    s.settimeout(5)
+    s.connect(os.path.join(c.dir, "lb", "haproxy.sock"))
+    s.sendall(b"show servers state nodes\n")
+    out = b""
+    while chunk := s.recv(65536):
+        out += chunk
+    s.close()
+    # Fields: be_id be_name srv_id srv_name srv_addr srv_op_state (2 = running) ...
+    return any(f[3] == name and f[5] == "2" for f in (l.split() for l in out.decode().splitlines()) if len(f) > 5)
+
+
 def all_served_within(limit):
     """Every mailbox can be logged into through HAProxy within `limit` seconds; the slowest time."""
     t0 = time.time()
@@ -224,7 +239,7 @@ def main():
         load = Load()
         load.start()
         time.sleep(3)
-        recovery = []
+        recovery, startup = [], []
         plan = faults(c)
         rnd = random.Random(2449)
         order = plan + [rnd.choice(plan) for _ in range(args.random_rounds)]
@@ -234,7 +249,13 @@ def main():
                 # Its mailboxes must be served by the other node within lease + 5 s of the kill, before any restart.
                 served = all_served_within(LEASE + 5 + 10)
                 time.sleep(max(0, LEASE + 2 - (served or 0)))
+                assert not haproxy_server_up(c, "node1"), "HAProxy still sends clients to a dead node"
+                t_start = time.time()
                 heal()
+                while not haproxy_server_up(c, "node1"):
+                    assert time.time() - t_start < 30, "the restarted node never became a server of HAProxy"
+                    time.sleep(0.05)
+                startup.append(time.time() - t_start)
                 what = "after the kill"
             else:
                 time.sleep(LEASE + 2)
@@ -245,6 +266,7 @@ def main():
             print(f"FIGURE {name}: every mailbox served again {'%.1f s' % served if served is not None else 'NOT within the bound'} {what}", flush=True)
             time.sleep(2)
         load.finish()
+        print(f"FIGURE poplar node start to serving through HAProxy (checks every 0.5 s): {', '.join('%.2f s' % t for t in startup)}", flush=True)
         # Let Postfix deliver what it queued during the faults, then count.
         subprocess.run(["ip", "netns", "exec", "p-mta", "postfix", "-c", os.path.join(c.dir, "mta", "etc"), "flush"], capture_output=True, timeout=30)
         deadline = time.time() + 90
