@@ -71,6 +71,12 @@ final class InboundHandler: ChannelInboundHandler {
         context.fireChannelActive()
     }
 
+    /// The pipeline is gone: drop the context, which holds this handler (otherwise the two keep each other alive
+    /// and every connection leaks both, ~1.7 KB).
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
         shared.unregister(self)
         closing = true

@@ -136,15 +136,16 @@ final class POSIXReadFile: VolumeReadHandle, @unchecked Sendable {
 
     func read(at offset: Int64, count: Int) throws -> [UInt8] {
         guard count > 0 else { return [] }
-        var buffer = [UInt8](repeating: 0, count: count)
         while true {
-            let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, count, off_t(offset)) }
-            if n >= 0 {
-                if n < count { buffer.removeLast(count - n) }
-                return buffer
+            var failure: Int32 = 0
+            // Read straight into the array's storage: no zero-filling of a buffer the read overwrites.
+            let buffer = [UInt8](unsafeUninitializedCapacity: count) { storage, initialized in
+                let n = pread(fd, storage.baseAddress, count, off_t(offset))
+                if n < 0 { failure = errno; initialized = 0 } else { initialized = n }
             }
-            if errno == EINTR { continue }
-            throw StoreError.posix(errno, "read \(path)")
+            if failure == 0 { return buffer }
+            if failure == EINTR { continue }
+            throw StoreError.posix(failure, "read \(path)")
         }
     }
 

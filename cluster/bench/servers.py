@@ -1,0 +1,274 @@
+"""The two servers under test, started and stopped by cluster/bench/pop3_bench.py on 127.0.0.1.
+
+Poplar: `poplar node` (POP3 and POP3S) and `poplar coordinator` (LMTP) over the generated mail root, with
+Poplar's production defaults except --max-connections (raised from 10,000 to 12,000 so that the idle scenario
+is not cut at exactly its target) and --log-level warning.
+
+Dovecot (Debian's 2.3 packages): its own config file, base_dir, state_dir and logs under the work directory,
+its own ports on 127.0.0.1, passwd-file passdb (SHA512-CRYPT) and userdb (virtual uid/gid 5000), maildir,
+auth cache on. Process and client limits are raised for the idle scenario. Two profiles:
+- tuned (default): also Dovecot's documented performance settings: pop3-login in high-performance mode
+  (service_count = 0, process_min_avail = 1, one login process serving many clients), pop3 processes reused
+  for up to 100 sessions (service_count = 100; safe here since every user has the same uid),
+  pop3_fast_size_lookups = yes, info log to /dev/null.
+- stock: Debian's defaults (a login process and a pop3 process per connection) with only the limits raised.
+Every setting is written to <run>/dovecot.conf and printed by the benchmark.
+"""
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+
+MAIL_UID = 5000
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_port(port, seconds=60, proc=None):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode} before port {port} opened")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"port {port} never opened")
+
+
+def clean_env():
+    return {k: v for k, v in os.environ.items() if not k.startswith("POPLAR_")}
+
+
+class Poplar:
+    name = "poplar"
+
+    def __init__(self, binary, data, run_dir, core):
+        self.binary = binary
+        self.data = data
+        self.run_dir = run_dir
+        self.core = core
+        self.node = None
+        self.coord = None
+        self.pop3_port = self.pop3s_port = self.lmtp_port = None
+        self.settings = []
+
+    def reset_state(self):
+        """Before a start: no lock left held by a killed run, the LMTP mailboxes empty."""
+        root = os.path.join(self.data, "poplar", "bench.test")
+        for box in os.listdir(root):
+            d = os.path.join(root, box)
+            names = os.listdir(d)
+            held = [n for n in names if n == "kcol" or n.startswith("kcol.")]
+            for n in held:
+                os.unlink(os.path.join(d, n))
+            if held and "lock" not in names:
+                open(os.path.join(d, "lock"), "wb").close()
+            if box.startswith("P3_lmtp"):
+                for n in names:
+                    if n.endswith(".eml"):
+                        os.unlink(os.path.join(d, n))
+        shutil.rmtree(os.path.join(self.run_dir, "spool"), ignore_errors=True)
+        os.makedirs(os.path.join(self.run_dir, "spool"), exist_ok=True)
+
+    def start(self):
+        self.reset_state()
+        self.pop3_port, self.pop3s_port, self.lmtp_port = free_port(), free_port(), free_port()
+        common = ["--root", os.path.join(self.data, "poplar"), "--guid-file", os.path.join(self.data, "guid")]
+        node = [self.binary, "node", *common, "--listen", f"127.0.0.1:{self.pop3_port}",
+                "--tls-listen", f"127.0.0.1:{self.pop3s_port}", "--cert", os.path.join(self.data, "cert.pem"),
+                "--key", os.path.join(self.data, "key.pem"), "--node-id", "bench1", "--max-connections", "12000",
+                "--log-level", "warning"]
+        coord = [self.binary, "coordinator", *common, "--lmtp", f"127.0.0.1:{self.lmtp_port}", "--hostname", "bench.test",
+                 "--spool", os.path.join(self.run_dir, "spool"), "--log-level", "warning"]
+        self.settings = [" ".join(node[1:]), " ".join(coord[1:])]
+        self.node_log = open(os.path.join(self.run_dir, "poplar-node.log"), "ab")
+        self.coord_log = open(os.path.join(self.run_dir, "poplar-coordinator.log"), "ab")
+        self.node = subprocess.Popen(["taskset", "-c", str(self.core), *node], stdout=self.node_log, stderr=subprocess.STDOUT,
+                                     env=clean_env())
+        self.coord = subprocess.Popen(["taskset", "-c", str(self.core), *coord], stdout=self.coord_log, stderr=subprocess.STDOUT,
+                                      env=clean_env())
+        wait_port(self.pop3_port, proc=self.node)
+        wait_port(self.pop3s_port, proc=self.node)
+        wait_port(self.lmtp_port, proc=self.coord)
+
+    def pop3_pids(self):
+        return [self.node.pid]
+
+    def lmtp_pids(self):
+        return [self.coord.pid]
+
+    def stop(self):
+        for p in (self.node, self.coord):
+            if p is not None and p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in (self.node, self.coord):
+            if p is None:
+                continue
+            try:
+                p.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        self.node = self.coord = None
+
+
+class Dovecot:
+    name = "dovecot"
+
+    def __init__(self, data, run_dir, core, profile="tuned", max_conns=12000):
+        self.data = data
+        self.run_dir = os.path.join(run_dir, "dovecot")
+        self.core = core
+        self.profile = profile
+        self.max_conns = max_conns
+        self.master = None
+        self.conf = os.path.join(self.run_dir, "dovecot.conf")
+        self.pop3_port = self.pop3s_port = self.lmtp_port = None
+        self.settings = []
+
+    def write_config(self):
+        r = self.run_dir
+        for sub in ("base", "state", "log"):
+            os.makedirs(os.path.join(r, sub), exist_ok=True)
+        n = self.max_conns
+        tuned = self.profile == "tuned"
+        dh = "/usr/share/dovecot/dh.pem"
+        lines = [
+            "# written by cluster/bench/servers.py: Dovecot under benchmark, loopback only",
+            f"instance_name = poplar-bench",
+            f"base_dir = {r}/base",
+            f"state_dir = {r}/state",
+            f"log_path = {r}/log/dovecot.log",
+            f"info_log_path = {'/dev/null' if tuned else r + '/log/info.log'}",
+            "protocols = pop3 lmtp",
+            "listen = 127.0.0.1",
+            "ssl = yes",
+            f"ssl_cert = <{self.data}/cert.pem",
+            f"ssl_key = <{self.data}/key.pem",
+            *( [f"ssl_dh = <{dh}"] if os.path.exists(dh) else [] ),
+            "disable_plaintext_auth = no",
+            "auth_mechanisms = plain login",
+            "# auth cache on (Debian ships it off)",
+            "auth_cache_size = 64M",
+            "auth_cache_ttl = 1 hour",
+            "auth_cache_negative_ttl = 1 hour",
+            "passdb {",
+            "  driver = passwd-file",
+            f"  args = scheme=SHA512-CRYPT username_format=%u {self.data}/passwd.dovecot",
+            "}",
+            "userdb {",
+            "  driver = passwd-file",
+            f"  args = username_format=%u {self.data}/passwd.dovecot",
+            "}",
+            "mail_location = maildir:~/Maildir",
+            f"first_valid_uid = {MAIL_UID}",
+            f"last_valid_uid = {MAIL_UID}",
+            "mail_fsync = optimized",
+            *( ["pop3_fast_size_lookups = yes"] if tuned else [] ),
+            "protocol pop3 {",
+            f"  mail_max_userip_connections = {n}",
+            "}",
+            "# limits raised so that 10,000+ sessions are possible",
+            "default_process_limit = 500",
+            "# (RLIMIT_NPROC here is 96,365: Dovecot sets it to the sum of the process limits, so only pop3 gets n)",
+            f"default_client_limit = {n}",
+            "default_vsz_limit = 1G",
+            "service pop3-login {",
+            "  inet_listener pop3 {",
+            "    address = 127.0.0.1",
+            f"    port = {self.pop3_port}",
+            "  }",
+            "  inet_listener pop3s {",
+            "    address = 127.0.0.1",
+            f"    port = {self.pop3s_port}",
+            "    ssl = yes",
+            "  }",
+            *( ["  service_count = 0", "  process_min_avail = 1", f"  client_limit = {n}", "  process_limit = 16"] if tuned else
+               [f"  process_limit = {n}"] ),
+            "}",
+            "service pop3 {",
+            f"  process_limit = {n}",
+            *( ["  service_count = 100", "  process_min_avail = 1"] if tuned else [] ),
+            "}",
+            "service lmtp {",
+            "  inet_listener lmtp {",
+            "    address = 127.0.0.1",
+            f"    port = {self.lmtp_port}",
+            "  }",
+            "  process_limit = 64",
+            "}",
+            "service imap-login {",
+            "  inet_listener imap {",
+            "    port = 0",
+            "  }",
+            "  inet_listener imaps {",
+            "    port = 0",
+            "  }",
+            "}",
+            "service anvil {",
+            f"  client_limit = {n + 100}",
+            "}",
+            "service stats {",
+            f"  client_limit = {n + 100}",
+            "}",
+            "service log {",
+            f"  client_limit = {n + 100}",
+            "}",
+            "service auth {",
+            f"  client_limit = {n + 100}",
+            "}",
+            "",
+        ]
+        with open(self.conf, "w") as f:
+            f.write("\n".join(lines))
+        self.settings = [l for l in lines if not l.startswith("#")]
+
+    def reset_state(self):
+        mail = os.path.join(self.data, "dovecot-mail")
+        for i in range(1, 65):
+            md = os.path.join(mail, f"lmtp{i}", "Maildir")
+            if not os.path.isdir(md):
+                break
+            shutil.rmtree(md)
+            for sub in ("", "cur", "new", "tmp"):
+                os.makedirs(os.path.join(md, sub), exist_ok=True)
+                os.chown(os.path.join(md, sub), MAIL_UID, MAIL_UID)
+
+    def start(self):
+        self.reset_state()
+        self.pop3_port, self.pop3s_port, self.lmtp_port = free_port(), free_port(), free_port()
+        self.write_config()
+        self.log = open(os.path.join(self.run_dir, "log", "master.out"), "ab")
+        self.master = subprocess.Popen(["taskset", "-c", str(self.core), "dovecot", "-F", "-c", self.conf],
+                                       stdout=self.log, stderr=subprocess.STDOUT)
+        wait_port(self.pop3_port, proc=self.master)
+        wait_port(self.pop3s_port, proc=self.master)
+        wait_port(self.lmtp_port, proc=self.master)
+
+    def pop3_pids(self):
+        return [self.master.pid]
+
+    def lmtp_pids(self):
+        return [self.master.pid]
+
+    def stop(self):
+        if self.master is None:
+            return
+        if self.master.poll() is None:
+            self.master.send_signal(signal.SIGTERM)
+        try:
+            self.master.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            self.master.kill()
+            self.master.wait()
+        self.master = None
