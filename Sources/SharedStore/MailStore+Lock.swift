@@ -232,7 +232,16 @@ extension MailStore {
             try volume.renameChecked(claim, to: held)
             return
         }
-        try volume.writeFile(claim, [], exclusive: false)
+        // R3: a fresh empty file replaces ours before it becomes `lock`, so a heartbeat write of ours still in flight
+        // (an NFS call that timed out may land later) lands in a file nobody will read.
+        let fresh = try dir.appending("tmp").appending("free.\(Self.nonce())")
+        try volume.writeFile(fresh, [], exclusive: true)
+        do {
+            try volume.renameChecked(fresh, to: claim)
+        } catch {
+            try? volume.unlink(fresh)
+            throw error
+        }
         try volume.renameChecked(claim, to: lock)
     }
 
@@ -300,8 +309,11 @@ extension MailStore {
         let record = OwnerRecord(kind: .session, node: node, session: session, since: Date())
         let grant = try take(dir: dir, record: record)
         do {
-            let finished = try finishIntent(dir: dir, deadline: grant.confirmedAt + lease.windowNanoseconds)
+            let deadline = grant.confirmedAt + lease.windowNanoseconds
+            let finished = try finishIntent(dir: dir, deadline: deadline)
             let messages = Self.messages(in: try volume.list(dir))
+            // T4: a snapshot taken after the window ran out may already be another holder's to change.
+            try checkWindow(deadline)
             return MailboxSession(store: self, address: address, dir: dir, lock: HeldLock(store: self, dir: dir, owner: record, confirmedAt: grant.confirmedAt),
                                   messages: messages, tookOver: grant.tookOver, finishedIntent: finished)
         } catch {

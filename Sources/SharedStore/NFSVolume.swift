@@ -211,7 +211,7 @@ public final class NFSVolume: Volume, @unchecked Sendable {
     public func openExisting(_ path: StorePath) throws -> any VolumeWriteHandle {
         let context = try checkOut()
         var fh: OpaquePointer?
-        let rc = nfs_open(context, nfsPath(path), O_WRONLY | O_TRUNC, &fh)
+        let rc = nfs_open(context, nfsPath(path), O_WRONLY, &fh)
         guard rc == 0, let fh else {
             let error = Self.error(rc, context: context, "open \(path)")
             checkIn(context)

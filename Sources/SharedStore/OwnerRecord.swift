@@ -26,7 +26,11 @@ public struct OwnerRecord: Sendable, Equatable {
 
     public func encoded() -> [UInt8] {
         let ms = Int64((since.timeIntervalSince1970 * 1000).rounded())
-        return Array("kind=\(kind.rawValue)\nnode=\(Self.clean(node))\nsession=\(Self.clean(session))\nsince=\(ms)\nbeat=\(beat)\n".utf8)
+        // `w` is new at every write: a record's bytes never repeat, even torn by a read that overlaps a rewrite, so
+        // an observer cannot see "the same bytes a lease apart" while the holder lives (docs/lock-protocol.md).
+        let w = String(UInt64.random(in: 0...UInt64.max), radix: 16)
+        let text = "kind=\(kind.rawValue)\nnode=\(Self.clean(node))\nsession=\(Self.clean(session))\nsince=\(ms)\nbeat=\(beat)\n"
+        return Array((text + "w=\(String(repeating: "0", count: 16 - w.count))\(w)\n").utf8)
     }
 
     public init(decoding bytes: [UInt8]) throws {

@@ -88,7 +88,7 @@ public final class POSIXVolume: Volume {
     }
 
     public func openExisting(_ path: StorePath) throws -> any VolumeWriteHandle {
-        let fd = try retrying("open \(path)") { openat(rootFD, rel(path), O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW) }
+        let fd = try retrying("open \(path)") { openat(rootFD, rel(path), O_WRONLY | O_CLOEXEC | O_NOFOLLOW) }
         return POSIXWriteFile(fd: fd, path: path)
     }
 

@@ -24,7 +24,7 @@ public protocol Volume: Sendable {
     func openForReading(_ path: StorePath) throws -> any VolumeReadHandle
     /// `exclusive`: fails with `alreadyExists` if present; otherwise truncates.
     func createFile(_ path: StorePath, exclusive: Bool) throws -> any VolumeWriteHandle
-    /// Opens an existing file for writing, truncated; `notFound` if absent: never creates one.
+    /// Opens an existing file for writing from its start, not truncated; `notFound` if absent: never creates one.
     func openExisting(_ path: StorePath) throws -> any VolumeWriteHandle
     /// Replaces the target.
     func rename(_ from: StorePath, to: StorePath) throws
@@ -93,7 +93,8 @@ extension Volume {
         }
     }
 
-    /// Rewrites an existing file in place, durably; `notFound` if it is absent (the heartbeat, H2).
+    /// Rewrites an existing file in place from its start, durably, never truncating it (so a reader never sees it
+    /// empty); the new bytes must be at least as long as the old. `notFound` if it is absent (the heartbeat, H2).
     public func overwriteExisting(_ path: StorePath, _ bytes: [UInt8]) throws {
         let handle = try openExisting(path)
         do {

@@ -19,7 +19,13 @@
  *   TORN_H2         H2 opens kcol with O_TRUNC and its bytes land later: a
  *                   reader sees an empty kcol in between (what Volume.swift's
  *                   overwriteExisting does; not the default, see README)
+ *   H2_TIMEOUT      a heartbeat write may time out and the session go on
+ *                   while the write is still in flight (default: the session
+ *                   waits for it, unless it crashes)
+ *   NM=1            one message instead of two
  *   UNGUARDED_LIST  T4/S6 list the mailbox without checking the window
+ *   CHECK_LATE_WRITE  asserts that a late heartbeat write never lands on the
+ *                   record of another session holding the lock (availability)
  *   MUT_*           a protocol step removed (run-model.sh --mutations)
  *   NOHIDDEN        no hidden variables (needed by -DBFS in pan)
  */
@@ -30,8 +36,10 @@
 
 #define L 4               /* lease, in clock ticks */
 #define W 2               /* window = L/2 */
+#ifndef NM
 #define NM 2              /* messages m0, m1 */
-#define ALLM 3
+#endif
+#define ALLM ((1 << NM) - 1)
 
 /* ------------------------------------------------------------------ names */
 /* Exactly one lock name exists at every instant: it is the value of lockName.
@@ -52,6 +60,7 @@
  * (a symmetry reduction: only equality, owner and rcur are ever looked at).
  * EMPTY is the empty file. */
 #define EMPTY 0
+#define GONE 254          /* bytes that can never be read again (see canon) */
 #define K (NP+5)
 #define NREC (NP*K+1)
 #define OWNER(r) (((r)-1)/K)
@@ -62,6 +71,7 @@ byte lockCont = EMPTY;    /* bytes of the lock file's inode, whatever its name *
 byte msgs = ALLM;         /* messages present, a bit each */
 bool intentPresent;       /* `intent` exists ... */
 byte intentSet;           /* ... listing these messages */
+byte listedSince;         /* messages some session listed since the current intent was written */
 
 bool rcur[NREC];          /* the record belongs to its process's current session */
 
@@ -76,18 +86,21 @@ byte obsB[NP];            /* ... record bytes ... */
 byte obsAge[NP];          /* ... and now - first seen, saturating at L */
 byte stV[NP];             /* O1..S5: the lock name V being observed or stolen */
 byte takeRec[NP];         /* S1..S4: tmp/take.<nonce> exists with this record */
-bool executing[NP];       /* is executing an intent (U2..U4, or T4/S6 finishing one) */
-byte execListed[NP];      /* messages a session listed since it started executing that intent */
 
 #ifdef LIVENESS
 bool stable;              /* pauses have ended: time advances only while every live process waits */
 bool busy[NP];
 bool dead[NP];
+bool retry[NP];           /* refused or ended: its client tries again after the next tick */
 #define BUSY busy[_pid] = 1
 #define IDLE busy[_pid] = 0
+#define RETRY_LATER retry[_pid] = 1
+#define RETRY_NOW (!retry[_pid]) ->
 #else
 #define BUSY skip
 #define IDLE skip
+#define RETRY_LATER skip
+#define RETRY_NOW
 #endif
 
 #ifdef NOHIDDEN
@@ -95,8 +108,7 @@ bool dead[NP];
 #else
 #define HIDDEN hidden
 #endif
-HIDDEN byte gi, gj, gn, gr;          /* scratch, used only inside d_step / atomic sequences */
-HIDDEN byte cmap[K], crc[K];
+HIDDEN byte gi, gr;              /* scratch, used only inside d_step / atomic sequences */
 
 /* --------------------------------------------------------- helper macros */
 #define MAYDEL(q) (holds[q] && wage[q] < W)
@@ -105,40 +117,48 @@ HIDDEN byte cmap[K], crc[K];
 #define REFR(i) (lockCont == (i) || REFP(0,i) || REFP(1,i))
 #define REFN(x) (lockName == (x) || obsV[0] == (x) || obsV[1] == (x) || stV[0] == (x) || stV[1] == (x))
 #define ORPHAN_PENDING pend[0] = EMPTY; pend[1] = EMPTY
-#define FORSLOTS(M, q) M(q, lockCont); \
-        M(q, pend[0]); M(q, hbRec[0]); M(q, takeRec[0]); M(q, obsB[0]); \
-        M(q, pend[1]); M(q, hbRec[1]); M(q, takeRec[1]); M(q, obsB[1])
 #elif NP == 3
 #define OTHERMAY(q) (((q) != 0 && MAYDEL(0)) || ((q) != 1 && MAYDEL(1)) || ((q) != 2 && MAYDEL(2)))
 #define REFR(i) (lockCont == (i) || REFP(0,i) || REFP(1,i) || REFP(2,i))
 #define REFN(x) (lockName == (x) || obsV[0] == (x) || obsV[1] == (x) || obsV[2] == (x) \
                  || stV[0] == (x) || stV[1] == (x) || stV[2] == (x))
 #define ORPHAN_PENDING pend[0] = EMPTY; pend[1] = EMPTY; pend[2] = EMPTY
-#define FORSLOTS(M, q) M(q, lockCont); \
-        M(q, pend[0]); M(q, hbRec[0]); M(q, takeRec[0]); M(q, obsB[0]); \
-        M(q, pend[1]); M(q, hbRec[1]); M(q, takeRec[1]); M(q, obsB[1]); \
-        M(q, pend[2]); M(q, hbRec[2]); M(q, takeRec[2]); M(q, obsB[2])
 #else
 #error "NP must be 2 or 3"
 #endif
 #define REFP(q,i) (pend[q] == (i) || hbRec[q] == (i) || takeRec[q] == (i) || obsB[q] == (i))
 
 /* A rename whose reply may be lost: it happened, and the caller sees an error. */
+#ifdef NOLOSE
+#define LOSE(e) e = 0
+#else
 #define LOSE(e) if :: e = 0 :: e = 1 fi
+#endif
 
 /* CRASH before this step: the process loses its memory and starts again as a
- * fresh process (its files and an in-flight write stay).  Stopping forever
+ * fresh process (its files and an in-flight write stay).  The checks that
+ * follow a failed rename have no crash point of their own: a crash there is
+ * the same as a crash before the step that follows the rename.  Stopping forever
  * needs no transition of its own: it is a pause that never ends, and the
  * exhaustive search contains every run in which a process stops moving. */
-#ifdef LIVENESS
-#define CRASH if :: _pid == 0 -> RESET; if :: skip :: dead[_pid] = 1; goto halt fi; goto session :: skip fi
+#ifdef NOCRASH
+#define CAN_CRASH false
+#elif defined(LIVENESS)
+#define CAN_CRASH (_pid == 0)
 #else
-#define CRASH if :: RESET; goto session :: skip fi
+#define CAN_CRASH true
 #endif
+#ifdef LIVENESS
+#define CRASHED printf("p%d crashes\n", _pid); RESET; \
+                if :: skip :: dead[_pid] = 1; printf("p%d stops for good\n", _pid); goto halt fi; goto session
+#else
+#define CRASHED printf("p%d crashes (it restarts with no memory)\n", _pid); RESET; goto session
+#endif
+#define CRASH if :: CAN_CRASH -> CRASHED :: skip fi
 #define RESET \
     holds[_pid] = 0; wage[_pid] = W; hbRec[_pid] = EMPTY; hbAge[_pid] = 0; \
     obsV[_pid] = NONE; obsB[_pid] = EMPTY; obsAge[_pid] = 0; stV[_pid] = NONE; \
-    takeRec[_pid] = EMPTY; executing[_pid] = 0; execListed[_pid] = 0; \
+    takeRec[_pid] = EMPTY; \
     n = 0; marks = 0; iset = 0; m = 0; err = 0; \
     d_step { retag(_pid); canon() }; \
     IDLE
@@ -162,37 +182,66 @@ HIDDEN byte cmap[K], crc[K];
 #define CHECK_ME assert(!(MAYDEL(_pid) && OTHERMAY(_pid)))
 
 /* ------------------------------------------------------- record handling */
-#define MAPSLOT(q, s) if :: (s) != EMPTY && OWNER(s) == (q) && cmap[(s) - (q)*K - 1] == 0 -> \
-                                gn++; cmap[(s) - (q)*K - 1] = gn :: else fi
-#define REMAP(q, s)   if :: (s) != EMPTY && OWNER(s) == (q) -> s = (q)*K + cmap[(s) - (q)*K - 1] :: else fi
-
-/* Renumber the records of process q in order of first appearance (lockCont,
- * then each process's slots); unreferenced ids lose their rcur bit. */
-inline canonOne(q) {
-  gi = 0; do :: gi == K -> break :: else -> cmap[gi] = 0; crc[gi] = 0; gi++ od;
-  gn = 0;
-  FORSLOTS(MAPSLOT, q);
-  gi = 0;
-  do
-  :: gi == K -> break
-  :: else -> if :: cmap[gi] != 0 -> crc[cmap[gi] - 1] = rcur[(q)*K + 1 + gi] :: else fi; gi++
-  od;
-  gi = 0; do :: gi == K -> break :: else -> rcur[(q)*K + 1 + gi] = crc[gi]; gi++ od;
-  FORSLOTS(REMAP, q)
+/* canon(): a canonical form of the state, applied at the end of every step
+ * that changes a name or a record (it keeps the state space small; it changes
+ * no behaviour):
+ *  - an observer entry that can never match again is dropped: it acts exactly
+ *    like no entry (O2 replaces it).  Bytes come back only with the inode that
+ *    holds them (lockCont) or a write in flight into it; a name only as the
+ *    current name, kcol, or a name some stealer may put back (stV).  Between
+ *    O1 and S5 the entry is also B, for S3: dropped, it leaves GONE there,
+ *    which equals no bytes (S3 fails, as it would with the real B);
+ *  - the records of each process are renumbered in order of first appearance
+ *    (lockCont, then each process's pend, hbRec, takeRec, obsB); unreferenced
+ *    ids lose their rcur bit.  Only equality, owner and rcur are ever looked
+ *    at, so this is a symmetry reduction.
+ * It is C for speed and code size: replay trails with ./pan -r (run-model.sh
+ * does), not spin -t, which does not execute it. */
+c_code {
+static int cl_matchB(int b)
+{       int q;
+        if (b == EMPTY || b == now.lockCont) return 1;
+        for (q = 0; q < NP; q++) if (b == now.pend[q]) return 1;
+        return 0;
 }
-
-inline canon() {
-  gj = 0;
-  do
-  :: gj == NP -> break
-  :: else -> canonOne(gj); gj++
-  od;
-  gj = 0;
-#ifdef NOHIDDEN
-  gi = 0; do :: gi == K -> break :: else -> cmap[gi] = 0; crc[gi] = 0; gi++ od;
-  gi = 0; gj = 0; gn = 0; gr = 0
-#endif
+static int cl_matchV(int v)
+{       int q;
+        if (v == now.lockName || v == KCOL) return 1;
+        for (q = 0; q < NP; q++) if (v == now.stV[q]) return 1;
+        return 0;
 }
+void canon(void)
+{       uchar *slot[1 + 4*NP], map[K+1], rc[K+1];
+        int q, j, s, n, ns = 0, v, base;
+
+        for (q = 0; q < NP; q++)
+        {       if (now.obsV[q] != NONE && !(cl_matchB(now.obsB[q]) && cl_matchV(now.obsV[q])))
+                {       now.obsV[q] = NONE; now.obsAge[q] = 0;
+                        now.obsB[q] = (now.stV[q] != NONE) ? GONE : EMPTY;
+                } else if (now.obsV[q] == NONE && now.stV[q] == NONE)
+                {       now.obsB[q] = EMPTY;
+        }       }
+        slot[ns++] = &now.lockCont;
+        for (q = 0; q < NP; q++)
+        {       slot[ns++] = &now.pend[q]; slot[ns++] = &now.hbRec[q];
+                slot[ns++] = &now.takeRec[q]; slot[ns++] = &now.obsB[q];
+        }
+        for (q = 0; q < NP; q++)
+        {       base = q*K; n = 0;
+                memset(map, 0, sizeof map); memset(rc, 0, sizeof rc);
+                for (s = 0; s < ns; s++)
+                {       v = *slot[s];
+                        if (v != EMPTY && v != GONE && (v-1)/K == q && !map[v-base]) map[v-base] = ++n;
+                }
+                for (j = 1; j <= K; j++) if (map[j]) rc[map[j]] = now.rcur[base + j];
+                for (j = 1; j <= K; j++) now.rcur[base + j] = rc[j];
+                for (s = 0; s < ns; s++)
+                {       v = *slot[s];
+                        if (v != EMPTY && v != GONE && (v-1)/K == q) *slot[s] = base + map[v-base];
+        }       }
+}
+}
+#define canon() c_code { canon(); }; gr = 0
 
 /* A fresh record of process q, in gr. */
 inline newRec(q) {
@@ -202,7 +251,8 @@ inline newRec(q) {
   :: else -> if :: gr == EMPTY && !REFR(gi) -> gr = gi :: else fi; gi++
   od;
   assert(gr != EMPTY);     /* the record pool is large enough */
-  rcur[gr] = 1
+  rcur[gr] = 1;
+  gi = 0
 }
 
 /* A new session of q: none of its earlier records is "ours" any more. */
@@ -227,14 +277,14 @@ inline newNonce(nn) {
 
 /* T3 / S5 succeeded (or found, after a lost reply, to have happened). */
 #define BECOME_HOLDER \
-  holds[_pid] = 1; CHECK_ME; \
+  holds[_pid] = 1; CHECK_ME; n = 0; \
   obsV[_pid] = NONE; obsB[_pid] = EMPTY; obsAge[_pid] = 0; stV[_pid] = NONE
 
 /* A message unlink issued by this process (T4/S6 or U3). */
 #define UNLINK(mm) \
   assert(!OTHERMAY(_pid));                             /* (a) nobody else may delete */ \
   assert(intentPresent && ((intentSet >> (mm)) & 1));  /* (b) only what an intent lists */ \
-  assert(((execListed[_pid] >> (mm)) & 1) == 0);       /* (b) never what a newer session listed */ \
+  assert(((listedSince >> (mm)) & 1) == 0);            /* (b) never what a session listed after the intent */ \
   msgs = msgs & (ALLM - (1 << (mm)))
 
 /* unlink(intent) by this process (U4, or the end of T4/S6). */
@@ -242,13 +292,32 @@ inline newNonce(nn) {
   assert(!OTHERMAY(_pid));                             /* (a) */ \
   assert(intentPresent);                               /* (b) finished once */ \
   assert((intentSet & msgs) == 0);                     /* (b) all it lists is deleted */ \
-  intentPresent = 0; intentSet = 0; executing[_pid] = 0; execListed[_pid] = 0
+  intentPresent = 0; intentSet = 0; listedSince = 0
+
+/* ------------------------------------------------------ trail printing */
+/* printf is not executed while pan verifies; it annotates replayed trails
+ * (spin -t lock.pml), which is what run-model.sh --mutations prints. */
+inline sayName(x) {
+  if
+  :: x == LOCK -> printf("lock")
+  :: x == KCOL -> printf("kcol")
+  :: x == NONE -> printf("-")
+  :: else -> printf("kcol.p%d.n%d", (x - 2) / NN, (x - 2) % NN)
+  fi
+}
+inline sayRec(r) {
+  if
+  :: r == EMPTY -> printf("empty")
+  :: else -> printf("p%d's ", OWNER(r)); if :: rcur[r] -> printf("record") :: else -> printf("old-session record") fi
+  fi
+}
+inline sayLost() { if :: err -> printf(" (reply lost)") :: else fi; printf("\n") }
 
 /* ================================================================ session */
 active [NP] proctype Sess()
 {
   byte n;        /* nonce of this attempt's private name */
-  byte marks;    /* messages the client marked for deletion (chosen when it lists) */
+  byte marks;    /* messages the client marked for deletion (chosen at QUIT) */
   byte iset;     /* T4/S6: the intent being finished */
   byte m;
   bool err;
@@ -257,7 +326,7 @@ active [NP] proctype Sess()
 
 session:
   /* A client logs in: a new session (a new session id: no earlier record is ours). */
-  atomic { BUSY; d_step { retag(_pid); canon() } };
+  atomic { RETRY_NOW BUSY; d_step { retag(_pid); canon() } };
 
   /* ------------------------------------------------------------ take */
 T1: /* T1: rename(lock, kcol.<node>.<nonce>) */
@@ -269,14 +338,15 @@ T1: /* T1: rename(lock, kcol.<node>.<nonce>) */
      * taker whose stale lookup of `lock` is the file now named kcol (not yet
      * written) is told it succeeded too. */
     if
-    :: lockName == LOCK -> lockName = KCOL; n = 0; goto T2
-    :: lockName == KCOL && lockCont == EMPTY -> n = 0; goto T2
+    :: lockName == LOCK -> lockName = KCOL; n = 0; printf("p%d T1' rename(lock, kcol)\n", _pid); goto T2
+    :: lockName == KCOL && lockCont == EMPTY -> n = 0; printf("p%d T1' rename(lock, kcol): same-file success\n", _pid); goto T2
     :: else -> n = 0; goto O1
     fi
 #else
     if
-    :: lockName == LOCK -> lockName = PRIV(_pid, n); LOSE(err)
-    :: else -> err = 1
+    :: lockName == LOCK -> lockName = PRIV(_pid, n); d_step { canon() }; LOSE(err);
+       printf("p%d T1 rename(lock, ", _pid); sayName(lockName); printf(")"); sayLost()
+    :: else -> err = 1; printf("p%d T1 rename(lock, ...) fails: ", _pid); sayName(lockName); printf(" exists\n")
     fi
 #endif
   };
@@ -284,10 +354,9 @@ T1: /* T1: rename(lock, kcol.<node>.<nonce>) */
   :: !err -> goto T2
   :: else ->
      atomic {   /* after an error: our private name exists -> we won; otherwise someone has it: observe */
-       CRASH;
        err = 0;
        if
-       :: lockName == PRIV(_pid, n) -> goto T2
+       :: lockName == PRIV(_pid, n) -> printf("p%d T1 after the error: its private name exists, won\n", _pid); goto T2
        :: else -> n = 0; goto O1
        fi
      }
@@ -299,18 +368,23 @@ T2: /* T2: t0 = now (the window starts here); our record into the private file, 
     wage[_pid] = 0;
 #ifdef MUT_DIRECT_RENAME
     if
-    :: lockName == KCOL -> d_step { newRec(_pid); lockCont = gr; canon() }; BECOME_HOLDER; goto finish
+    :: lockName == KCOL -> d_step { newRec(_pid); lockCont = gr; canon() };
+       printf("p%d T2' writes its record into kcol: holds, window starts\n", _pid);
+       BECOME_HOLDER; goto finish
     :: else -> goto ended
     fi
 #endif
     if
-    :: lockName == PRIV(_pid, n) -> d_step { newRec(_pid); lockCont = gr; canon() }
+    :: lockName == PRIV(_pid, n) -> d_step { newRec(_pid); lockCont = gr; canon() };
+       printf("p%d T2 t0=now, writes its record into ", _pid); sayName(lockName); printf("\n")
     :: else ->
 #ifdef MUT_T2_CREATE
        /* the write creates the private file when it is missing (O_CREAT) */
+       printf("p%d T2 creates its missing private file while ", _pid); sayName(lockName); printf(" exists\n");
        assert(lockName == PRIV(_pid, n))         /* exactly one lock name */
 #else
-       goto ended     /* taken over while we were paused: the open fails; nothing to give back */
+       printf("p%d T2 its private name is gone (taken over): fails\n", _pid);
+       goto ended     /* taken over while it was paused: the open fails; nothing to give back */
 #endif
     fi
   };
@@ -319,21 +393,28 @@ T3: /* T3: rename(private, kcol): published */
   atomic {
     CRASH;
     if
-    :: lockName == PRIV(_pid, n) -> lockName = KCOL; LOSE(err); if :: !err -> BECOME_HOLDER; goto finish :: else fi
-    :: else -> err = 1
+    :: lockName == PRIV(_pid, n) -> lockName = KCOL; d_step { canon() }; LOSE(err);
+       printf("p%d T3 rename(private, kcol)", _pid); sayLost();
+       if :: !err -> printf("p%d holds the lock, window age %d\n", _pid, wage[_pid]); BECOME_HOLDER; goto finish :: else fi
+    :: else -> err = 1; printf("p%d T3 rename(private, kcol) fails: ", _pid); sayName(lockName); printf(" exists\n")
     fi
   };
   atomic {   /* after an error: kcol holds our record -> published */
-    CRASH;
     err = 0;
     if
-    :: lockName == KCOL && OURS(_pid, lockCont) -> BECOME_HOLDER; goto finish
+    :: lockName == KCOL && OURS(_pid, lockCont) ->
+       printf("p%d T3 after the error: kcol holds its record: holds the lock\n", _pid); BECOME_HOLDER; goto finish
     :: else
     fi
   };
   /* otherwise put lock back (record emptied) and fail */
   atomic { CRASH; if :: lockName == PRIV(_pid, n) -> lockCont = EMPTY; d_step { canon() } :: else fi };
-  atomic { CRASH; if :: lockName == PRIV(_pid, n) -> lockName = LOCK :: else fi; goto ended };
+  atomic {
+    CRASH;
+    if :: lockName == PRIV(_pid, n) -> lockName = LOCK; d_step { canon() } :: else fi;
+    printf("p%d T3 failed: gives the lock back if it still has it\n", _pid);
+    goto ended
+  };
 
   /* ------------------------------------------------- observe and steal */
 O1: /* O1: list the mailbox, find the one lock name V ... */
@@ -351,19 +432,24 @@ O1: /* O1: list the mailbox, find the one lock name V ... */
     :: lockName != stV[_pid] -> goto refused   /* it moved between the listing and the read */
     :: else
     fi;
+    printf("p%d O1 reads (", _pid); sayName(lockName); printf(", "); sayRec(lockCont); printf("): ");
     if
 #ifndef MUT_NEVER_STALE
-    :: obsV[_pid] == stV[_pid] && obsB[_pid] == lockCont && obsAge[_pid] >= L -> goto S1   /* stale: steal */
-    :: obsV[_pid] == stV[_pid] && obsB[_pid] == lockCont && obsAge[_pid] < L -> goto refused
+    :: obsV[_pid] == stV[_pid] && obsB[_pid] == lockCont && obsAge[_pid] >= L ->
+       printf("O2 unchanged for a lease: steal\n"); goto S1
+    :: obsV[_pid] == stV[_pid] && obsB[_pid] == lockCont && obsAge[_pid] < L ->
+       printf("O2 seen %d ticks ago: [IN-USE]\n", obsAge[_pid]); goto refused
 #else
-    :: obsV[_pid] == stV[_pid] && obsB[_pid] == lockCont -> goto refused
+    :: obsV[_pid] == stV[_pid] && obsB[_pid] == lockCont -> printf("O2 never stale: [IN-USE]\n"); goto refused
 #endif
-    :: else -> obsV[_pid] = stV[_pid]; obsB[_pid] = lockCont; obsAge[_pid] = 0; d_step { canon() }; goto refused
+    :: else -> obsV[_pid] = stV[_pid]; obsB[_pid] = lockCont; obsAge[_pid] = 0; d_step { canon() };
+       printf("O2 new sighting: [IN-USE]\n"); goto refused
     fi
   };
 
 S1: /* S1: t0 = now (the stealer's window); our record into a fresh tmp/take.<nonce>, fsync */
-  atomic { CRASH; wage[_pid] = 0; d_step { newRec(_pid); takeRec[_pid] = gr; canon() } };
+  atomic { CRASH; wage[_pid] = 0; d_step { newRec(_pid); takeRec[_pid] = gr; canon() };
+           printf("p%d S1 t0=now, its record into tmp/take\n", _pid) };
 
 S2: /* S2 (guarded): rename(V, kcol.<node>.<nonce>) */
   atomic {
@@ -371,14 +457,14 @@ S2: /* S2 (guarded): rename(V, kcol.<node>.<nonce>) */
     SGUARD(abandon);
     newNonce(n);
     if
-    :: lockName == stV[_pid] -> lockName = PRIV(_pid, n); LOSE(err)
-    :: else -> err = 1
+    :: lockName == stV[_pid] -> lockName = PRIV(_pid, n); d_step { canon() }; LOSE(err);
+       printf("p%d S2 rename(", _pid); sayName(stV[_pid]); printf(", "); sayName(lockName); printf(")"); sayLost()
+    :: else -> err = 1; printf("p%d S2 rename fails: V is gone\n", _pid)
     fi
   };
   if
   :: err ->
      atomic {   /* after an error: our name exists -> ours; otherwise someone moved V first: refused */
-       CRASH;
        err = 0;
        if
        :: lockName == PRIV(_pid, n) -> skip
@@ -393,8 +479,8 @@ S3: /* S3: read the private name: still B?  If not, a live lock: put it back */
   atomic {
     CRASH;
     if
-    :: lockName == PRIV(_pid, n) && lockCont == obsB[_pid] -> skip
-    :: else -> goto S3back
+    :: lockName == PRIV(_pid, n) && lockCont == obsB[_pid] -> printf("p%d S3 re-check: still B\n", _pid)
+    :: else -> printf("p%d S3 re-check: changed, puts it back\n", _pid); goto S3back
     fi
   };
 #endif
@@ -404,6 +490,7 @@ S4: /* S4 (guarded): rename(tmp/take.<nonce>, private): a fresh file replaces th
     CRASH;
     SGUARD(abandon);
     /* a rename onto a missing private name would create it: a second lock name */
+    printf("p%d S4 rename(tmp/take, private) while ", _pid); sayName(lockName); printf(" is the lock name\n");
     assert(lockName == PRIV(_pid, n));            /* exactly one lock name */
     lockCont = takeRec[_pid];
     takeRec[_pid] = EMPTY;
@@ -416,7 +503,6 @@ S4: /* S4 (guarded): rename(tmp/take.<nonce>, private): a fresh file replaces th
   if
   :: err ->
      atomic {   /* after an error: the take file gone and the private name holding our record -> done */
-       CRASH;
        err = 0;
        if
        :: lockName == PRIV(_pid, n) && OURS(_pid, lockCont) -> skip
@@ -431,15 +517,17 @@ S5: /* S5 (guarded): rename(private, kcol): published */
     CRASH;
     SGUARD(abandon);
     if
-    :: lockName == PRIV(_pid, n) -> lockName = KCOL; LOSE(err); if :: !err -> BECOME_HOLDER; goto finish :: else fi
+    :: lockName == PRIV(_pid, n) -> lockName = KCOL; d_step { canon() }; LOSE(err);
+       printf("p%d S5 rename(private, kcol)", _pid); sayLost();
+       if :: !err -> printf("p%d holds the lock, window age %d\n", _pid, wage[_pid]); BECOME_HOLDER; goto finish :: else fi
     :: else -> err = 1
     fi
   };
   atomic {   /* after an error: kcol holds our record -> done */
-    CRASH;
     err = 0;
     if
-    :: lockName == KCOL && OURS(_pid, lockCont) -> BECOME_HOLDER; goto finish
+    :: lockName == KCOL && OURS(_pid, lockCont) ->
+       printf("p%d S5 after the error: kcol holds its record: holds the lock\n", _pid); BECOME_HOLDER; goto finish
     :: else -> goto abandon
     fi
   };
@@ -449,13 +537,13 @@ S3back: /* S3 found other bytes: rename it back to V, remove the take file, refu
   atomic {
     CRASH;
     if :: lockName == PRIV(_pid, n) -> lockName = stV[_pid] :: else fi;
-    takeRec[_pid] = EMPTY; d_step { canon() };
+    takeRec[_pid] = EMPTY; stV[_pid] = NONE; d_step { canon() };
     goto refused
   };
 #endif
 
 abandon: /* the stealer's window ran out: it issues nothing more (its take file stays, unread) */
-  atomic { takeRec[_pid] = EMPTY; d_step { canon() }; goto refused };
+  atomic { takeRec[_pid] = EMPTY; d_step { canon() }; printf("p%d abandons the steal\n", _pid); goto refused };
 
   /* -------------------------- T4 / S6: finish an intent left behind, list */
 finish:
@@ -466,7 +554,7 @@ finish2:
   atomic {   /* read `intent` */
     CRASH;
     if
-    :: intentPresent -> iset = intentSet; executing[_pid] = 1; execListed[_pid] = 0; m = 0
+    :: intentPresent -> iset = intentSet; m = 0; printf("p%d T4 finds an intent (%d): finishes it\n", _pid, iset)
     :: else -> goto finished
     fi
   };
@@ -475,36 +563,28 @@ finish2:
        CRASH;
        if
        :: m == NM -> break
-       :: ((iset >> m) & 1) && ((msgs >> m) & 1) -> DGUARD(lost); UNLINK(m); m++
+       :: ((iset >> m) & 1) && ((msgs >> m) & 1) -> DGUARD(lost);
+          printf("p%d T4 unlink(m%d), window age %d\n", _pid, m, wage[_pid]); UNLINK(m); m++
        :: else -> m++
        fi
      }
   od;
-  atomic { CRASH; DGUARD(lost); RMINTENT; iset = 0; m = 0 };    /* then unlink(intent) (guarded) */
+  atomic { CRASH; DGUARD(lost); printf("p%d T4 unlink(intent)\n", _pid); RMINTENT; iset = 0; m = 0 };
 finished:
 #ifdef MUT_LIST_BEFORE_FINISH
   goto held;
 list:
 #endif
-  atomic {   /* list the mailbox once: the session's snapshot; the client marks some of it */
+  atomic {   /* list the mailbox once: the session's snapshot */
     CRASH;
 #ifndef UNGUARDED_LIST
     GUARD(lost);          /* a session past its window is lost and issues nothing more */
 #endif
+    printf("p%d lists the mailbox: messages %d, window age %d\n", _pid, msgs, wage[_pid]);
 #ifndef MUT_LIST_BEFORE_FINISH
     assert(!intentPresent);       /* (b) an intent is finished before anyone lists */
 #endif
-    gi = 0;
-    do
-    :: gi == NP -> break
-    :: else -> if :: executing[gi] -> execListed[gi] = execListed[gi] | msgs :: else fi; gi++
-    od;
-    if
-    :: marks = 0
-    :: (msgs & 1) -> marks = 1
-    :: (msgs & 2) -> marks = 2
-    :: msgs == 3 -> marks = 3
-    fi;
+    if :: intentPresent -> listedSince = listedSince | msgs :: else fi;
 #ifdef MUT_LIST_BEFORE_FINISH
     goto finish2
 #else
@@ -516,7 +596,7 @@ list:
 held:
   if
   :: goto H1
-  :: marks != 0 -> goto U1
+  :: msgs != 0 -> goto U1
   :: goto release       /* QUIT without deletions, disconnect, autologout */
   fi;
 
@@ -534,16 +614,26 @@ H1: /* H1 (guarded): past the window -> lost.  H2: t = now; rewrite kcol in plac
          lockCont = EMPTY;     /* O_TRUNC at open: the file is empty until the bytes land */
 #endif
          canon()
-       }
-    :: else -> skip   /* kcol absent (the open fails), or our previous write is still in flight */
+       };
+       printf("p%d H1 window age %d; H2 t=now, opens kcol, writes the next beat (in flight)\n", _pid, wage[_pid])
+    :: else -> printf("p%d H1/H2 kcol absent or a write still in flight: no write\n", _pid)
     fi
   };
-  /* The write lands now, later (the environment lands it: a paused or timed-out
-   * caller), or never (its inode was orphaned by S4); the caller goes on to H3
-   * when the call returns or times out. */
+  /* The write is in flight: the environment lands it at any later moment, or
+   * never (the call fails; or S4 orphaned its inode).  The caller waits for
+   * the call (paused for as long as time advances meanwhile); if it crashes
+   * meanwhile, the write may land after successor sessions began.  With
+   * H2_TIMEOUT the call may also return an error while the write is still in
+   * flight, and the session goes on (H3, UPDATE, release) regardless. */
 H3: /* H3: read kcol back */
-  atomic {
-    CRASH;
+  if
+  :: atomic { CAN_CRASH -> CRASHED }     /* crashes while it waits */
+  :: atomic {
+#ifdef H2_TIMEOUT
+    true ->                              /* (a plain guard: an `if` here would make its `else` see the crash option) */
+#else
+    pend[_pid] == EMPTY ->               /* the call has returned */
+#endif
     if
 #ifdef MUT_NO_READBACK
     :: hbRec[_pid] != EMPTY ->          /* confirmed without reading back */
@@ -555,37 +645,48 @@ H3: /* H3: read kcol back */
 #else
        wage[_pid] = hbAge[_pid];         /* the window now runs from t */
 #endif
+       printf("p%d H3 confirmed: window age %d\n", _pid, wage[_pid]);
        CHECK_ME
     :: lockName == KCOL && lockCont != EMPTY && !OURS(_pid, lockCont) ->
-       hbRec[_pid] = EMPTY; hbAge[_pid] = 0; d_step { canon() }; goto lost    /* another holder's record */
-    :: else -> skip        /* absent, empty, or an older beat of ours: not confirmed */
+       printf("p%d H3 reads another holder's record: lost\n", _pid);
+       hbRec[_pid] = EMPTY; hbAge[_pid] = 0; d_step { canon() }; goto lost
+    :: else -> printf("p%d H3 reads ", _pid); sayName(lockName); printf(" = "); sayRec(lockCont); printf(": not confirmed\n")
     fi;
     hbRec[_pid] = EMPTY; hbAge[_pid] = 0; d_step { canon() };
     IDLE
-  };
+  }
+  fi;
   goto held;
 
-U1: /* U1 (guarded fencing): kcol holds this session's record, or nothing is deleted */
+U1: /* QUIT: the client has marked some of its snapshot (msgs: only this session
+     * deletes while it may delete, and (a) checks that).
+     * U1 (guarded fencing): kcol holds this session's record, or nothing is deleted */
   atomic {
     CRASH;
     BUSY;
+    if
+    :: (msgs & 1) -> marks = 1
+    :: (msgs & 2) -> marks = 2
+    :: NM == 2 && msgs == 3 -> marks = 3
+    fi;
     DGUARD(lost);
     if
-    :: lockName == KCOL && OURS(_pid, lockCont) -> skip
-    :: else -> goto release          /* -ERR [SYS/TEMP]; the connection closes */
+    :: lockName == KCOL && OURS(_pid, lockCont) -> printf("p%d U1 kcol holds its record (marks %d)\n", _pid, marks)
+    :: else -> printf("p%d U1 fencing fails: nothing deleted\n", _pid); goto release
     fi
   };
 U2: /* U2 (guarded): the intent (marked names) written and renamed to `intent` */
   atomic {
     CRASH;
     DGUARD(lost);
+    printf("p%d U2 writes intent (%d), window age %d\n", _pid, marks, wage[_pid]);
     assert(!OTHERMAY(_pid));         /* (a) */
     assert(!intentPresent);          /* (b) never overwrites an unfinished intent */
-    intentPresent = 1; intentSet = marks; executing[_pid] = 1; execListed[_pid] = 0; m = 0;
+    intentPresent = 1; intentSet = marks; listedSince = 0; m = 0;
     LOSE(err)
   };
   if
-  :: err -> atomic { CRASH; err = 0; if :: intentPresent -> skip :: else -> goto release fi }
+  :: err -> atomic { err = 0; if :: intentPresent -> skip :: else -> goto release fi }
   :: else
   fi;
 U3: /* U3 (guarded): unlink each marked message (an already missing one is fine) */
@@ -594,37 +695,38 @@ U3: /* U3 (guarded): unlink each marked message (an already missing one is fine)
        CRASH;
        if
        :: m == NM -> break
-       :: (marks >> m) & 1 -> DGUARD(lost); UNLINK(m); m++
+       :: (marks >> m) & 1 -> DGUARD(lost);
+          printf("p%d U3 unlink(m%d), window age %d\n", _pid, m, wage[_pid]); UNLINK(m); m++
        :: else -> m++
        fi
      }
   od;
 U4: /* U4 (guarded): unlink(intent), then release */
-  atomic { CRASH; DGUARD(lost); RMINTENT; marks = 0; m = 0; goto release };
+  atomic { CRASH; DGUARD(lost); printf("p%d U4 unlink(intent)\n", _pid); RMINTENT; marks = 0; m = 0; goto release };
 
 lost: /* the session is lost: no more guarded steps; the connection closes, which releases */
-  atomic { holds[_pid] = 0; goto release };
+  atomic { holds[_pid] = 0; printf("p%d session lost (window over)\n", _pid); goto release };
 
   /* ------------------------------------------------------------ release */
 release: /* R1: rename(kcol, kcol.<node>.<nonce>) (no window needed) */
   atomic {
     CRASH;
     BUSY;
-    holds[_pid] = 0; executing[_pid] = 0; execListed[_pid] = 0; marks = 0; iset = 0; m = 0;
+    holds[_pid] = 0; wage[_pid] = W; marks = 0; iset = 0; m = 0;
     newNonce(n);
     if
-    :: lockName == KCOL -> lockName = PRIV(_pid, n); LOSE(err)
+    :: lockName == KCOL -> lockName = PRIV(_pid, n); d_step { canon() }; LOSE(err);
+       printf("p%d R1 rename(kcol, ", _pid); sayName(lockName); printf(")"); sayLost()
     :: else -> err = 1
     fi
   };
   if
   :: err ->
      atomic {   /* after an error: our name exists -> ours; kcol gone -> nothing to release */
-       CRASH;
        err = 0;
        if
        :: lockName == PRIV(_pid, n) -> skip
-       :: else -> goto ended
+       :: else -> printf("p%d R1 nothing to release\n", _pid); goto ended
        fi
      }
   :: else
@@ -640,17 +742,27 @@ R2: /* R2: read the record: not ours (someone took over) -> rename it back to kc
   };
 R3: /* R3: empty the record, rename(private, lock) */
   atomic { CRASH; if :: lockName == PRIV(_pid, n) -> lockCont = EMPTY; d_step { canon() } :: else -> goto ended fi };
-  atomic { CRASH; if :: lockName == PRIV(_pid, n) -> lockName = LOCK :: else fi; goto ended };
+  atomic {
+    CRASH;
+    if :: lockName == PRIV(_pid, n) -> lockName = LOCK; d_step { canon() } :: else fi;
+    printf("p%d R3 released: lock\n", _pid);
+    goto ended
+  };
 R2back:
-  atomic { CRASH; if :: lockName == PRIV(_pid, n) -> lockName = KCOL :: else fi; goto ended };
+  atomic {
+    CRASH;
+    if :: lockName == PRIV(_pid, n) -> lockName = KCOL; d_step { canon() } :: else fi;
+    printf("p%d R2 not its record: renamed back to kcol\n", _pid);
+    goto ended
+  };
 
 refused: /* [IN-USE] (or the session is over): the client may try again */
 ended:
   atomic {
     holds[_pid] = 0; wage[_pid] = W; stV[_pid] = NONE; takeRec[_pid] = EMPTY;
-    executing[_pid] = 0; execListed[_pid] = 0; marks = 0; iset = 0; m = 0; err = 0; n = 0;
+    marks = 0; iset = 0; m = 0; err = 0; n = 0;
     d_step { canon() };
-    IDLE;
+    IDLE; RETRY_LATER;
     goto session
   };
 halt:
@@ -668,15 +780,44 @@ halt:
 #define TICKOK true
 #endif
 
+#ifdef LIVENESS
+#define AGES(q) (wage[q] < W || (hbRec[q] != EMPTY && hbAge[q] < W) || (obsV[q] != NONE && obsAge[q] < L) || retry[q])
+#else
+#define AGES(q) (wage[q] < W || (hbRec[q] != EMPTY && hbAge[q] < W) || (obsV[q] != NONE && obsAge[q] < L))
+#endif
+#if NP == 2
+#define AGING (AGES(0) || AGES(1))
+#else
+#define AGING (AGES(0) || AGES(1) || AGES(2))
+#endif
+
+/* CHECK_LATE_WRITE: the doc's claim that a late heartbeat write "changes
+ * nothing anyone reads": it never lands on the record of another session that
+ * holds the lock (an availability property, not part of the safety checks). */
+#ifdef CHECK_LATE_WRITE
+#if NP == 2
+#define CHECK_LATE(q) assert(!(holds[1-(q)] && OURS(1-(q), lockCont)))
+#else
+#define CHECK_LATE(q) assert(!(((q) != 0 && holds[0] && OURS(0, lockCont)) || ((q) != 1 && holds[1] && OURS(1, lockCont)) \
+                               || ((q) != 2 && holds[2] && OURS(2, lockCont))))
+#endif
+#else
+#define CHECK_LATE(q) skip
+#endif
+
 /* an in-flight heartbeat write lands, late, in the inode it opened */
-#define LAND(q) atomic { pend[q] != EMPTY -> lockCont = pend[q]; pend[q] = EMPTY; d_step { canon() } }
+#define LAND(q) atomic { pend[q] != EMPTY -> CHECK_LATE(q); lockCont = pend[q]; pend[q] = EMPTY; d_step { canon() }; \
+                         printf("env: p%d's heartbeat write lands in ", q); sayName(lockName); printf("\n") }
+/* an in-flight heartbeat write never reaches the store (the call fails) */
+#define DROP(q) atomic { pend[q] != EMPTY -> pend[q] = EMPTY; d_step { canon() }; \
+                         printf("env: p%d's heartbeat write is lost\n", q) }
 
 active proctype Env()
 {
 end_env:
   do
-  :: atomic {   /* time advances one tick on every clock (ages saturate) */
-       TICKOK ->
+  :: atomic {   /* time advances one tick on every clock (ages saturate; a tick that changes nothing is left out) */
+       TICKOK && AGING ->
        d_step {
          gi = 0;
          do
@@ -685,18 +826,27 @@ end_env:
             if :: wage[gi] < W -> wage[gi]++ :: else fi;
             if :: hbRec[gi] != EMPTY && hbAge[gi] < W -> hbAge[gi]++ :: else fi;
             if :: obsV[gi] != NONE && obsAge[gi] < L -> obsAge[gi]++ :: else fi;
+#ifdef LIVENESS
+            retry[gi] = 0;
+#endif
             gi++
          od;
          gi = 0
-       }
+       };
+       printf("env: tick\n")
      }
   :: LAND(0)
   :: LAND(1)
 #if NP == 3
   :: LAND(2)
 #endif
+  :: DROP(0)
+  :: DROP(1)
+#if NP == 3
+  :: DROP(2)
+#endif
 #ifdef LIVENESS
-  :: atomic { !stable -> stable = 1 }
+  :: atomic { !stable -> stable = 1; printf("env: pauses end\n") }
 #endif
   od
 }
