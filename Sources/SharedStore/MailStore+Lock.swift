@@ -146,8 +146,11 @@ extension MailStore {
         let bytes: [UInt8]
         do {
             bytes = try volume.readAll(victim, limit: OwnerRecord.maxSize)
-        } catch let e as StoreError where e.code == .notFound || e.code == .corrupt || e.code == .tooLarge {
-            throw Self.refusal(state)  // moving right now
+        } catch {
+            // Moving right now: renamed away, or replaced by a fresh file (R3, S4) under our read, which NFS answers
+            // with a stale handle. Only if the mailbox itself cannot be reached is the store the problem.
+            guard (try? volume.exists(dir)) == true else { throw error }
+            throw Self.refusal(state)
         }
         let sighting = LockObserver.Sighting(name: victimName, bytes: bytes)
         guard observer.isStale(mailbox: dir.description, sighting, now: clock.now(), lease: lease.nanoseconds) else {
