@@ -271,11 +271,20 @@ def kill9_in_the_middle_of_update_next_session_finishes_the_intent(h):
             t_quit = time.monotonic()
             c.sock.sendall(b"QUIT\r\n")
             if duration is None:
-                # Calibration: let this UPDATE finish and time it.
-                assert c.line().startswith("+OK")
+                # Calibration: let this UPDATE finish and time it. On a loaded machine over NFS 3,000 unlinks can
+                # outlast the short test lease's window: then UPDATE stops with [SYS/TEMP], its intent stays, and
+                # the next login (on the other node) must finish it: the very behaviour under test.
+                reply = c.line() or ""
+                assert reply.startswith("+OK") or reply.startswith("-ERR [SYS/TEMP]"), reply
                 duration = time.monotonic() - t_quit
                 c.close()
                 h.stop_node(a)
+                if not reply.startswith("+OK"):
+                    n2, _, _ = login_retrying(b["port"], "bob", LEASE + 10)
+                    assert n2.cmd("QUIT").startswith("+OK")
+                    n2.close()
+                    print(f"FIGURE intent: UPDATE of {len(doomed)} deletions outlasted the window ({duration * 1000:.0f} ms); "
+                          f"the next session finished it", flush=True)
                 assert set(h.messages_on_disk("bob")) == before - set(doomed)
                 continue
             time.sleep(duration * random.uniform(0.1, 0.7))
