@@ -68,6 +68,7 @@ extension MailStore {
     func take(dir: StorePath, record: OwnerRecord) throws -> LockGrant {
         let lock = try dir.appending(Self.lockName)
         let claim = try dir.appending(Self.privateName(node: record.node))
+        let t0 = clock.now()
         // T1: rename to a name only this attempt uses (exactly one racing taker wins).
         var attempt = 1
         while true {
@@ -87,9 +88,10 @@ extension MailStore {
                 }
             }
         }
-        // T2: the window starts before the record is written.
-        let t0 = clock.now()
+        // T2: the window started before T1. T2 creates the file if missing (O_CREAT), so it is guarded too: a
+        // taker paused past its window must not recreate a private name someone stole.
         do {
+            try checkWindow(t0 + lease.windowNanoseconds)
             try volume.writeFile(claim, record.encoded(), exclusive: false)
             try publish(claim, dir: dir, record: record)
         } catch {
@@ -222,6 +224,9 @@ extension MailStore {
         let lock = try dir.appending(Self.lockName)
         let held = try dir.appending(Self.heldName)
         let claim = try dir.appending(Self.privateName(node: record.node))
+        // R3 is guarded by a window from R1: nobody can see our private name stale before R1 + L, so renaming a fresh
+        // file over it before R1 + W cannot recreate a name another process has already stolen (found by the model).
+        let deadline = clock.now() + lease.windowNanoseconds
         do {
             try volume.rename(held, to: claim)
         } catch let error as StoreError {
@@ -240,6 +245,8 @@ extension MailStore {
         let fresh = try dir.appending("tmp").appending("free.\(Self.nonce())")
         try volume.writeFile(fresh, [], exclusive: true)
         do {
+            // Past the window the private name is left alone: it goes stale after a lease and is taken over.
+            try checkWindow(deadline)
             try volume.renameChecked(fresh, to: claim)
         } catch {
             try? volume.unlink(fresh)

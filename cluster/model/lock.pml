@@ -26,6 +26,9 @@
  *   UNGUARDED_LIST  T4/S6 list the mailbox without checking the window
  *   CHECK_LATE_WRITE  asserts that a late heartbeat write never lands on the
  *                   record of another session holding the lock (availability)
+ *   R3_IN_PLACE     R3 as the doc first wrote it: empty the record in place
+ *   R3_GUARDED      proposed fix: R3's rename of the fresh file only within W
+ *                   of R1's issue (see README, "Findings")
  *   MUT_*           a protocol step removed (run-model.sh --mutations)
  *   NOHIDDEN        no hidden variables (needed by -DBFS in pan)
  */
@@ -712,7 +715,12 @@ release: /* R1: rename(kcol, kcol.<node>.<nonce>) (no window needed) */
   atomic {
     CRASH;
     BUSY;
-    holds[_pid] = 0; wage[_pid] = W; marks = 0; iset = 0; m = 0;
+    holds[_pid] = 0; marks = 0; iset = 0; m = 0;
+#ifdef R3_GUARDED
+    wage[_pid] = 0;      /* proposed: R1's issue starts a release window for R3 */
+#else
+    wage[_pid] = W;
+#endif
     newNonce(n);
     if
     :: lockName == KCOL -> lockName = PRIV(_pid, n); d_step { canon() }; LOSE(err);
@@ -735,13 +743,30 @@ R2: /* R2: read the record: not ours (someone took over) -> rename it back to kc
   atomic {
     CRASH;
     if
-    :: lockName == PRIV(_pid, n) && OURS(_pid, lockCont) -> skip
+    :: lockName == PRIV(_pid, n) && OURS(_pid, lockCont) -> printf("p%d R2 reads its own record\n", _pid)
     :: lockName == PRIV(_pid, n) && !OURS(_pid, lockCont) -> goto R2back
     :: else -> goto ended            /* the read fails: taken over meanwhile */
     fi
   };
-R3: /* R3: empty the record, rename(private, lock) */
+#ifdef R3_IN_PLACE
+R3: /* R3 (the doc's first version): empty the record in place, rename(private, lock) */
   atomic { CRASH; if :: lockName == PRIV(_pid, n) -> lockCont = EMPTY; d_step { canon() } :: else -> goto ended fi };
+#else
+R3: /* R3: rename a fresh empty file (tmp/free.<nonce>) over the private name ... */
+  atomic {
+    CRASH;
+#ifdef R3_GUARDED
+    GUARD(ended);        /* proposed: only within W of R1's issue (else leave the name to go stale) */
+#endif
+    printf("p%d R3 rename(tmp/free, private) while ", _pid); sayName(lockName); printf(" is the lock name\n");
+    /* a rename onto a missing private name would create it: a second lock name */
+    assert(lockName == PRIV(_pid, n));            /* exactly one lock name */
+    lockCont = EMPTY;
+    ORPHAN_PENDING;      /* writes in flight into the old inode now land where nobody reads */
+    d_step { canon() }
+  };
+#endif
+  /* ... then rename(private, lock) (checked: lock exists and the private name not -> done) */
   atomic {
     CRASH;
     if :: lockName == PRIV(_pid, n) -> lockName = LOCK; d_step { canon() } :: else fi;
@@ -806,8 +831,8 @@ halt:
 #endif
 
 /* an in-flight heartbeat write lands, late, in the inode it opened */
-#define LAND(q) atomic { pend[q] != EMPTY -> CHECK_LATE(q); lockCont = pend[q]; pend[q] = EMPTY; d_step { canon() }; \
-                         printf("env: p%d's heartbeat write lands in ", q); sayName(lockName); printf("\n") }
+#define LAND(q) atomic { pend[q] != EMPTY -> printf("env: p%d's heartbeat write lands in ", q); sayName(lockName); \
+                         printf("\n"); CHECK_LATE(q); lockCont = pend[q]; pend[q] = EMPTY; d_step { canon() } }
 /* an in-flight heartbeat write never reaches the store (the call fails) */
 #define DROP(q) atomic { pend[q] != EMPTY -> pend[q] = EMPTY; d_step { canon() }; \
                          printf("env: p%d's heartbeat write is lost\n", q) }

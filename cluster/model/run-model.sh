@@ -2,17 +2,21 @@
 # Checks the mailbox lock model (lock.pml, docs/lock-protocol.md) with spin.  See README.md.
 #
 #   run-model.sh              the checks: safety (two configurations) and liveness.
-#                             One PASS/FAIL line each; exits 1 if any fails (an error
-#                             found, or the search incomplete: memory, depth).
+#                             One PASS/FAIL line each (states stored, time); exits 1 if any
+#                             fails: an error found (its shortest trail is printed), or the
+#                             search incomplete (memory, depth).
 #   run-model.sh --mutations  the model with one protocol step removed at a time: each
 #                             mutation must be caught (spin finds a violation).  Prints
 #                             the violated property and the trail; exits 1 if one is not.
-#   run-model.sh --findings   replays three problems of the protocol as written in the doc
-#                             (see README.md "Findings"); informational, exits 0 if they
-#                             still reproduce.
+#   run-model.sh --findings   replays the problems the model found in the protocol
+#                             (README.md, "Findings"); exits 1 if one no longer reproduces.
 #
-# Environment: MODEL_MEMLIM_MB (default 3072) caps each verifier's memory; MODEL_JOBS
-# (default 2 on two cores or more) sets how many verifiers run at once.
+# Environment:
+#   MODEL_DEFINES        spin defines added to every run, e.g. -DR3_GUARDED
+#   MODEL_MUTATION_BASE  defines under every mutation and finding (default -DR3_GUARDED:
+#                        a mutation is only meaningful against a base that passes, and
+#                        the doc's R3 does not; see README.md)
+#   MODEL_MEMLIM_MB      memory cap of each verifier (default 3072)
 # Needs spin (6.5) and a C compiler (gcc, or $CC).  Works in a temporary directory.
 
 set -u
@@ -20,12 +24,14 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 model=$here/lock.pml
 memlim=${MODEL_MEMLIM_MB:-3072}
+extra=${MODEL_DEFINES-}
+mbase=${MODEL_MUTATION_BASE--DR3_GUARDED}
 cc=${CC:-gcc}
 mode=${1:-check}
 
 case "$mode" in
   check|--mutations|--findings) ;;
-  -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+  -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
   *) echo "usage: $0 [--mutations|--findings]" >&2; exit 2 ;;
 esac
 
@@ -49,7 +55,7 @@ build() {
   (cd "$dir" && $cc -O2 -w -DMEMLIM="$memlim" $cflags -o pan pan.c >cc.out 2>&1) || { cat "$dir/cc.out"; return 1; }
 }
 
-# field DIR: parse DIR/pan.out into globals errs, states, incomplete, reason, elapsed.
+# field DIR: parse DIR/pan.out into errs, states, elapsed, incomplete, reason.
 field() {
   local out=$1/pan.out
   errs=$(sed -n 's/.*errors: \([0-9][0-9]*\).*/\1/p' "$out" | tail -1)
@@ -59,7 +65,7 @@ field() {
   if grep -q "Search not completed" "$out"; then incomplete=1; reason="search not completed"; fi
   if grep -q "max search depth too small" "$out"; then incomplete=1; reason="max search depth too small"; fi
   if grep -qiE "out of memory|memory limit|reached -DMEMLIM" "$out"; then incomplete=1; reason="out of memory (MODEL_MEMLIM_MB=$memlim)"; fi
-  [ -n "$errs" ] || { errs=; incomplete=1; reason=${reason:-"no verifier result"}; }
+  [ -n "$errs" ] || { incomplete=1; reason=${reason:-"no verifier result"}; }
   [ -n "$states" ] || states="?"
   [ -n "$elapsed" ] || elapsed="?"
 }
@@ -82,14 +88,35 @@ property() {
   esac
 }
 
-# trail DIR: the annotated trail of DIR/lock.pml.trail (replayed by the verifier that
-# found it: the model's canon() is C, which spin -t would not run), ticks folded.
+# trail DIR: the annotated trail of DIR/lock.pml.trail, replayed by the verifier that
+# found it (the model's canon() is C, which spin -t would not run), ticks folded, at
+# most its last 60 lines.
 trail() {
   (cd "$1" && ./pan -r -n 2>/dev/null) \
-    | grep -E '^(p[0-9]|env:)' \
-    | awk 'function flush() { if (n > 1) printf "      %s  (x%d)\n", prev, n; else if (n == 1) printf "      %s\n", prev }
+    | grep -E '^(p[0-9]|env:)|START OF CYCLE' \
+    | awk 'function flush() { if (n > 1) out[k++] = sprintf("      %s  (x%d)", prev, n); else if (n == 1) out[k++] = "      " prev }
            { if ($0 == prev && $0 ~ /^env: tick/) { n++; next } flush(); prev = $0; n = 1 }
-           END { flush() }'
+           END { flush(); from = k > 60 ? k - 60 : 0
+                 if (from > 0) printf "      ... (%d earlier lines)\n", from
+                 for (i = from; i < k; i++) print out[i] }'
+}
+
+# shortest NAME DIR "DEFS": after DIR's verifier found a safety error, look for a shortest
+# trail breadth-first (it needs no hidden variables); sets tdir, depth, prop, steps.
+shortest() {
+  local bdir=$work/$1.bfs
+  tdir=$2
+  depth=$(sed -n 's/.*(at depth \([0-9]*\)).*/\1/p' "$2/pan.out" | head -1)
+  prop=$(property "$(grep -m1 '^pan:1:' "$2/pan.out")")
+  if build "$bdir" "$3 -DNOHIDDEN" "-DSAFETY -DBFS" >/dev/null 2>&1; then
+    (cd "$bdir" && ./pan -w25 >pan.out 2>&1)
+    if grep -q '^pan:1:' "$bdir/pan.out" && [ -f "$bdir/lock.pml.trail" ]; then
+      tdir=$bdir
+      depth=$(sed -n 's/.*(at depth \([0-9]*\)).*/\1/p' "$bdir/pan.out" | head -1)
+      prop=$(property "$(grep -m1 '^pan:1:' "$bdir/pan.out")")
+    fi
+  fi
+  steps=$( (cd "$tdir" && ./pan -r -n 2>/dev/null) | grep -cE '^(p[0-9]|env:)')
 }
 
 status=0
@@ -97,64 +124,63 @@ status=0
 # ----------------------------------------------------------------- checks
 # Each: name | spin defines | compile flags | pan flags
 checks=(
-  "safety (2 messages, heartbeat caller waits)||-DSAFETY|-m5000000 -w25"
-  "safety (1 message, heartbeat write may time out)|-DH2_TIMEOUT -DNM=1|-DSAFETY|-m5000000 -w25"
-  "liveness (process 0 stops, process 1 gets the lock)|-DLIVENESS -DNM=1||-a -f -m5000000 -w25"
+  "safety (2 messages, heartbeat caller waits)|$extra|-DSAFETY|-m5000000 -w25"
+  "safety (1 message, heartbeat write may time out; late writes land where nobody reads)|-DH2_TIMEOUT -DNM=1 -DCHECK_LATE_WRITE $extra|-DSAFETY|-m5000000 -w25"
+  "liveness (process 0 stops, process 1 gets the lock)|-DLIVENESS -DNM=1 $extra||-a -f -m5000000 -w25"
 )
 
-# run_check DIR DEFS CFLAGS PFLAGS: build and verify; the wall time goes to DIR/wall.
-run_check() {
-  local dir=$1 defs=$2 cflags=$3 pflags=$4 t0 t1
-  build "$dir" "$defs" "$cflags" >"$dir.build" 2>&1 || { echo failed >"$dir.nobuild"; return; }
-  t0=$(now)
-  (cd "$dir" && ./pan $pflags >pan.out 2>&1)
-  t1=$(now)
-  secs "$t0" "$t1" >"$dir/wall"
-}
-
 if [ "$mode" = check ]; then
-  # Two verifiers at a time where there are two cores (MODEL_JOBS overrides).
-  jobs=${MODEL_JOBS:-$( [ "$(nproc 2>/dev/null || echo 1)" -ge 2 ] && echo 2 || echo 1 )}
-  echo "spin model: $model"
-  echo "  (L=4, W=2 ticks; 2 session processes; crash before any step, lost rename replies, late heartbeat writes; $jobs at a time)"
+  echo "spin model: $model${extra:+ with $extra}"
+  echo "  (L=4, W=2 ticks; 2 session processes; crash before any step, lost rename replies, late heartbeat writes)"
   t_all=$(now)
-  i=0; running=0
-  for c in "${checks[@]}"; do
-    IFS='|' read -r name defs cflags pflags <<<"$c"
-    i=$((i + 1))
-    run_check "$work/check$i" "$defs" "$cflags" "$pflags" &
-    running=$((running + 1))
-    if [ "$running" -ge "$jobs" ]; then wait -n 2>/dev/null || wait; running=$((running - 1)); fi
-  done
-  wait
+  # The verifiers are built one after the other in the background (on the other
+  # core, while the previous one runs); they run one at a time (each is memory-bound).
+  (
+    i=0
+    for c in "${checks[@]}"; do
+      IFS='|' read -r name defs cflags pflags <<<"$c"
+      i=$((i + 1))
+      build "$work/check$i" "$defs" "$cflags" >"$work/check$i.build" 2>&1 || : >"$work/check$i.nobuild"
+      : >"$work/check$i.built"
+    done
+  ) &
   i=0
   for c in "${checks[@]}"; do
     IFS='|' read -r name defs cflags pflags <<<"$c"
     i=$((i + 1))
+    while [ ! -f "$work/check$i.built" ]; do sleep 0.2; done
     if [ -f "$work/check$i.nobuild" ]; then
       echo "FAIL  $name: could not build the verifier"; sed 's/^/      /' "$work/check$i.build"; status=1; continue
     fi
+    t0=$(now)
+    (cd "$work/check$i" && ./pan $pflags >pan.out 2>&1)
+    wall=$(secs "$t0" "$(now)")
     field "$work/check$i"
-    wall=$(cat "$work/check$i/wall" 2>/dev/null || echo "?")
     if [ "$incomplete" = 1 ] && [ "${errs:-0}" = 0 ]; then
       echo "FAIL  $name: $reason ($states states stored, ${wall}s)"; status=1
     elif [ "${errs:-1}" != 0 ]; then
-      msg=$(grep -m1 '^pan:1:' "$work/check$i/pan.out")
-      echo "FAIL  $name: $(property "$msg") ($states states stored, ${wall}s)"
-      echo "      $msg"
-      trail "$work/check$i"
       status=1
+      echo "FAIL  $name: $(property "$(grep -m1 '^pan:1:' "$work/check$i/pan.out")") (${wall}s)"
+      if [ "$cflags" = -DSAFETY ]; then
+        shortest "check$i" "$work/check$i" "$defs"
+      else
+        tdir=$work/check$i; steps=$( (cd "$tdir" && ./pan -r -n 2>/dev/null) | grep -cE '^(p[0-9]|env:)')
+        depth=$(sed -n 's/.*(at depth \([0-9]*\)).*/\1/p' "$tdir/pan.out" | head -1)
+      fi
+      echo "      trail of $steps steps ($depth transitions):"
+      trail "$tdir"
     else
       echo "PASS  $name: $states states stored, ${wall}s (pan: ${elapsed}s)"
     fi
   done
-  echo "total ${s_all:-$(secs "$t_all" "$(now)")}s"
+  wait
+  echo "total $(secs "$t_all" "$(now)")s"
   [ $status = 0 ] && echo "model: all checks PASS" || echo "model: FAIL"
   exit $status
 fi
 
 # -------------------------------------------------- mutations and findings
-# Each: define | configuration | what is removed
+# Mutations: define | configuration | what is removed (each on top of $mbase)
 mutations=(
   "MUT_NO_RECHECK|safety|S3's re-check of the stolen record removed"
   "MUT_NO_READBACK|safety|H3 confirms a heartbeat without reading kcol back"
@@ -167,54 +193,46 @@ mutations=(
   "MUT_DIRECT_RENAME|safety|T1 renames lock to kcol directly (ganesha's same-file success)"
   "MUT_NEVER_STALE|liveness|observers never judge a lock stale"
 )
+# Findings: name | spin defines | configuration | what is modelled
 findings=(
-  "TORN_H2|safety|H2 as the doc writes it: truncate, then write (a reader can see an empty kcol)"
-  "UNGUARDED_LIST|safety|T4/S6 list without checking the window (as openSession does)"
-  "CHECK_LATE_WRITE H2_TIMEOUT NM=1|safety|a heartbeat write that timed out lands after its session released"
+  "R3_UNGUARDED|-DCHECK_LATE_WRITE|safety|R3 as the doc writes it now: rename(tmp/free, private) with no window"
+  "TORN_H2|$mbase -DTORN_H2|safety|the doc's first H2: truncate, then write (a reader can see an empty kcol)"
+  "UNGUARDED_LIST|$mbase -DUNGUARDED_LIST|safety|the doc's first T4: the listing does not check the window"
+  "LATE_WRITE|-DR3_IN_PLACE -DCHECK_LATE_WRITE -DH2_TIMEOUT -DNM=1|safety|the doc's first R3 (record emptied in place), a heartbeat write that timed out"
 )
 
-# hunt NAME DEFINE CONFIG: run one variant; sets found, prop, steps, depth, tdir, tdefs.
+# hunt NAME "DEFS" CONFIG: run one variant; sets found, prop, steps, depth, tdir, wall.
 hunt() {
-  local name=${1%% *} config=$3 dir defs pflags cflags bdir d
-  dir=$work/$name
-  found=0; prop=; steps=0; depth=; tdir=; tdefs=
-  defs=; for d in $2; do defs="$defs -D$d"; done
+  local name=$1 defs=$2 config=$3 dir=$work/$1 pflags cflags
+  found=0; prop=; steps=0; depth=; tdir=
   if [ "$config" = liveness ]; then
-    defs="-DLIVENESS -DNM=1$defs"; cflags=; pflags="-a -f -m5000000 -w25"
+    defs="-DLIVENESS -DNM=1 $defs"; cflags=; pflags="-a -f -m5000000 -w25"
   else
     cflags="-DSAFETY"; pflags="-m5000000 -w25"
   fi
-  if ! build "$dir" "$defs" "$cflags"; then prop="could not build"; return; fi
-  t0=$(now); (cd "$dir" && ./pan $pflags >pan.out 2>&1); t1=$(now)
-  field "$dir"; wall=$(secs "$t0" "$t1")
+  if ! build "$dir" "$defs" "$cflags" >"$dir.build" 2>&1; then prop="could not build: $(head -3 "$dir.build")"; return; fi
+  t0=$(now); (cd "$dir" && ./pan $pflags >pan.out 2>&1); wall=$(secs "$t0" "$(now)")
+  field "$dir"
   if [ "${errs:-0}" = 0 ]; then
     [ "$incomplete" = 1 ] && prop="no violation, but $reason" || prop="no violation in $states states"
     return
   fi
   found=1
-  prop=$(property "$(grep -m1 '^pan:1:' "$dir/pan.out")")
-  depth=$(sed -n 's/.*(at depth \([0-9]*\)).*/\1/p' "$dir/pan.out" | head -1)
-  tdir=$dir; tdefs=$defs
-  # a shortest trail: breadth-first (safety only; it needs no hidden variables)
   if [ "$config" = safety ]; then
-    bdir=$work/$name.bfs
-    if build "$bdir" "$defs -DNOHIDDEN" "-DSAFETY -DBFS"; then
-      (cd "$bdir" && ./pan -w25 >pan.out 2>&1)
-      if grep -q '^pan:1:' "$bdir/pan.out" && [ -f "$bdir/lock.pml.trail" ]; then
-        tdir=$bdir; tdefs="$defs -DNOHIDDEN"
-        depth=$(sed -n 's/.*(at depth \([0-9]*\)).*/\1/p' "$bdir/pan.out" | head -1)
-        prop=$(property "$(grep -m1 '^pan:1:' "$bdir/pan.out")")
-      fi
-    fi
+    shortest "$name" "$dir" "$defs"
+  else
+    tdir=$dir
+    prop=$(property "$(grep -m1 '^pan:1:' "$dir/pan.out")")
+    depth=$(sed -n 's/.*(at depth \([0-9]*\)).*/\1/p' "$dir/pan.out" | head -1)
+    steps=$( (cd "$tdir" && ./pan -r -n 2>/dev/null) | grep -cE '^(p[0-9]|env:)')
   fi
-  steps=$( (cd "$tdir" && ./pan -r -n 2>/dev/null) | grep -cE '^(p[0-9]|env:)')
 }
 
 if [ "$mode" = --mutations ]; then
-  echo "mutations of $model: each must be caught"
+  echo "mutations of $model (base: ${mbase:-the doc as written}${extra:+ $extra}): each must be caught"
   for m in "${mutations[@]}"; do
     IFS='|' read -r def config what <<<"$m"
-    hunt "$def" "$def" "$config"
+    hunt "$def" "$mbase -D$def $extra" "$config"
     if [ "$found" = 1 ]; then
       echo "caught      $def ($what): $prop; trail of $steps steps ($depth transitions) (${wall}s)"
       trail "$tdir"
@@ -228,15 +246,15 @@ if [ "$mode" = --mutations ]; then
 fi
 
 if [ "$mode" = --findings ]; then
-  echo "findings: problems of the protocol as the doc writes it (see README.md)"
-  for m in "${findings[@]}"; do
-    IFS='|' read -r def config what <<<"$m"
-    hunt "$def" "$def" "$config"
+  echo "findings: problems the model found in the protocol (README.md, \"Findings\")"
+  for f in "${findings[@]}"; do
+    IFS='|' read -r name defs config what <<<"$f"
+    hunt "$name" "$defs $extra" "$config"
     if [ "$found" = 1 ]; then
-      echo "reproduced  $def ($what): $prop; trail of $steps steps ($depth transitions)"
+      echo "reproduced  $name ($what): $prop; trail of $steps steps ($depth transitions)"
       trail "$tdir"
     else
-      echo "gone        $def ($what): $prop"
+      echo "gone        $name ($what): $prop"
       status=1
     fi
   done
