@@ -24,7 +24,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 model=$here/lock.pml
 memlim=${MODEL_MEMLIM_MB:-3072}
-extra=${MODEL_DEFINES-}
+extra=${MODEL_DEFINES--DR3_GUARDED}  # the protocol as docs/lock-protocol.md writes it (R3 guarded)
 mbase=${MODEL_MUTATION_BASE--DR3_GUARDED}
 cc=${CC:-gcc}
 mode=${1:-check}
