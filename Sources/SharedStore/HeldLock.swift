@@ -23,6 +23,8 @@ public final class HeldLock: Sendable {
         var confirmedAt: UInt64
         var released = false
         var lost: String?
+        /// A heartbeat write was issued (whatever came of it): one may still be in flight, so release takes R1–R3.
+        var wroteHeartbeat = false
     }
     private let state: Mutex<State>
     /// Serialises heartbeat, guarded work and release (each is a few blocking store calls on a pool thread).
@@ -61,6 +63,7 @@ public final class HeldLock: Sendable {
             let held: StorePath
             do {
                 held = try dir.appending(MailStore.heldName)
+                state.withLock { $0.wroteHeartbeat = true }
                 try store.volume.overwriteExisting(held, next.encoded())
             } catch {
                 return .unconfirmed("heartbeat write: \(error)")
@@ -96,11 +99,26 @@ public final class HeldLock: Sendable {
         }
     }
 
-    /// R1–R3. Idempotent.
+    /// R0 (inside the window, no heartbeat written) or R1–R3. Idempotent.
     public func release() throws {
         try operation.withLock { _ in
-            let (owner, released) = state.withLock { ($0.owner, $0.released) }
+            let (owner, released, lost, wrote) = state.withLock { ($0.owner, $0.released, $0.lost, $0.wroteHeartbeat) }
             guard !released else { return }
+            let deadline = self.deadline
+            if lost == nil, !wrote, store.clock.now() < deadline {
+                do {
+                    try store.releaseInWindow(dir: dir, record: owner, deadline: deadline)
+                    state.withLock { $0.released = true }
+                    return
+                } catch let e as StoreError where e.code == .inUse {
+                    // The window ran out before R1 was issued: the full release below.
+                } catch {
+                    // Never tried again: if our renames happened and only a reply was lost, the lock may be the next
+                    // holder's by now. A lock left held goes stale and is taken over.
+                    state.withLock { $0.released = true }
+                    throw error
+                }
+            }
             try store.release(dir: dir, record: owner)
             state.withLock { $0.released = true }
         }

@@ -255,6 +255,24 @@ extension MailStore {
         try volume.renameChecked(claim, to: lock)
     }
 
+    /// R0, the quick release: a holder inside its window that never issued a heartbeat write does R1 (guarded) and
+    /// then renames its private name straight to `lock`, without R2's check or R3's fresh file. Inside the window
+    /// nobody can have taken the lock over (a takeover needs the same record seen unchanged for a whole lease, and
+    /// L > W), so the private name holds our own file; and with no heartbeat issued no write of ours can be in
+    /// flight to land in the next holder's record (T2 was confirmed before T3). The hop through the private name
+    /// stays: a retransmitted RENAME that executes late (NFS after a reconnect) then finds its source gone, where a
+    /// direct rename(kcol, lock) could free a lock the next holder has since taken.
+    func releaseInWindow(dir: StorePath, record: OwnerRecord, deadline: UInt64) throws {
+        let claim = try dir.appending(Self.privateName(node: record.node))
+        try checkWindow(deadline)
+        do {
+            try volume.rename(try dir.appending(Self.heldName), to: claim)
+        } catch {
+            guard try volume.exists(claim) else { throw error }  // it happened; only its reply was lost
+        }
+        try volume.renameChecked(claim, to: try dir.appending(Self.lockName))
+    }
+
     /// Fencing: the published lock still holds exactly this holder's record.
     func holds(dir: StorePath, record: OwnerRecord) -> Bool {
         guard let published = try? readRecord(try dir.appending(Self.heldName)) else { return false }
@@ -320,8 +338,14 @@ extension MailStore {
         let grant = try take(dir: dir, record: record)
         do {
             let deadline = grant.confirmedAt + lease.windowNanoseconds
-            let finished = try finishIntent(dir: dir, deadline: deadline)
-            let messages = Self.messages(in: try volume.list(dir))
+            // The listing shows a delete intent left behind (T4): finished first, then the mailbox listed again.
+            var entries = try volume.list(dir)
+            var finished = 0
+            if entries.contains(where: { $0.name == Self.intentName }) {
+                finished = try finishIntent(dir: dir, deadline: deadline)
+                entries = try volume.list(dir)
+            }
+            let messages = Self.messages(in: entries)
             // T4: a snapshot taken after the window ran out may already be another holder's to change.
             try checkWindow(deadline)
             return MailboxSession(store: self, address: address, dir: dir, lock: HeldLock(store: self, dir: dir, owner: record, confirmedAt: grant.confirmedAt),

@@ -91,8 +91,13 @@ extension MailStore {
     }
 
     public func publishNode(_ record: NodeRecord) throws {
-        try ensureDirectory(Self.nodesDir)
-        try volume.writeAtomically(try Self.nodesDir.appending(Names.validateNodeID(record.node)), record.encoded(), staging: Self.metaTmp)
+        let path = try Self.nodesDir.appending(Names.validateNodeID(record.node))
+        do {
+            try volume.writeAtomically(path, record.encoded(), staging: Self.metaTmp)
+        } catch let e as StoreError where e.code == .notFound {
+            try ensureDirectory(Self.nodesDir)  // the first node of a new store
+            try volume.writeAtomically(path, record.encoded(), staging: Self.metaTmp)
+        }
     }
 
     public func removeNode(_ node: String) throws {

@@ -170,14 +170,29 @@ public final class MailStore: Sendable {
 
     private func writeMetabase(version: Int, domains: [String]) throws {
         let text = "version=\(version)\n" + domains.sorted().map { $0 + "\n" }.joined()
+        acceptedDomains.withLock { $0 = nil }
         try volume.writeAtomically(Self.metabaseFile, Array(text.utf8), staging: Self.metaTmp)
     }
 
     public func metabaseVersion() throws -> Int { try readMetabase().version }
     public func domains() throws -> [String] { try readMetabase().domains }
 
+    /// How long a domain found in the metabase stays accepted without reading it again. Only "accepted" is kept:
+    /// a domain not in it is read again every time, so an added domain is followed at once and a removed one within
+    /// this time, and a login or a recipient in an accepted domain costs no store call in between.
+    public static let acceptedDomainCacheNanoseconds: UInt64 = 1_000_000_000
+    private let acceptedDomains = Mutex<(domains: Set<String>, readAt: UInt64)?>(nil)
+
     public func isDomainAccepted(_ domain: String) throws -> Bool {
-        try readMetabase().domains.contains(domain.lowercased())
+        let d = domain.lowercased()
+        let now = clock.now()
+        if let cached = acceptedDomains.withLock({ $0 }), now < cached.readAt + Self.acceptedDomainCacheNanoseconds,
+            cached.domains.contains(d) {
+            return true
+        }
+        let domains = Set(try readMetabase().domains)
+        acceptedDomains.withLock { $0 = (domains, now) }
+        return domains.contains(d)
     }
 
     public func addDomain(_ domain: String) throws {

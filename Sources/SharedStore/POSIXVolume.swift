@@ -135,6 +135,17 @@ final class POSIXReadFile: VolumeReadHandle, @unchecked Sendable {
     deinit { close() }
 
     func read(at offset: Int64, count: Int) throws -> [UInt8] {
+        var out = try readOnce(at: offset, count: count)
+        // A short pread is not yet the end of the file (a signal, a kernel NFS mount): read on until count or 0.
+        while !out.isEmpty, out.count < count {
+            let more = try readOnce(at: offset + Int64(out.count), count: count - out.count)
+            if more.isEmpty { break }
+            out += more
+        }
+        return out
+    }
+
+    private func readOnce(at offset: Int64, count: Int) throws -> [UInt8] {
         guard count > 0 else { return [] }
         while true {
             var failure: Int32 = 0

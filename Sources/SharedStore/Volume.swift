@@ -1,4 +1,4 @@
-/// Reads a file at offsets; fewer bytes (or none) at the end of the file.
+/// Reads a file at offsets: exactly `count` bytes, or fewer (or none) only at the end of the file.
 public protocol VolumeReadHandle: AnyObject, Sendable {
     func read(at offset: Int64, count: Int) throws -> [UInt8]
     func close()
@@ -71,12 +71,14 @@ extension Volume {
         defer { handle.close() }
         var out: [UInt8] = []
         while true {
-            let chunk = try handle.read(at: Int64(out.count), count: min(64 * 1024, limit + 1 - out.count))
-            if chunk.isEmpty { return out }
+            let want = min(64 * 1024, limit + 1 - out.count)
+            let chunk = try handle.read(at: Int64(out.count), count: want)
             out += chunk
             if out.count > limit {
                 throw StoreError(code: .tooLarge, message: "\(path) is larger than \(limit) bytes")
             }
+            // Fewer bytes than asked for is the end of the file: both volumes read until the count or the end.
+            if chunk.count < want { return out }
         }
     }
 

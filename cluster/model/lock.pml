@@ -4,7 +4,7 @@
  * NP session processes (2 by default) loop forever: a client logs in (take
  * T1-T3, or observe O1-O2 and steal S1-S5), the session finishes a delete
  * intent left behind and lists the mailbox (T4/S6), heartbeats (H1-H3), runs
- * UPDATE with a delete intent (U1-U4) and releases (R1-R3).  Any process may
+ * UPDATE with a delete intent (U1-U4) and releases (R1-R4).  Any process may
  * crash before any step (it restarts as a fresh process with no memory), any
  * rename may lose its reply, and an environment process advances time and
  * lands in-flight heartbeat writes late.  README.md explains the abstractions;
@@ -27,8 +27,12 @@
  *   CHECK_LATE_WRITE  asserts that a late heartbeat write never lands on the
  *                   record of another session holding the lock (availability)
  *   R3_IN_PLACE     R3 as the doc first wrote it: empty the record in place
- *   R3_GUARDED      proposed fix: R3's rename of the fresh file only within W
- *                   of R1's issue (see README, "Findings")
+ *   R3_GUARDED      R3's rename of the fresh file only within W of R1's issue,
+ *                   as the doc writes it (run-model.sh's default; without it
+ *                   R3 is unguarded: README, "Findings", 1)
+ *   R3_ALWAYS       R3 (the fresh file) in every release.  Default: R3 only
+ *                   when the session issued a heartbeat write (H2); otherwise
+ *                   release is R1, R2, R4, and its record stays in `lock`
  *   MUT_*           a protocol step removed (run-model.sh --mutations)
  *   NOHIDDEN        no hidden variables (needed by -DBFS in pan)
  */
@@ -89,6 +93,11 @@ byte obsB[NP];            /* ... record bytes ... */
 byte obsAge[NP];          /* ... and now - first seen, saturating at L */
 byte stV[NP];             /* O1..S5: the lock name V being observed or stolen */
 byte takeRec[NP];         /* S1..S4: tmp/take.<nonce> exists with this record */
+bool hbIssued[NP];        /* this session issued a heartbeat write (H2): the process's own flag, set at
+                           * H2's issue, cleared at a new login or a crash restart (never looks at pend) */
+#ifdef MUT_DIRECT_RENAME
+bool drUnwritten;         /* kcol is the file T1' renamed from `lock`, not yet written by T2' */
+#endif
 
 #ifdef LIVENESS
 bool stable;              /* pauses have ended: time advances only while every live process waits */
@@ -161,10 +170,22 @@ HIDDEN byte gi, gr;              /* scratch, used only inside d_step / atomic se
 #define RESET \
     holds[_pid] = 0; wage[_pid] = W; hbRec[_pid] = EMPTY; hbAge[_pid] = 0; \
     obsV[_pid] = NONE; obsB[_pid] = EMPTY; obsAge[_pid] = 0; stV[_pid] = NONE; \
-    takeRec[_pid] = EMPTY; \
+    takeRec[_pid] = EMPTY; hbIssued[_pid] = 0; \
     n = 0; marks = 0; iset = 0; m = 0; err = 0; \
     d_step { retag(_pid); canon() }; \
     IDLE
+
+/* R3 (the fresh file) in this release: only if this session issued a heartbeat
+ * write (a write of ours may then be in flight into the lock inode).  T2's
+ * write is confirmed before T3 publishes, so it never is. */
+#if defined(MUT_SKIP_R3)
+#define R3_NEEDED false                  /* mutation: R3 skipped even after a heartbeat write */
+#elif defined(R3_ALWAYS)
+#define R3_NEEDED true                   /* R3 in every release */
+#else
+#define R3_NEEDED hbIssued[_pid]
+#define HB_FLAG                          /* the flag is tracked only where it is used */
+#endif
 
 /* Guarded step: the window check and the issue are one atomic step (the
  * stated assumption: a guarded step reaches the store within L-W of its check). */
@@ -329,7 +350,7 @@ active [NP] proctype Sess()
 
 session:
   /* A client logs in: a new session (a new session id: no earlier record is ours). */
-  atomic { RETRY_NOW BUSY; d_step { retag(_pid); canon() } };
+  atomic { RETRY_NOW BUSY; hbIssued[_pid] = 0; d_step { retag(_pid); canon() } };
 
   /* ------------------------------------------------------------ take */
 T1: /* T1: rename(lock, kcol.<node>.<nonce>) */
@@ -341,8 +362,8 @@ T1: /* T1: rename(lock, kcol.<node>.<nonce>) */
      * taker whose stale lookup of `lock` is the file now named kcol (not yet
      * written) is told it succeeded too. */
     if
-    :: lockName == LOCK -> lockName = KCOL; n = 0; printf("p%d T1' rename(lock, kcol)\n", _pid); goto T2
-    :: lockName == KCOL && lockCont == EMPTY -> n = 0; printf("p%d T1' rename(lock, kcol): same-file success\n", _pid); goto T2
+    :: lockName == LOCK -> lockName = KCOL; drUnwritten = 1; n = 0; printf("p%d T1' rename(lock, kcol)\n", _pid); goto T2
+    :: lockName == KCOL && drUnwritten -> n = 0; printf("p%d T1' rename(lock, kcol): same-file success\n", _pid); goto T2
     :: else -> n = 0; goto O1
     fi
 #else
@@ -371,7 +392,7 @@ T2: /* T2: t0 = now (the window starts here); our record into the private file, 
     wage[_pid] = 0;
 #ifdef MUT_DIRECT_RENAME
     if
-    :: lockName == KCOL -> d_step { newRec(_pid); lockCont = gr; canon() };
+    :: lockName == KCOL -> d_step { newRec(_pid); lockCont = gr; drUnwritten = 0; canon() };
        printf("p%d T2' writes its record into kcol: holds, window starts\n", _pid);
        BECOME_HOLDER; goto finish
     :: else -> goto ended
@@ -497,6 +518,9 @@ S4: /* S4 (guarded): rename(tmp/take.<nonce>, private): a fresh file replaces th
     assert(lockName == PRIV(_pid, n));            /* exactly one lock name */
     lockCont = takeRec[_pid];
     takeRec[_pid] = EMPTY;
+#ifdef MUT_DIRECT_RENAME
+    drUnwritten = 0;
+#endif
 #ifndef MUT_NO_FRESH_INODE
     ORPHAN_PENDING;      /* writes in flight into the stolen inode now land where nobody reads */
 #endif
@@ -611,6 +635,9 @@ H1: /* H1 (guarded): past the window -> lost.  H2: t = now; rewrite kcol in plac
     if
     :: pend[_pid] == EMPTY && lockName == KCOL ->
        hbAge[_pid] = 0;
+#ifdef HB_FLAG
+       hbIssued[_pid] = 1;               /* this session issued a heartbeat write */
+#endif
        d_step {
          newRec(_pid); hbRec[_pid] = gr; pend[_pid] = gr;
 #ifdef TORN_H2
@@ -716,8 +743,9 @@ release: /* R1: rename(kcol, kcol.<node>.<nonce>) (no window needed) */
     CRASH;
     BUSY;
     holds[_pid] = 0; marks = 0; iset = 0; m = 0;
-#ifdef R3_GUARDED
-    wage[_pid] = 0;      /* proposed: R1's issue starts a release window for R3 */
+#if defined(R3_GUARDED) && !defined(R3_IN_PLACE)
+    /* R1's issue starts a release window for R3 (when this release will do R3) */
+    if :: R3_NEEDED -> wage[_pid] = 0 :: else -> wage[_pid] = W fi;
 #else
     wage[_pid] = W;
 #endif
@@ -743,7 +771,16 @@ R2: /* R2: read the record: not ours (someone took over) -> rename it back to kc
   atomic {
     CRASH;
     if
-    :: lockName == PRIV(_pid, n) && OURS(_pid, lockCont) -> printf("p%d R2 reads its own record\n", _pid)
+    :: lockName == PRIV(_pid, n) && OURS(_pid, lockCont) -> printf("p%d R2 reads its own record\n", _pid);
+#ifndef R3_IN_PLACE
+       if
+       :: !(R3_NEEDED) ->   /* no heartbeat write of this session can be in flight: no R3 */
+          printf("p%d R3 skipped (no heartbeat write issued): its record goes into lock\n", _pid); goto R4
+       :: else
+       fi
+#else
+       skip
+#endif
     :: lockName == PRIV(_pid, n) && !OURS(_pid, lockCont) -> goto R2back
     :: else -> goto ended            /* the read fails: taken over meanwhile */
     fi
@@ -766,11 +803,11 @@ R3: /* R3: rename a fresh empty file (tmp/free.<nonce>) over the private name ..
     d_step { canon() }
   };
 #endif
-  /* ... then rename(private, lock) (checked: lock exists and the private name not -> done) */
+R4: /* R4 (the doc's last part of R3): rename(private, lock) (checked: lock exists and the private name not -> done) */
   atomic {
     CRASH;
     if :: lockName == PRIV(_pid, n) -> lockName = LOCK; d_step { canon() } :: else fi;
-    printf("p%d R3 released: lock\n", _pid);
+    printf("p%d R4 rename(private, lock): released, lock holds ", _pid); sayRec(lockCont); printf("\n");
     goto ended
   };
 R2back:
@@ -784,7 +821,7 @@ R2back:
 refused: /* [IN-USE] (or the session is over): the client may try again */
 ended:
   atomic {
-    holds[_pid] = 0; wage[_pid] = W; stV[_pid] = NONE; takeRec[_pid] = EMPTY;
+    holds[_pid] = 0; wage[_pid] = W; stV[_pid] = NONE; takeRec[_pid] = EMPTY; hbIssued[_pid] = 0;
     marks = 0; iset = 0; m = 0; err = 0; n = 0;
     d_step { canon() };
     IDLE; RETRY_LATER;
@@ -818,13 +855,16 @@ halt:
 
 /* CHECK_LATE_WRITE: the doc's claim that a late heartbeat write "changes
  * nothing anyone reads": it never lands on the record of another session that
- * holds the lock (an availability property, not part of the safety checks). */
+ * holds the lock, or that is in a lock name (kcol, or a private name: a taker
+ * between T2 and T3 would publish the late write instead of its record).  Only
+ * a free `lock`'s stale record is not asserted on: the next T2 rewrites it.
+ * An availability property, not part of the safety checks. */
 #ifdef CHECK_LATE_WRITE
+#define LATE_HIT(o) ((holds[o] || lockName != LOCK) && OURS(o, lockCont))
 #if NP == 2
-#define CHECK_LATE(q) assert(!(holds[1-(q)] && OURS(1-(q), lockCont)))
+#define CHECK_LATE(q) assert(!LATE_HIT(1-(q)))
 #else
-#define CHECK_LATE(q) assert(!(((q) != 0 && holds[0] && OURS(0, lockCont)) || ((q) != 1 && holds[1] && OURS(1, lockCont)) \
-                               || ((q) != 2 && holds[2] && OURS(2, lockCont))))
+#define CHECK_LATE(q) assert(!(((q) != 0 && LATE_HIT(0)) || ((q) != 1 && LATE_HIT(1)) || ((q) != 2 && LATE_HIT(2))))
 #endif
 #else
 #define CHECK_LATE(q) skip

@@ -12,10 +12,11 @@
 #                             (README.md, "Findings"); exits 1 if one no longer reproduces.
 #
 # Environment:
-#   MODEL_DEFINES        spin defines added to every run, e.g. -DR3_GUARDED
-#   MODEL_MUTATION_BASE  defines under every mutation and finding (default -DR3_GUARDED:
-#                        a mutation is only meaningful against a base that passes, and
-#                        the doc's R3 does not; see README.md)
+#   MODEL_DEFINES        spin defines of the checks (default -DR3_GUARDED, the protocol as
+#                        docs/lock-protocol.md writes it); when set, also added to every
+#                        mutation and finding
+#   MODEL_MUTATION_BASE  defines under every mutation (default -DR3_GUARDED: a mutation is
+#                        only meaningful against a base that passes; see README.md)
 #   MODEL_MEMLIM_MB      memory cap of each verifier (default 3072)
 # Needs spin (6.5) and a C compiler (gcc, or $CC).  Works in a temporary directory.
 
@@ -25,6 +26,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 model=$here/lock.pml
 memlim=${MODEL_MEMLIM_MB:-3072}
 extra=${MODEL_DEFINES--DR3_GUARDED}  # the protocol as docs/lock-protocol.md writes it (R3 guarded)
+uextra=${MODEL_DEFINES-}             # only what the user set: the findings model earlier versions of R3
 mbase=${MODEL_MUTATION_BASE--DR3_GUARDED}
 cc=${CC:-gcc}
 mode=${1:-check}
@@ -181,6 +183,8 @@ fi
 
 # -------------------------------------------------- mutations and findings
 # Mutations: define | configuration | what is removed (each on top of $mbase)
+# (configuration "late": the second safety check's, where a heartbeat write may time out
+# and land late, with CHECK_LATE_WRITE)
 mutations=(
   "MUT_NO_RECHECK|safety|S3's re-check of the stolen record removed"
   "MUT_NO_READBACK|safety|H3 confirms a heartbeat without reading kcol back"
@@ -191,11 +195,12 @@ mutations=(
   "MUT_T2_CREATE|safety|T2's write creates the private file when it is missing"
   "MUT_LIST_BEFORE_FINISH|safety|T4 lists the mailbox before finishing the intent"
   "MUT_DIRECT_RENAME|safety|T1 renames lock to kcol directly (ganesha's same-file success)"
+  "MUT_SKIP_R3|late|R3 skipped also when the session issued a heartbeat write"
   "MUT_NEVER_STALE|liveness|observers never judge a lock stale"
 )
 # Findings: name | spin defines | configuration | what is modelled
 findings=(
-  "R3_UNGUARDED|-DCHECK_LATE_WRITE|safety|R3 as the doc writes it now: rename(tmp/free, private) with no window"
+  "R3_UNGUARDED|-DR3_ALWAYS -DCHECK_LATE_WRITE|safety|the doc's second R3: rename(tmp/free, private) in every release, with no window"
   "TORN_H2|$mbase -DTORN_H2|safety|the doc's first H2: truncate, then write (a reader can see an empty kcol)"
   "UNGUARDED_LIST|$mbase -DUNGUARDED_LIST|safety|the doc's first T4: the listing does not check the window"
   "LATE_WRITE|-DR3_IN_PLACE -DCHECK_LATE_WRITE -DH2_TIMEOUT -DNM=1|safety|the doc's first R3 (record emptied in place), a heartbeat write that timed out"
@@ -207,6 +212,8 @@ hunt() {
   found=0; prop=; steps=0; depth=; tdir=
   if [ "$config" = liveness ]; then
     defs="-DLIVENESS -DNM=1 $defs"; cflags=; pflags="-a -f -m5000000 -w25"
+  elif [ "$config" = late ]; then
+    defs="-DH2_TIMEOUT -DNM=1 -DCHECK_LATE_WRITE $defs"; cflags="-DSAFETY"; pflags="-m5000000 -w25"
   else
     cflags="-DSAFETY"; pflags="-m5000000 -w25"
   fi
@@ -229,10 +236,10 @@ hunt() {
 }
 
 if [ "$mode" = --mutations ]; then
-  echo "mutations of $model (base: ${mbase:-the doc as written}${extra:+ $extra}): each must be caught"
+  echo "mutations of $model (base: ${mbase:-no defines}${uextra:+ $uextra}): each must be caught"
   for m in "${mutations[@]}"; do
     IFS='|' read -r def config what <<<"$m"
-    hunt "$def" "$mbase -D$def $extra" "$config"
+    hunt "$def" "$mbase -D$def $uextra" "$config"
     if [ "$found" = 1 ]; then
       echo "caught      $def ($what): $prop; trail of $steps steps ($depth transitions) (${wall}s)"
       trail "$tdir"
@@ -249,7 +256,7 @@ if [ "$mode" = --findings ]; then
   echo "findings: problems the model found in the protocol (README.md, \"Findings\")"
   for f in "${findings[@]}"; do
     IFS='|' read -r name defs config what <<<"$f"
-    hunt "$name" "$defs $extra" "$config"
+    hunt "$name" "$defs $uextra" "$config"
     if [ "$found" = 1 ]; then
       echo "reproduced  $name ($what): $prop; trail of $steps steps ($depth transitions)"
       trail "$tdir"
