@@ -187,6 +187,47 @@ final class LockLeaseTests: XCTestCase {
         try new.release()
     }
 
+    // R0: inside its window, with no heartbeat written, a holder releases with two renames (kcol to its private name,
+    // that to lock): no record read, no fresh file.
+    func testQuickReleaseInsideTheWindowIsTwoRenames() throws {
+        let renames = Collector<String>()
+        let (f, a, b, box) = try make { inner in
+            let v = HookVolume(inner)
+            v.beforeRename { from, to in renames.add("\(from.name!) -> \(to.name!)") }
+            return v
+        }
+        let s = try a.openSession(box, node: "n1", session: "s1")
+        renames.removeAll()
+        clock.advance(seconds: lease / 2 - 0.01)
+        try s.release()
+        XCTAssertEqual(renames.all.count, 2, "\(renames.all)")
+        XCTAssertTrue(renames.all[0].hasPrefix("kcol -> kcol.n1."))
+        XCTAssertTrue(renames.all[1].hasSuffix("-> lock"))
+        XCTAssertEqual(lockNames(f), ["lock"])
+        XCTAssertEqual(f.files("example.test/P3_alice.mbx/tmp"), [])
+        try b.openSession(box, node: "n2", session: "s2").release()
+    }
+
+    // A holder that wrote a heartbeat, or whose window ran out, releases through R1-R3: a fresh file replaces its own,
+    // so a write of it still in flight lands nowhere.
+    func testReleaseAfterAHeartbeatOrPastTheWindowReplacesTheFile() throws {
+        let (f, a, _, box) = try make()
+        let kcol = try StorePath(["example.test", "P3_alice.mbx", "kcol"])
+        for heartbeat in [true, false] {
+            let s = try a.openSession(box, node: "n1", session: "s1")
+            let before = try f.volume.stat(kcol).fileID
+            if heartbeat {
+                XCTAssertEqual(s.heartbeat(), .confirmed)
+            } else {
+                clock.advance(seconds: lease / 2 + 0.01)
+            }
+            try s.release()
+            XCTAssertEqual(lockNames(f), ["lock"])
+            XCTAssertNotEqual(try f.volume.stat(try StorePath(["example.test", "P3_alice.mbx", "lock"])).fileID, before, "heartbeat \(heartbeat)")
+            XCTAssertEqual(f.files("example.test/P3_alice.mbx/tmp"), [])
+        }
+    }
+
     // A taker that died between T1 and T3 leaves only a private name; it is stale like kcol.
     func testStalePrivateNameIsTakenOver() throws {
         let (f, a, _, box) = try make()

@@ -117,6 +117,39 @@ final class StoreContractTests: XCTestCase {
         XCTAssertEqual(try f.store.lockState(a), .free, "purge gives its admin lock back")
     }
 
+    // A node that knows a mailbox's directory (the NFS volume caches its handle) follows another node removing the
+    // mailbox and adding it again: the new directory, its password and its mail, never the old ones.
+    func testMailboxRemovedAndAddedAgainByAnotherNodeIsFollowed() throws {
+        let f = try StoreFixture()
+        let a = try f.mailbox("alice", password: "old")
+        let other = try MailStore.open(volume: try f.anotherVolume(), guid: f.guid)
+        _ = try other.deliver(to: a, message: Array("old mail\n".utf8), enforceQuota: false)
+        let s = try other.openSession(a, node: "n2", session: "s1")
+        XCTAssertEqual(s.messages.count, 1)
+        try s.release()
+        let oldRecord = try other.passwordRecord(a)
+
+        try f.store.removeMailbox(a)
+        XCTAssertThrowsError(try other.openSession(a, node: "n2", session: "s2")) {
+            XCTAssertEqual(($0 as? StoreError)?.code, .notFound, "\($0)")
+        }
+        try f.store.createMailbox(a, password: "new", allowAPOP: false, quota: nil)
+        XCTAssertNotEqual(try other.passwordRecord(a), oldRecord)
+        _ = try f.store.deliver(to: a, message: Array("new mail\n".utf8), enforceQuota: false)
+        let again = try other.openSession(a, node: "n2", session: "s3")
+        XCTAssertEqual(again.messages.count, 1)
+        let text = try other.volume.readAll(try StorePath(["example.test", "P3_alice.mbx", again.messages[0].fileName]), limit: 1000)
+        XCTAssertTrue(String(decoding: text, as: UTF8.self).hasPrefix("new mail"))
+        try again.release()
+
+        // The whole domain too.
+        try f.store.removeDomain("example.test", purge: true)
+        try f.store.addDomain("example.test")
+        XCTAssertThrowsError(try other.passwordRecord(a)) { XCTAssertEqual(($0 as? StoreError)?.code, .notFound, "\($0)") }
+        _ = try f.mailbox("alice", password: "third")
+        XCTAssertNoThrow(try other.openSession(a, node: "n2", session: "s4").release())
+    }
+
     func testReadAllLimit() throws {
         let f = try StoreFixture(domain: nil)
         let p = try StorePath(["big"])

@@ -25,6 +25,14 @@ final class StoreFixture {
         if let domain { try store.addDomain(domain) }
     }
 
+    /// Another volume on the same mail root, as another node opens it (its own connections and handle cache).
+    func anotherVolume() throws -> any Volume {
+        if let nfs = ProcessInfo.processInfo.environment["POPLAR_TEST_NFS"], let bar = nfs.firstIndex(of: "|") {
+            return try NFSVolume(url: String(nfs[..<bar]), directory: (path as NSString).lastPathComponent)
+        }
+        return try POSIXVolume(rootPath: path)
+    }
+
     func mailbox(_ name: String, password: String = "pw", apop: Bool = false, quota: Int64? = nil) throws -> MailboxAddress {
         let a = try MailboxAddress(mailbox: name, domain: "example.test")
         try store.createMailbox(a, password: password, allowAPOP: apop, quota: quota)
@@ -45,4 +53,5 @@ final class Collector<T: Sendable>: Sendable {
     private let items = Mutex<[T]>([])
     func add(_ item: T) { items.withLock { $0.append(item) } }
     var all: [T] { items.withLock { $0 } }
+    func removeAll() { items.withLock { $0.removeAll() } }
 }
