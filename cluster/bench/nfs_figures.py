@@ -86,7 +86,7 @@ def main():
         for label, root in (("NFS", url), ("POSIX", export)):
             port = free_port()
             p = subprocess.Popen([poplar, "node", "--root", root, "--guid-file", guid, "--listen", f"127.0.0.1:{port}",
-                                  "--node-id", label.lower(), "--log-level", "error"])
+                                  "--node-id", label.lower(), "--log-level", "error", "--registry-interval", "60"])
             procs.append(p)
             wait_port(port)
             nodes[label] = port
@@ -102,29 +102,39 @@ def main():
             p.quit()
             return count, login_stat
 
-        print("NFS calls per session (USER/PASS + STAT + UIDL + QUIT), counted on the wire. The first session of a")
-        print("node on a mailbox also looks its directories up (cold); every later one finds their handles cached (warm):")
+        print("NFS calls per session (USER/PASS + STAT + UIDL + QUIT), counted on the wire (the node's registry update")
+        print("is set to once a minute, so only the session's own calls are on the wire):")
+        print("  cold:  the node's first session on that mailbox (it looks the directories up and caches their handles)")
+        print("  alone: a later session, more than 1 s after the node's last one (it reads the domain metabase)")
+        print("  busy:  a later session right after another one on the node (it knows the domain is accepted)")
         for box in ("m10", "m1000", "m10000"):
-            for label in ("cold", "warm"):
+            for label in ("cold", "alone", "busy"):
                 cap = os.path.join(work, f"{box}-{label}.pcap")
                 tshark = subprocess.Popen(["tshark", "-q", "-i", "lo", "-f", f"tcp port {nfsport}", "-w", cap],
                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 time.sleep(2)
+                if label == "busy":
+                    session(nodes["NFS"], box)
+                t0 = time.time()
                 session(nodes["NFS"], box)
                 time.sleep(1)
                 tshark.send_signal(signal.SIGINT)
                 tshark.wait(timeout=30)
                 out = subprocess.run(["tshark", "-r", cap, "-d", f"tcp.port=={nfsport},rpc", "-Y", "rpc.msgtyp == 0",
-                                      "-T", "fields", "-e", "nfs.procedure_v3"], capture_output=True, text=True).stdout
+                                      "-T", "fields", "-e", "frame.time_epoch", "-e", "nfs.procedure_v3"],
+                                     capture_output=True, text=True).stdout
                 procs_seen = {}
-                for line in out.split():
-                    for proc in line.split(","):
+                for line in out.splitlines():
+                    fields = line.split("\t")
+                    if len(fields) < 2 or float(fields[0]) < t0:
+                        continue
+                    for proc in fields[1].split(","):
                         name = NFS3_PROCEDURES.get(int(proc), proc)
                         procs_seen[name] = procs_seen.get(name, 0) + 1
                 calls = sum(procs_seen.values())
                 rdp = procs_seen.get("READDIRPLUS", 0)
                 detail = ", ".join(f"{n} {c}" for n, c in sorted(procs_seen.items(), key=lambda kv: -kv[1]))
-                print(f"  {sizes[box]:>6} messages, {label}: {calls} calls, {calls - rdp} besides {rdp} READDIRPLUS  ({detail})")
+                print(f"  {sizes[box]:>6} messages, {label:>5}: {calls:3} calls, {calls - rdp:3} besides {rdp} READDIRPLUS  ({detail})")
 
         print(f"login + STAT (best of {args.repeats}):")
         for box in ("m10", "m1000", "m10000"):
