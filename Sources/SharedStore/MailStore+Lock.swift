@@ -95,8 +95,8 @@ extension MailStore {
             try volume.writeFile(claim, record.encoded(), exclusive: false)
             try publish(claim, dir: dir, record: record)
         } catch {
-            // Could not complete: give the mailbox back, free.
-            try? volume.writeFile(claim, [], exclusive: false)
+            // Could not complete: give the mailbox back, free. Only a rename: a write could create the private name
+            // again after a stealer took it (a taker paused past its window), and a free lock's bytes mean nothing.
             try? volume.renameChecked(claim, to: lock)
             throw error
         }
@@ -207,8 +207,8 @@ extension MailStore {
             // S5.
             try publish(claim, dir: dir, record: record)
         } catch {
-            // We hold the lock under our private name and its holder is gone: leave the mailbox free.
-            try? volume.writeFile(claim, [], exclusive: false)
+            // We hold the lock under our private name and its holder is gone: leave the mailbox free (a rename only,
+            // as in take).
             try? volume.renameChecked(claim, to: try dir.appending(Self.lockName))
             try? volume.unlink(fresh)
             throw error
