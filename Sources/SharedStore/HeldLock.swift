@@ -25,6 +25,8 @@ public final class HeldLock: Sendable {
         var lost: String?
         /// A heartbeat write was issued (whatever came of it): one may still be in flight, so release takes R1–R3.
         var wroteHeartbeat = false
+        /// The private name of an R0 that was started (R1 may have happened): a retry finishes from it.
+        var quickClaim: StorePath?
     }
     private let state: Mutex<State>
     /// Serialises heartbeat, guarded work and release (each is a few blocking store calls on a pool thread).
@@ -99,24 +101,28 @@ public final class HeldLock: Sendable {
         }
     }
 
-    /// R0 (inside the window, no heartbeat written) or R1–R3. Idempotent.
+    /// R0 (inside the window, no heartbeat written) or R1–R3. Idempotent; after an error it may be called again:
+    /// an R0 that failed is finished from its private name or followed by R1–R3, never tried again.
     public func release() throws {
         try operation.withLock { _ in
-            let (owner, released, lost, wrote) = state.withLock { ($0.owner, $0.released, $0.lost, $0.wroteHeartbeat) }
+            let (owner, released, lost, wrote, quickClaim) = state.withLock { ($0.owner, $0.released, $0.lost, $0.wroteHeartbeat, $0.quickClaim) }
             guard !released else { return }
             let deadline = self.deadline
-            if lost == nil, !wrote, store.clock.now() < deadline {
+            if let claim = quickClaim {
+                if try store.finishQuickRelease(dir: dir, claim: claim) {
+                    state.withLock { $0.released = true }
+                    return
+                }
+            } else if lost == nil, !wrote, store.clock.now() < deadline {
+                let claim = try dir.appending(MailStore.privateName(node: owner.node))
+                state.withLock { $0.quickClaim = claim }
                 do {
-                    try store.releaseInWindow(dir: dir, record: owner, deadline: deadline)
+                    try store.releaseInWindow(dir: dir, claim: claim, deadline: deadline)
                     state.withLock { $0.released = true }
                     return
                 } catch let e as StoreError where e.code == .inUse {
-                    // The window ran out before R1 was issued: the full release below.
-                } catch {
-                    // Never tried again: if our renames happened and only a reply was lost, the lock may be the next
-                    // holder's by now. A lock left held goes stale and is taken over.
-                    state.withLock { $0.released = true }
-                    throw error
+                    // The window ran out before R1 was issued: nothing happened; the full release below.
+                    state.withLock { $0.quickClaim = nil }
                 }
             }
             try store.release(dir: dir, record: owner)

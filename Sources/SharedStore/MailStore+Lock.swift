@@ -261,9 +261,9 @@ extension MailStore {
     /// L > W), so the private name holds our own file; and with no heartbeat issued no write of ours can be in
     /// flight to land in the next holder's record (T2 was confirmed before T3). The hop through the private name
     /// stays: a retransmitted RENAME that executes late (NFS after a reconnect) then finds its source gone, where a
-    /// direct rename(kcol, lock) could free a lock the next holder has since taken.
-    func releaseInWindow(dir: StorePath, record: OwnerRecord, deadline: UInt64) throws {
-        let claim = try dir.appending(Self.privateName(node: record.node))
+    /// direct rename(kcol, lock) could free a lock the next holder has since taken. After an error the caller
+    /// retries with `finishQuickRelease` and then R1–R3, never R0 again.
+    func releaseInWindow(dir: StorePath, claim: StorePath, deadline: UInt64) throws {
         try checkWindow(deadline)
         do {
             try volume.rename(try dir.appending(Self.heldName), to: claim)
@@ -271,6 +271,15 @@ extension MailStore {
             guard try volume.exists(claim) else { throw error }  // it happened; only its reply was lost
         }
         try volume.renameChecked(claim, to: try dir.appending(Self.lockName))
+    }
+
+    /// After an R0 that failed: if its private name is still there, R1 happened and nobody took it since (a stealer
+    /// renames it away): finish with its rename to `lock`. A rename creates no name, so this is safe at any time.
+    /// False if the name is gone: the full release (R1–R3) decides from `kcol`.
+    func finishQuickRelease(dir: StorePath, claim: StorePath) throws -> Bool {
+        guard try volume.exists(claim) else { return false }
+        try volume.renameChecked(claim, to: try dir.appending(Self.lockName))
+        return true
     }
 
     /// Fencing: the published lock still holds exactly this holder's record.
