@@ -436,9 +436,18 @@ final class POP3ServerHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
         busy = true
         context.flush()
-        let pool = shared.threadPool
-        let loop = context.eventLoop
-        pool.runIfActive(eventLoop: loop) { try session.openMessage(info) }.whenComplete { [self] result in
+        let chunkSize = shared.configuration.retrieveChunkSize
+        // One hop to the thread pool opens the message and reads its first chunk: a message shorter than a chunk
+        // (most are) costs one hop in all.
+        shared.threadPool.runIfActive(eventLoop: context.eventLoop) { () throws -> OpenedMessage in
+            let handle = try session.openMessage(info)
+            do {
+                return OpenedMessage(handle: handle, first: try handle.read(at: 0, count: chunkSize))
+            } catch {
+                handle.close()
+                throw error
+            }
+        }.whenComplete { [self] result in
             switch result {
             case .failure(let error):
                 // Nothing sent yet: the client gets a proper error and the session goes on.
@@ -447,12 +456,18 @@ final class POP3ServerHandler: ChannelInboundHandler, RemovableChannelHandler {
                 let text = (error as? StoreError).map(Authenticator.temporaryText) ?? "message unavailable"
                 self.write(.err(.sysTemp, text))
                 self.processLines()
-            case .success(let handle):
+            case .success(let opened):
                 let header: POP3Response = topBodyLines == nil ? .ok("\(message.size) octets") : .ok("top of message follows")
                 self.write(header)
-                self.streamChunk(handle: handle, offset: 0, streamer: MessageStreamer(topBodyLines: topBodyLines))
+                self.emitChunk(opened.first, handle: opened.handle, offset: 0, streamer: MessageStreamer(topBodyLines: topBodyLines))
             }
         }
+    }
+
+    /// An open message and its first chunk, handed from the thread pool to the event loop.
+    private struct OpenedMessage: @unchecked Sendable {
+        let handle: any VolumeReadHandle
+        let first: [UInt8]
     }
 
     private func streamChunk(handle: any VolumeReadHandle, offset: Int64, streamer: MessageStreamer) {
@@ -472,30 +487,39 @@ final class POP3ServerHandler: ChannelInboundHandler, RemovableChannelHandler {
                 self.closing = true
                 context.close(promise: nil)
             case .success(let bytes):
-                var streamer = streamer
-                var output = [UInt8]()
-                output.reserveCapacity(bytes.count + bytes.count / 32 + 8)
-                streamer.process(bytes, into: &output)
-                let done = bytes.isEmpty || streamer.isComplete
-                if done {
-                    handle.close()
-                    streamer.finish(into: &output)
-                }
-                Counter(label: "poplar_pop3_retrieved_bytes_total").increment(by: output.count)
-                // Back-pressure: the next chunk is read only once this one has been written to the socket.
-                self.send(output, context: context).whenComplete { result in
-                    guard case .success = result else {
-                        if !done { handle.close() }
-                        return
-                    }
-                    self.resetIdleTimer()
-                    if done {
-                        self.busy = false
-                        self.processLines()
-                    } else {
-                        self.streamChunk(handle: handle, offset: offset + Int64(bytes.count), streamer: streamer)
-                    }
-                }
+                self.emitChunk(bytes, handle: handle, offset: offset, streamer: streamer)
+            }
+        }
+    }
+
+    /// Dot-stuffs one chunk read at `offset` and writes it; reads the next once it is written (back-pressure). A chunk
+    /// shorter than asked for is the end of the message (a volume reads the count, or less only at the end).
+    private func emitChunk(_ bytes: [UInt8], handle: any VolumeReadHandle, offset: Int64, streamer: MessageStreamer) {
+        guard let context, !closing, context.channel.isActive else {
+            handle.close()
+            return
+        }
+        var streamer = streamer
+        var output = [UInt8]()
+        output.reserveCapacity(bytes.count + bytes.count / 32 + 8)
+        streamer.process(bytes, into: &output)
+        let done = bytes.count < shared.configuration.retrieveChunkSize || streamer.isComplete
+        if done {
+            handle.close()
+            streamer.finish(into: &output)
+        }
+        Counter(label: "poplar_pop3_retrieved_bytes_total").increment(by: output.count)
+        send(output, context: context).whenComplete { result in
+            guard case .success = result else {
+                if !done { handle.close() }
+                return
+            }
+            self.resetIdleTimer()
+            if done {
+                self.busy = false
+                self.processLines()
+            } else {
+                self.streamChunk(handle: handle, offset: offset + Int64(bytes.count), streamer: streamer)
             }
         }
     }

@@ -203,6 +203,7 @@ def scenario_list(a):
         ("retr-big-tls", "RETR 10 MB, implicit TLS"),
         ("lmtp-1", "LMTP 10 KB, 1 client"),
         ("lmtp-8", "LMTP 10 KB, 8 clients"),
+        ("typical-nfs", "typical session/s, Poplar over NFS"),
     ]
 
 
@@ -216,7 +217,7 @@ def run_one(bench, a, server, name, rep):
         first = a.hot + rep * a.miss_users
         return bench.loadgen(server, server.pop3_port, main, "login", first=first, count=a.miss_users, concurrency=8,
                              duration=600, once=True)
-    if name == "typical":
+    if name in ("typical", "typical-nfs"):
         return bench.loadgen(server, server.pop3_port, main, "typical", count=a.hot, concurrency=a.typical_concurrency,
                              duration=a.duration)
     if name == "retr-big":
@@ -298,13 +299,14 @@ def main():
     ap.add_argument("--duration", type=float, help="seconds per measurement")
     ap.add_argument("--idle", type=int, help="idle connections (default 10,000; --quick 1,000)")
     ap.add_argument("--hold", type=float, help="seconds the idle connections are held (default 15: more than one heartbeat period)")
-    ap.add_argument("--scenarios", help="comma-separated subset of: login,login-miss,typical,retr-big,retr-big-tls,lmtp-1,lmtp-8,idle")
+    ap.add_argument("--scenarios", help="comma-separated subset of: login,login-miss,typical,retr-big,retr-big-tls,lmtp-1,lmtp-8,typical-nfs,idle")
     ap.add_argument("--dovecot-profile", choices=("tuned", "stock"), default="tuned")
     ap.add_argument("--server-core", type=int, default=1)
     ap.add_argument("--load-core", type=int, default=0)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--no-install", action="store_true", help="do not apt-get/pip install anything")
     ap.add_argument("--no-uvloop", dest="uvloop_wanted", action="store_false")
+    ap.add_argument("--typical-concurrency", type=int, default=16, help="concurrent typical sessions (default 16)")
     ap.add_argument("--serve", action="store_true",
                     help="start and warm both servers, print their ports and pids as JSON, run until interrupted (for profiling by hand)")
     a = ap.parse_args()
@@ -315,9 +317,10 @@ def main():
     a.hot = 48 if a.quick else 128
     a.miss_users = 24 if a.quick else 64
     a.login_concurrency = 32
-    a.typical_concurrency = 16
     a.streams = 4
-    wanted = set((a.scenarios or "login,login-miss,typical,retr-big,retr-big-tls,lmtp-1,lmtp-8,idle").split(","))
+    wanted = set((a.scenarios or "login,login-miss,typical,retr-big,retr-big-tls,lmtp-1,lmtp-8,typical-nfs,idle").split(","))
+    if "typical-nfs" in wanted:
+        wanted.add("typical")  # its ratio is to Poplar on local disk
     if a.hot + a.repeats * a.miss_users > 1000:
         raise SystemExit("too many repeats for the cache-miss users (1,000 mailboxes)")
     if os.geteuid() != 0:
@@ -352,10 +355,13 @@ def main():
     pop = servers.Poplar(poplar, data, run_dir, a.server_core)
     dv = servers.Dovecot(data, run_dir, a.server_core, profile=a.dovecot_profile)
     both = [pop, dv]
+    pop_nfs = servers.PoplarNFS(poplar, data, run_dir, a.server_core) if "typical-nfs" in wanted else None
     raw = {"args": {k: v for k, v in vars(a).items()}, "runs": []}
     try:
         for s in both:
             s.start()
+        if pop_nfs:
+            pop_nfs.start()
         log(f"servers pinned to core {a.server_core}, load generator and this script to core {a.load_core}; "
             f"load generator loop: {'uvloop' if a.uvloop else 'asyncio'}")
         log(f"poplar: {pop.settings[0]}\n        {pop.settings[1]}")
@@ -366,6 +372,9 @@ def main():
             bench.loadgen(s, s.pop3_port, main, "typical", count=a.hot, concurrency=16, duration=600, once=True, measure=False)
             bench.loadgen(s, s.pop3_port, os.path.join(data, "users-big.tsv"), "retr-one", concurrency=4, count=8,
                           duration=600, once=True, measure=False)
+        if pop_nfs:
+            bench.loadgen(pop_nfs, pop_nfs.pop3_port, os.path.join(data, "users-main.tsv"), "typical", count=a.hot,
+                          concurrency=16, duration=600, once=True, measure=False)
         log(f"warm ({time.time() - started:.0f} s so far)")
         if a.serve:
             print(json.dumps({s.name: {"pop3": s.pop3_port, "pop3s": s.pop3s_port, "lmtp": s.lmtp_port,
@@ -380,10 +389,10 @@ def main():
             order = both if rep % 2 == 0 else list(reversed(both))
             for name, _ in scen:
                 line = []
-                for s in order:
+                for s in ([pop_nfs] if name == "typical-nfs" else order):
                     r = run_one(bench, a, s, name, rep)
                     m = metrics(name, r, a)
-                    per[name][s.name].append(m)
+                    per[name]["poplar" if s is pop_nfs else s.name].append(m)
                     raw["runs"].append({"scenario": name, "server": s.name, "repeat": rep, "result": r})
                     extra = f" {m['mb_s']:.0f} MB/s" if "mb_s" in m else ""
                     line.append(f"{s.name} {fmt(m['rate'])}/s{extra} cpu {fmt(m['cpu_ms'], 2)} ms"
@@ -406,13 +415,13 @@ def main():
                     # let the pop3 processes go before anything else runs
                     time.sleep(2)
     finally:
-        for s in both:
+        for s in both + ([pop_nfs] if pop_nfs else []):
             try:
                 s.stop()
             except Exception as e:  # noqa: BLE001
                 log(f"stopping {s.name}: {e}")
 
-    text = report(a, per, idle, pop, dv, scen, time.time() - started)
+    text = report(a, per, idle, pop, dv, scen, time.time() - started, pop_nfs)
     print(text)
     os.makedirs(os.path.join(work, "results"), exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -423,7 +432,7 @@ def main():
     log(f"written: {work}/results/{stamp}.txt and .json")
 
 
-def report(a, per, idle, pop, dv, scen, elapsed):
+def report(a, per, idle, pop, dv, scen, elapsed, pop_nfs=None):
     L = []
     L.append(f"Poplar / Dovecot on 127.0.0.1 — servers pinned to core {a.server_core}, load generator to core {a.load_core} "
              f"(taskset); {a.repeats} repeats, order alternating; {a.duration:.0f} s per measurement; Dovecot profile "
@@ -434,9 +443,9 @@ def report(a, per, idle, pop, dv, scen, elapsed):
     L.append(head)
     L.append("-" * len(head))
 
-    def row(label, metric, key, goal="", test=None, with_ratio=True, dovecot=True):
+    def row(label, metric, key, goal="", test=None, with_ratio=True, dovecot=True, against=None):
         P = per[label]["poplar"]
-        D = per[label]["dovecot"]
+        D = per[against]["poplar"] if against else per[label]["dovecot"]
         rs = [ratio(p.get(key), d.get(key)) for p, d in zip(P, D)]
         med = statistics.median([x for x in rs if x is not None]) if any(x is not None for x in rs) else None
         met = "" if test is None or (with_ratio and med is None) else ("yes" if test(med, P, D) else "NO")
@@ -467,6 +476,11 @@ def report(a, per, idle, pop, dv, scen, elapsed):
         elif name.startswith("lmtp"):
             L.append(f"{t:34} " + row(name, "deliveries/s", "rate", "≥ Dovecot", lambda m, P, D: m >= 1))
             L.append(f"{'':34} " + row(name, "server CPU ms/delivery", "cpu_ms"))
+        elif name == "typical-nfs":
+            L.append(f"{'(columns: NFS, local disk; ratio NFS/local)':34} "
+                     + row(name, "sessions/s", "rate", "(reported)", against="typical"))
+            L.append(f"{'':34} " + row(name, "p99 latency ms", "p99_ms", against="typical"))
+            L.append(f"{'':34} " + row(name, "server CPU ms/session", "cpu_ms", "(node + ganesha)", against="typical"))
     if idle:
         p = idle.get("poplar", {}).get("idle", {})
         d = idle.get("dovecot", {}).get("idle", {})
@@ -481,7 +495,7 @@ def report(a, per, idle, pop, dv, scen, elapsed):
     L.append("")
     L.append("Every run (median over repeats; P = Poplar, D = Dovecot): rate, p50/p99 ms, server CPU %, load generator CPU %, errors")
     for name, _ in scen:
-        for sname in ("poplar", "dovecot"):
+        for sname in (("poplar",) if name == "typical-nfs" else ("poplar", "dovecot")):
             runs = per[name][sname]
             errs = sum(m["errors"] for m in runs)
             lg = median_of(runs, "loadgen_pct")
@@ -498,6 +512,8 @@ def report(a, per, idle, pop, dv, scen, elapsed):
     L.append("")
     L.append("Poplar: poplar " + pop.settings[0])
     L.append("        poplar " + pop.settings[1])
+    if pop_nfs:
+        L.append("        poplar " + pop_nfs.settings[0] + "  (nfs-ganesha exporting the same mail root, pinned with it)")
     L.append(f"Dovecot {a.dovecot_profile} profile (servers.py writes it): " + "; ".join(
         x.strip() for x in dv.settings if x.strip() and not x.strip().startswith(("}", "inet_listener", "address", "port", "ssl_cert", "ssl_key", "args", "driver", "base_dir", "state_dir", "log_path", "info_log_path", "instance_name"))))
     return "\n".join(L)

@@ -13,6 +13,10 @@ auth cache on. Process and client limits are raised for the idle scenario. Two p
   pop3_fast_size_lookups = yes, info log to /dev/null.
 - stock: Debian's defaults (a login process and a pop3 process per connection) with only the limits raised.
 Every setting is written to <run>/dovecot.conf and printed by the benchmark.
+
+Poplar over NFS (the typical-nfs row): an nfs-ganesha on 127.0.0.1 (cluster/nfs/start-ganesha.sh) exporting
+Poplar's generated mail root itself, and a second `poplar node` with --root nfs://…, both pinned to the server
+core. Its server CPU and memory are the node's and ganesha's together.
 """
 import os
 import shutil
@@ -120,6 +124,62 @@ class Poplar:
                 p.kill()
                 p.wait()
         self.node = self.coord = None
+
+
+class PoplarNFS:
+    """A Poplar node whose mail root is the same generated store, reached over NFS through a ganesha of its own."""
+    name = "poplar-nfs"
+
+    def __init__(self, binary, data, run_dir, core):
+        self.binary = binary
+        self.data = data
+        self.run_dir = run_dir
+        self.core = core
+        self.node = None
+        self.ganesha_pid = None
+        self.pop3_port = self.pop3s_port = self.lmtp_port = None
+        self.settings = []
+
+    def start(self):
+        here = os.path.dirname(os.path.abspath(__file__))
+        gdir = os.path.join(self.run_dir, "ganesha")
+        shutil.rmtree(gdir, ignore_errors=True)
+        os.makedirs(gdir)
+        export = os.path.join(self.data, "poplar")
+        nfsport, mountport = free_port(), free_port()
+        r = subprocess.run(["taskset", "-c", str(self.core), "bash", os.path.join(here, "..", "nfs", "start-ganesha.sh"), gdir,
+                            export, str(nfsport), str(mountport)], capture_output=True, text=True, timeout=60)
+        if r.returncode != 0:
+            raise RuntimeError(f"ganesha did not start: {r.stderr}")
+        url = r.stdout.strip()
+        self.ganesha_pid = int(open(os.path.join(gdir, "ganesha.pid")).read())
+        self.pop3_port = free_port()
+        node = [self.binary, "node", "--root", url, "--guid-file", os.path.join(self.data, "guid"),
+                "--listen", f"127.0.0.1:{self.pop3_port}", "--node-id", "bench-nfs", "--log-level", "warning"]
+        self.settings = [" ".join(node[1:])]
+        self.node_log = open(os.path.join(self.run_dir, "poplar-nfs-node.log"), "ab")
+        self.node = subprocess.Popen(["taskset", "-c", str(self.core), *node], stdout=self.node_log, stderr=subprocess.STDOUT,
+                                     env=clean_env())
+        wait_port(self.pop3_port, proc=self.node)
+
+    def pop3_pids(self):
+        return [self.node.pid, self.ganesha_pid]
+
+    def stop(self):
+        if self.node is not None and self.node.poll() is None:
+            self.node.send_signal(signal.SIGTERM)
+            try:
+                self.node.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                self.node.kill()
+                self.node.wait()
+        self.node = None
+        if self.ganesha_pid:
+            try:
+                os.kill(self.ganesha_pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            self.ganesha_pid = None
 
 
 class Dovecot:

@@ -4,7 +4,7 @@
  * NP session processes (2 by default) loop forever: a client logs in (take
  * T1-T3, or observe O1-O2 and steal S1-S5), the session finishes a delete
  * intent left behind and lists the mailbox (T4/S6), heartbeats (H1-H3), runs
- * UPDATE with a delete intent (U1-U4) and releases (R1-R4).  Any process may
+ * UPDATE with a delete intent (U1-U4) and releases (R0, or R1-R4).  Any process may
  * crash before any step (it restarts as a fresh process with no memory), any
  * rename may lose its reply, and an environment process advances time and
  * lands in-flight heartbeat writes late.  README.md explains the abstractions;
@@ -25,14 +25,18 @@
  *   NM=1            one message instead of two
  *   UNGUARDED_LIST  T4/S6 list the mailbox without checking the window
  *   CHECK_LATE_WRITE  asserts that a late heartbeat write never lands on the
- *                   record of another session holding the lock (availability)
+ *                   record of another session that holds the lock or is about
+ *                   to publish it (availability)
  *   R3_IN_PLACE     R3 as the doc first wrote it: empty the record in place
  *   R3_GUARDED      R3's rename of the fresh file only within W of R1's issue,
  *                   as the doc writes it (run-model.sh's default; without it
  *                   R3 is unguarded: README, "Findings", 1)
- *   R3_ALWAYS       R3 (the fresh file) in every release.  Default: R3 only
- *                   when the session issued a heartbeat write (H2); otherwise
- *                   release is R1, R2, R4, and its record stays in `lock`
+ *   R3_ALWAYS       no quick release: R1-R4 (R3's fresh file) in every release.
+ *                   Default: a session that issued no heartbeat write (H2)
+ *                   and is inside its window releases with R0 (R1 guarded,
+ *                   then rename(private, lock)), and its record stays in `lock`
+ *   QUICK_R2        the quick release as first proposed: R1 (no window), R2,
+ *                   rename(private, lock), whenever no heartbeat write was issued
  *   MUT_*           a protocol step removed (run-model.sh --mutations)
  *   NOHIDDEN        no hidden variables (needed by -DBFS in pan)
  */
@@ -171,20 +175,33 @@ HIDDEN byte gi, gr;              /* scratch, used only inside d_step / atomic se
     holds[_pid] = 0; wage[_pid] = W; hbRec[_pid] = EMPTY; hbAge[_pid] = 0; \
     obsV[_pid] = NONE; obsB[_pid] = EMPTY; obsAge[_pid] = 0; stV[_pid] = NONE; \
     takeRec[_pid] = EMPTY; hbIssued[_pid] = 0; \
-    n = 0; marks = 0; iset = 0; m = 0; err = 0; \
+    n = 0; marks = 0; iset = 0; m = 0; err = 0; quick = 0; \
     d_step { retag(_pid); canon() }; \
     IDLE
 
-/* R3 (the fresh file) in this release: only if this session issued a heartbeat
- * write (a write of ours may then be in flight into the lock inode).  T2's
- * write is confirmed before T3 publishes, so it never is. */
-#if defined(MUT_SKIP_R3)
-#define R3_NEEDED false                  /* mutation: R3 skipped even after a heartbeat write */
-#elif defined(R3_ALWAYS)
-#define R3_NEEDED true                   /* R3 in every release */
+/* The quick release (R0) instead of R1-R4: when this session issued no
+ * heartbeat write (its own flag, hbIssued), no write of ours can be in flight
+ * into the lock inode (T2's write was answered before T3), so R3's fresh file
+ * is not needed, and our record goes into `lock` with the file.  As the doc
+ * and the code do it: R1 guarded by the holder's window (inside it nobody can
+ * have taken over, so R2 is left out too), then rename(private, lock).  With
+ * QUICK_R2: R1 unguarded, R2, then rename(private, lock).  A session that
+ * issued a heartbeat write (even one that failed), is lost, or whose window
+ * ran out, releases with R1-R4. */
+#if defined(R3_ALWAYS) || defined(R3_IN_PLACE)
+#define QUICK_OK false                   /* R1-R4 (the fresh file) in every release */
 #else
-#define R3_NEEDED hbIssued[_pid]
+#ifdef MUT_SKIP_R3
+#define QUICK_HB true                    /* mutation: quick release even after a heartbeat write */
+#else
+#define QUICK_HB (!hbIssued[_pid])
 #define HB_FLAG                          /* the flag is tracked only where it is used */
+#endif
+#if defined(QUICK_R2) || defined(MUT_R0_UNGUARDED)
+#define QUICK_OK (QUICK_HB)              /* no window (QUICK_R2 checks R2 instead) */
+#else
+#define QUICK_OK (QUICK_HB && wage[_pid] < W)
+#endif
 #endif
 
 /* Guarded step: the window check and the issue are one atomic step (the
@@ -345,6 +362,7 @@ active [NP] proctype Sess()
   byte iset;     /* T4/S6: the intent being finished */
   byte m;
   bool err;
+  bool quick;    /* this release is the quick one (R0) */
 
   atomic { RESET };
 
@@ -735,20 +753,29 @@ U4: /* U4 (guarded): unlink(intent), then release */
   atomic { CRASH; DGUARD(lost); printf("p%d U4 unlink(intent)\n", _pid); RMINTENT; marks = 0; m = 0; goto release };
 
 lost: /* the session is lost: no more guarded steps; the connection closes, which releases */
-  atomic { holds[_pid] = 0; printf("p%d session lost (window over)\n", _pid); goto release };
+  atomic { holds[_pid] = 0; wage[_pid] = W;   /* lost: its window is over (and no quick release) */
+           printf("p%d session lost\n", _pid); goto release };
 
   /* ------------------------------------------------------------ release */
-release: /* R1: rename(kcol, kcol.<node>.<nonce>) (no window needed) */
+release: /* R1: rename(kcol, kcol.<node>.<nonce>) (no window needed); or R0's R1, guarded */
   atomic {
     CRASH;
     BUSY;
     holds[_pid] = 0; marks = 0; iset = 0; m = 0;
-#if defined(R3_GUARDED) && !defined(R3_IN_PLACE)
-    /* R1's issue starts a release window for R3 (when this release will do R3) */
-    if :: R3_NEEDED -> wage[_pid] = 0 :: else -> wage[_pid] = W fi;
+    if
+    :: QUICK_OK -> quick = 1; wage[_pid] = W;
+#ifdef MUT_SKIP_R3
+       printf("p%d R0 quick release (the mutation: even after a heartbeat write)\n", _pid)
 #else
-    wage[_pid] = W;
+       printf("p%d R0 quick release (no heartbeat write issued)\n", _pid)
 #endif
+    :: else -> quick = 0;
+#if defined(R3_GUARDED) && !defined(R3_IN_PLACE)
+       wage[_pid] = 0    /* R1's issue starts a release window for R3 */
+#else
+       wage[_pid] = W
+#endif
+    fi;
     newNonce(n);
     if
     :: lockName == KCOL -> lockName = PRIV(_pid, n); d_step { canon() }; LOSE(err);
@@ -767,17 +794,16 @@ release: /* R1: rename(kcol, kcol.<node>.<nonce>) (no window needed) */
      }
   :: else
   fi;
+#ifndef QUICK_R2
+  if :: quick -> goto R4 :: else fi;    /* R0: straight on to rename(private, lock) */
+#endif
 R2: /* R2: read the record: not ours (someone took over) -> rename it back to kcol and stop */
   atomic {
     CRASH;
     if
     :: lockName == PRIV(_pid, n) && OURS(_pid, lockCont) -> printf("p%d R2 reads its own record\n", _pid);
-#ifndef R3_IN_PLACE
-       if
-       :: !(R3_NEEDED) ->   /* no heartbeat write of this session can be in flight: no R3 */
-          printf("p%d R3 skipped (no heartbeat write issued): its record goes into lock\n", _pid); goto R4
-       :: else
-       fi
+#ifdef QUICK_R2
+       if :: quick -> goto R4 :: else fi   /* quick: no R3 */
 #else
        skip
 #endif
@@ -793,7 +819,7 @@ R3: /* R3: rename a fresh empty file (tmp/free.<nonce>) over the private name ..
   atomic {
     CRASH;
 #ifdef R3_GUARDED
-    GUARD(ended);        /* proposed: only within W of R1's issue (else leave the name to go stale) */
+    GUARD(ended);        /* only within W of R1's issue (else leave the name to go stale) */
 #endif
     printf("p%d R3 rename(tmp/free, private) while ", _pid); sayName(lockName); printf(" is the lock name\n");
     /* a rename onto a missing private name would create it: a second lock name */
@@ -803,7 +829,8 @@ R3: /* R3: rename a fresh empty file (tmp/free.<nonce>) over the private name ..
     d_step { canon() }
   };
 #endif
-R4: /* R4 (the doc's last part of R3): rename(private, lock) (checked: lock exists and the private name not -> done) */
+R4: /* R4 (the doc's last part of R3; R0's second rename): rename(private, lock)
+     * (checked: lock exists and the private name not -> done; never retried) */
   atomic {
     CRASH;
     if :: lockName == PRIV(_pid, n) -> lockName = LOCK; d_step { canon() } :: else fi;
@@ -822,7 +849,7 @@ refused: /* [IN-USE] (or the session is over): the client may try again */
 ended:
   atomic {
     holds[_pid] = 0; wage[_pid] = W; stV[_pid] = NONE; takeRec[_pid] = EMPTY; hbIssued[_pid] = 0;
-    marks = 0; iset = 0; m = 0; err = 0; n = 0;
+    marks = 0; iset = 0; m = 0; err = 0; n = 0; quick = 0;
     d_step { canon() };
     IDLE; RETRY_LATER;
     goto session

@@ -84,7 +84,7 @@ property() {
     *"intentPresent&&"*)             echo "(b) a message no intent lists is deleted" ;;
     *"(intentSet&msgs)"*)            echo "(b) an intent removed before all its messages are deleted" ;;
     *"assertion violated intentPresent"*) echo "(b) an intent finished (removed) twice" ;;
-    *"(holds[(1-"*|*"holds[0]&&(((lockCont"*) echo "a late heartbeat write lands on the record of another session holding the lock" ;;
+    *"(holds[(1-"*|*"holds[0]&&(((lockCont"*) echo "a late heartbeat write lands on the record of another session that holds or publishes the lock" ;;
     *"gr!=0"*|*"REFN"*)              echo "model bound exceeded (record or nonce pool): enlarge K or NN" ;;
     *)                               echo "$1" ;;
   esac
@@ -195,7 +195,8 @@ mutations=(
   "MUT_T2_CREATE|safety|T2's write creates the private file when it is missing"
   "MUT_LIST_BEFORE_FINISH|safety|T4 lists the mailbox before finishing the intent"
   "MUT_DIRECT_RENAME|safety|T1 renames lock to kcol directly (ganesha's same-file success)"
-  "MUT_SKIP_R3|late|R3 skipped also when the session issued a heartbeat write"
+  "MUT_SKIP_R3|late|the quick release R0 (no R3) also after a heartbeat write"
+  "MUT_R0_UNGUARDED|safety|the quick release R0 (no R2) also after the window ran out"
   "MUT_NEVER_STALE|liveness|observers never judge a lock stale"
 )
 # Findings: name | spin defines | configuration | what is modelled
@@ -225,7 +226,7 @@ hunt() {
     return
   fi
   found=1
-  if [ "$config" = safety ]; then
+  if [ "$config" != liveness ]; then
     shortest "$name" "$dir" "$defs"
   else
     tdir=$dir
