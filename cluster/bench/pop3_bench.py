@@ -198,7 +198,8 @@ def scenario_list(a):
     return [
         ("login", "login-only sessions/s (cache hit)"),
         ("login-miss", "login-only, cache-miss logins/s"),
-        ("typical", "typical session/s"),
+        ("typical", f"typical session/s, {a.typical_concurrency} conc."),
+        ("typical-hi", f"typical session/s, {a.typical_concurrency_high} conc."),
         ("retr-big", "RETR 10 MB, plain"),
         ("retr-big-tls", "RETR 10 MB, implicit TLS"),
         ("lmtp-1", "LMTP 10 KB, 1 client"),
@@ -217,8 +218,9 @@ def run_one(bench, a, server, name, rep):
         first = a.hot + rep * a.miss_users
         return bench.loadgen(server, server.pop3_port, main, "login", first=first, count=a.miss_users, concurrency=8,
                              duration=600, once=True)
-    if name in ("typical", "typical-nfs"):
-        return bench.loadgen(server, server.pop3_port, main, "typical", count=a.hot, concurrency=a.typical_concurrency,
+    if name in ("typical", "typical-nfs", "typical-hi"):
+        concurrency = a.typical_concurrency_high if name == "typical-hi" else a.typical_concurrency
+        return bench.loadgen(server, server.pop3_port, main, "typical", count=a.hot, concurrency=concurrency,
                              duration=a.duration)
     if name == "retr-big":
         return bench.loadgen(server, server.pop3_port, big, "retr-one", count=a.streams, concurrency=a.streams, duration=a.duration)
@@ -299,7 +301,7 @@ def main():
     ap.add_argument("--duration", type=float, help="seconds per measurement")
     ap.add_argument("--idle", type=int, help="idle connections (default 10,000; --quick 1,000)")
     ap.add_argument("--hold", type=float, help="seconds the idle connections are held (default 15: more than one heartbeat period)")
-    ap.add_argument("--scenarios", help="comma-separated subset of: login,login-miss,typical,retr-big,retr-big-tls,lmtp-1,lmtp-8,typical-nfs,idle")
+    ap.add_argument("--scenarios", help="comma-separated subset of: login,login-miss,typical,typical-hi,retr-big,retr-big-tls,lmtp-1,lmtp-8,typical-nfs,idle")
     ap.add_argument("--dovecot-profile", choices=("tuned", "stock"), default="tuned")
     ap.add_argument("--server-core", type=int, default=1)
     ap.add_argument("--load-core", type=int, default=0)
@@ -307,6 +309,8 @@ def main():
     ap.add_argument("--no-install", action="store_true", help="do not apt-get/pip install anything")
     ap.add_argument("--no-uvloop", dest="uvloop_wanted", action="store_false")
     ap.add_argument("--typical-concurrency", type=int, default=16, help="concurrent typical sessions (default 16)")
+    ap.add_argument("--typical-concurrency-high", type=int, default=48,
+                    help="the typical sessions again at this concurrency (default 48); the goal compares each server at its best")
     ap.add_argument("--serve", action="store_true",
                     help="start and warm both servers, print their ports and pids as JSON, run until interrupted (for profiling by hand)")
     a = ap.parse_args()
@@ -318,7 +322,7 @@ def main():
     a.miss_users = 24 if a.quick else 64
     a.login_concurrency = 32
     a.streams = 4
-    wanted = set((a.scenarios or "login,login-miss,typical,retr-big,retr-big-tls,lmtp-1,lmtp-8,typical-nfs,idle").split(","))
+    wanted = set((a.scenarios or "login,login-miss,typical,typical-hi,retr-big,retr-big-tls,lmtp-1,lmtp-8,typical-nfs,idle").split(","))
     if "typical-nfs" in wanted:
         wanted.add("typical")  # its ratio is to Poplar on local disk
     if a.hot + a.repeats * a.miss_users > 1000:
@@ -463,10 +467,20 @@ def report(a, per, idle, pop, dv, scen, elapsed, pop_nfs=None):
         elif name == "login-miss":
             L.append(f"{t:34} " + row(name, "logins/s", "rate", "(reported)"))
             L.append(f"{'':34} " + row(name, "server CPU ms/login", "cpu_ms"))
-        elif name == "typical":
-            L.append(f"{t:34} " + row(name, "sessions/s", "rate", "≥ 2× Dovecot", lambda m, P, D: m >= 2))
+        elif name in ("typical", "typical-hi"):
+            L.append(f"{t:34} " + row(name, "sessions/s", "rate"))
             L.append(f"{'':34} " + row(name, "p99 latency ms", "p99_ms", "≤ Dovecot's", lambda m, P, D: m <= 1))
             L.append(f"{'':34} " + row(name, "server CPU ms/session", "cpu_ms"))
+            if name == "typical" and "typical-hi" in per:
+                # The goal: each server at the better of its two concurrencies, repeat by repeat.
+                best = lambda runs_a, runs_b: [max(x["rate"], y["rate"]) for x, y in zip(runs_a, runs_b)]
+                bp = best(per["typical"]["poplar"], per["typical-hi"]["poplar"])
+                bd = best(per["typical"]["dovecot"], per["typical-hi"]["dovecot"])
+                rs = [ratio(x, y) for x, y in zip(bp, bd)]
+                med = statistics.median(rs) if rs else None
+                L.append(f"{'typical session/s, each at its best':34} {'sessions/s':22} {fmt(statistics.median(bp) if bp else None):>9} "
+                         f"{fmt(statistics.median(bd) if bd else None):>9}  {spread(rs):22} {'≥ 2× Dovecot':24} "
+                         f"{'yes' if med is not None and med >= 2 else 'NO':4}")
         elif name.startswith("retr-big"):
             L.append(f"{t:34} " + row(name, "MB/s (4 streams)", "mb_s", "≥ Dovecot", lambda m, P, D: m >= 1))
             growth_ok = lambda m, P, D: (median_of(P, "growth_kb_per_stream") or 0) < 1024
