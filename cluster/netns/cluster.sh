@@ -89,13 +89,13 @@ EOF
 
 down() {
   [ -f "$dir/mta/etc/main.cf" ] && ip netns exec p-mta postfix -c "$dir/mta/etc" stop > /dev/null 2>&1 || true
-  for pidfile in "$dir"/*.pid "$dir"/lb/haproxy.pid "$dir"/nas/ganesha.pid; do
+  for pidfile in "$dir"/*.pid "$dir"/lb/haproxy.pid "$dir"/nas/ganesha.pid "$dir"/nas/rpcbind.pid; do
     [ -f "$pidfile" ] || continue
     pid=$(head -1 "$pidfile")
     kill "$pid" 2>/dev/null || true
   done
   sleep 2
-  for pidfile in "$dir"/*.pid "$dir"/lb/haproxy.pid "$dir"/nas/ganesha.pid; do
+  for pidfile in "$dir"/*.pid "$dir"/lb/haproxy.pid "$dir"/nas/ganesha.pid "$dir"/nas/rpcbind.pid; do
     [ -f "$pidfile" ] && kill -9 "$(head -1 "$pidfile")" 2>/dev/null || true
   done
   if [ -f "$dir/namespaces" ]; then
