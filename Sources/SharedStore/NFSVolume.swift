@@ -427,41 +427,47 @@ public final class NFSVolume: Volume, @unchecked Sendable {
         }
     }
 
-    public func mkdir(_ path: StorePath) throws {
-        var attributes = sattr3()
-        attributes.mode.set_it = 1
-        attributes.mode.set_mode3_u.mode = 0o750
-        try inDirectory(path, "mkdir \(path)") { dir, name in
+    /// One call on a name in a directory whose reply is only its status (and, on failure, the directory's
+    /// attributes after it): MKDIR, RMDIR, REMOVE. `issue` queues it with the directory and name; `reply` reads the
+    /// status and the failure's post-operation directory attributes.
+    private func nameCall(_ path: StorePath, _ what: @autoclosure () -> String,
+                          issue: @escaping (_ rpc: OpaquePointer, _ callback: rpc_cb, _ box: UnsafeMutableRawPointer, _ entry: diropargs3) -> Int32,
+                          reply: @escaping (UnsafeMutableRawPointer) -> (nfsstat3, post_op_attr)) throws {
+        let description = what()
+        try inDirectory(path, description) { dir, name in
             var out = Outcome<Void>()
-            try call("mkdir \(path)", issue: { rpc, cb, box in
-                Self.withDirop(dir, name) { where_ in
-                    var args = MKDIR3args(where: where_, attributes: attributes)
-                    return rpc_nfs3_mkdir_async(rpc, cb, &args, box)
-                }
+            try call(description, issue: { rpc, cb, box in
+                Self.withDirop(dir, name) { entry in issue(rpc, cb, box, entry) }
             }, decode: { data in
-                let res = data.assumingMemoryBound(to: MKDIR3res.self).pointee
-                out.status = res.status
-                if res.status == NFS3_OK { out.value = () } else { out.directoryLinked = Self.linked(res.MKDIR3res_u.resfail.dir_wcc.after) }
+                let (status, after) = reply(data)
+                out.status = status
+                if status == NFS3_OK { out.value = () } else { out.directoryLinked = Self.linked(after) }
             })
             return out
         }
     }
 
+    public func mkdir(_ path: StorePath) throws {
+        var attributes = sattr3()
+        attributes.mode.set_it = 1
+        attributes.mode.set_mode3_u.mode = 0o750
+        try nameCall(path, "mkdir \(path)", issue: { rpc, cb, box, entry in
+            var args = MKDIR3args(where: entry, attributes: attributes)
+            return rpc_nfs3_mkdir_async(rpc, cb, &args, box)
+        }, reply: { data in
+            let res = data.assumingMemoryBound(to: MKDIR3res.self).pointee
+            return (res.status, res.MKDIR3res_u.resfail.dir_wcc.after)
+        })
+    }
+
     public func rmdir(_ path: StorePath) throws {
-        try inDirectory(path, "rmdir \(path)") { dir, name in
-            var out = Outcome<Void>()
-            try call("rmdir \(path)", issue: { rpc, cb, box in
-                Self.withDirop(dir, name) { object in
-                    var args = RMDIR3args(object: object)
-                    return rpc_nfs3_rmdir_async(rpc, cb, &args, box)
-                }
-            }, decode: { data in
-                let res = data.assumingMemoryBound(to: RMDIR3res.self).pointee
-                out.status = res.status
-                if res.status == NFS3_OK { out.value = () } else { out.directoryLinked = Self.linked(res.RMDIR3res_u.resfail.dir_wcc.after) }
-            })
-            return out
-        }
+        try nameCall(path, "rmdir \(path)", issue: { rpc, cb, box, entry in
+            var args = RMDIR3args(object: entry)
+            return rpc_nfs3_rmdir_async(rpc, cb, &args, box)
+        }, reply: { data in
+            let res = data.assumingMemoryBound(to: RMDIR3res.self).pointee
+            return (res.status, res.RMDIR3res_u.resfail.dir_wcc.after)
+        })
         let key = key((base + path.components)[...])
         directories.withLock { cache in cache = cache.filter { $0.key != key && !$0.key.hasPrefix(key + "/") } }
     }
@@ -567,20 +573,13 @@ public final class NFSVolume: Volume, @unchecked Sendable {
     }
 
     public func unlink(_ path: StorePath) throws {
-        try inDirectory(path, "unlink \(path)") { dir, name in
-            var out = Outcome<Void>()
-            try call("unlink \(path)", issue: { rpc, cb, box in
-                Self.withDirop(dir, name) { object in
-                    var args = REMOVE3args(object: object)
-                    return rpc_nfs3_remove_async(rpc, cb, &args, box)
-                }
-            }, decode: { data in
-                let res = data.assumingMemoryBound(to: REMOVE3res.self).pointee
-                out.status = res.status
-                if res.status == NFS3_OK { out.value = () } else { out.directoryLinked = Self.linked(res.REMOVE3res_u.resfail.dir_wcc.after) }
-            })
-            return out
-        }
+        try nameCall(path, "unlink \(path)", issue: { rpc, cb, box, entry in
+            var args = REMOVE3args(object: entry)
+            return rpc_nfs3_remove_async(rpc, cb, &args, box)
+        }, reply: { data in
+            let res = data.assumingMemoryBound(to: REMOVE3res.self).pointee
+            return (res.status, res.REMOVE3res_u.resfail.dir_wcc.after)
+        })
     }
 
     /// NFSv3 directory operations are synchronous on the server (RFC 1813 §3.3: CREATE, RENAME, LINK, REMOVE

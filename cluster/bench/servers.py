@@ -126,19 +126,13 @@ class Poplar:
         self.node = self.coord = None
 
 
-class PoplarNFS:
+class PoplarNFS(Poplar):
     """A Poplar node whose mail root is the same generated store, reached over NFS through a ganesha of its own."""
     name = "poplar-nfs"
 
     def __init__(self, binary, data, run_dir, core):
-        self.binary = binary
-        self.data = data
-        self.run_dir = run_dir
-        self.core = core
-        self.node = None
+        super().__init__(binary, data, run_dir, core)
         self.ganesha_pid = None
-        self.pop3_port = self.pop3s_port = self.lmtp_port = None
-        self.settings = []
 
     def start(self):
         here = os.path.dirname(os.path.abspath(__file__))
@@ -166,14 +160,7 @@ class PoplarNFS:
         return [self.node.pid, self.ganesha_pid]
 
     def stop(self):
-        if self.node is not None and self.node.poll() is None:
-            self.node.send_signal(signal.SIGTERM)
-            try:
-                self.node.wait(timeout=40)
-            except subprocess.TimeoutExpired:
-                self.node.kill()
-                self.node.wait()
-        self.node = None
+        super().stop()
         if self.ganesha_pid:
             try:
                 os.kill(self.ganesha_pid, signal.SIGTERM)
