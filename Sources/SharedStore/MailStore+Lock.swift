@@ -37,7 +37,15 @@ extension MailStore {
         }
         if names.contains(Self.lockName) { return .free }
         if let privateName = Self.privateLockName(in: entries) {
-            return .claiming(try? readRecord(try dir.appending(privateName)))
+            // Between T1 and T2 the file still holds the previous holder's record (R0 leaves it): only a record of the
+            // node the private name names is the taker's.
+            let node = privateName.split(separator: ".").dropFirst().first.map(String.init) ?? ""
+            guard let record = try? readRecord(try dir.appending(privateName)),
+                Self.privateName(node: record.node).split(separator: ".").dropFirst().first.map(String.init) == node
+            else {
+                return .claiming(OwnerRecord(kind: .session, node: node.isEmpty ? "unknown" : node, session: "", since: Date()))
+            }
+            return .claiming(record)
         }
         return .missing
     }

@@ -178,8 +178,12 @@ final class StoreContractTests: XCTestCase {
         let dir = try StorePath(["example.test", "P3_alice.mbx"])
         let claim = try dir.appending("kcol.n1.0123456789abcdef")
         XCTAssertEqual(try f.store.lockState(a), .free)
+        // The free lock still holds the last holder's record (R0 leaves it): a claim names the claiming node, not it.
+        try f.volume.writeFile(try dir.appending("lock"), OwnerRecord(kind: .admin, node: "old", session: "x", since: Date()).encoded(), exclusive: false)
         try f.volume.rename(try dir.appending("lock"), to: claim)
-        XCTAssertEqual(try f.store.lockState(a), .claiming(nil), "claimed, record not written yet")
+        guard case .claiming(let taker?) = try f.store.lockState(a) else { return XCTFail("not claiming") }
+        XCTAssertEqual(taker.node, "n1", "claimed, record not written yet")
+        XCTAssertEqual(taker.kind, .session)
         let record = OwnerRecord(kind: .session, node: "n1", session: "s1", since: Date())
         try f.volume.writeFile(claim, record.encoded(), exclusive: false)
         XCTAssertEqual(try f.store.lockState(a), .claiming(record))
