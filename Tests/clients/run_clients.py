@@ -24,12 +24,27 @@ DOMAIN = "example.test"
 PW = {"alice": "alice-pw", "bob": "bob pw with spaces", "carol": "carol-pw", "dave": "dave-pw"}
 
 
+# Listening ports for the servers under test come from below the kernel's ephemeral range (32768-60999 here):
+# a port the kernel picked for us is one it may hand to any outgoing connection (a node's NFS connections, Postfix,
+# HAProxy's checks) before our server binds it. Each port is handed out once per run.
+TEST_PORTS = (20000, 32000)
+_handed_out = set()
+
+
 def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    while True:
+        port = random.randrange(*TEST_PORTS)
+        if port in _handed_out:
+            continue
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        finally:
+            s.close()
+        _handed_out.add(port)
+        return port
 
 
 def crlf(data: bytes) -> bytes:
