@@ -2,7 +2,9 @@ import NIOConcurrencyHelpers
 
 /// The seed's socket pool limits, as admission control: at most `maxActive` sessions are served at once; up to
 /// `backlog` more connections wait (accepted, no greeting yet) and are served in arrival order as slots free;
-/// beyond that a connection is refused (the handler answers `-ERR [SYS/TEMP]` and closes it).
+/// beyond that a connection is refused (the handler answers `-ERR [SYS/TEMP]` and closes it). Separately, at most
+/// `perAddress` connections (0: no limit) from one client address, counted from accept to close, so one host cannot
+/// take every slot.
 public final class ConnectionLimiter: Sendable {
     public enum Admission: Sendable, Equatable {
         case admitted
@@ -14,16 +16,43 @@ public final class ConnectionLimiter: Sendable {
         var active = 0
         var nextTicket: UInt64 = 0
         var waiting: [(ticket: UInt64, resume: @Sendable () -> Void)] = []
+        /// Open connections by client address; an address leaves the table with its last connection, so the table
+        /// never holds more entries than there are connections.
+        var byAddress: [String: Int] = [:]
     }
 
     public let maxActive: Int
     public let backlog: Int
+    public let perAddress: Int
     private let state = NIOLockedValueBox(State())
 
-    public init(maxActive: Int, backlog: Int) {
+    public init(maxActive: Int, backlog: Int, perAddress: Int = 0) {
         self.maxActive = max(1, maxActive)
         self.backlog = max(0, backlog)
+        self.perAddress = max(0, perAddress)
     }
+
+    /// Counts a connection from `address`; false (nothing counted) if that address already has `perAddress` open.
+    public func admitAddress(_ address: String) -> Bool {
+        guard perAddress > 0 else { return true }
+        return state.withLockedValue { s in
+            let open = s.byAddress[address, default: 0]
+            guard open < perAddress else { return false }
+            s.byAddress[address] = open + 1
+            return true
+        }
+    }
+
+    /// A connection counted by `admitAddress` closed.
+    public func releaseAddress(_ address: String) {
+        guard perAddress > 0 else { return }
+        state.withLockedValue { s in
+            let open = s.byAddress[address, default: 0] - 1
+            s.byAddress[address] = open > 0 ? open : nil
+        }
+    }
+
+    public func openConnections(from address: String) -> Int { state.withLockedValue { $0.byAddress[address, default: 0] } }
 
     /// Asks for a slot. With `.queued`, `resume` is called (from any thread) once the slot is the caller's.
     public func admit(resume: @escaping @Sendable () -> Void) -> Admission {

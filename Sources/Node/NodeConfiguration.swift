@@ -38,6 +38,9 @@ public struct NodeConfiguration: Sendable {
     /// The seed's socketbacklog: connections held (no greeting yet) once `maxConnections` are served;
     /// beyond `maxConnections + backlog` a connection is answered `-ERR [SYS/TEMP]` and closed.
     public var backlog: Int
+    /// Connections from one client address (the real one behind a PROXY header) open at once; 0: no limit. Loopback
+    /// clients are not counted.
+    public var maxConnectionsPerAddress: Int
     public var maxBadCommands: Int
     public var plaintext: PlaintextPolicy
     /// Offer AUTH CRAM-MD5 (only mailboxes created with `--apop` can use it).
@@ -73,6 +76,7 @@ public struct NodeConfiguration: Sendable {
         authorizationIdleTimeout: TimeAmount = .seconds(60),
         maxConnections: Int = 10_000,
         backlog: Int = 256,
+        maxConnectionsPerAddress: Int = 0,
         maxBadCommands: Int = 10,
         plaintext: PlaintextPolicy = .loopback,
         cramMD5: Bool = false,
@@ -96,6 +100,7 @@ public struct NodeConfiguration: Sendable {
         self.authorizationIdleTimeout = authorizationIdleTimeout
         self.maxConnections = maxConnections
         self.backlog = backlog
+        self.maxConnectionsPerAddress = maxConnectionsPerAddress
         self.maxBadCommands = maxBadCommands
         self.plaintext = plaintext
         self.cramMD5 = cramMD5

@@ -43,7 +43,8 @@ public final class POP3Server: Service, @unchecked Sendable {
             self.draining = draining
             self.configuration = configuration
             self.authenticator = authenticator
-            self.limiter = ConnectionLimiter(maxActive: configuration.maxConnections, backlog: configuration.backlog)
+            self.limiter = ConnectionLimiter(maxActive: configuration.maxConnections, backlog: configuration.backlog,
+                                             perAddress: configuration.maxConnectionsPerAddress)
             self.threadPool = threadPool
             self.tlsContext = tlsContext
             self.logger = logger

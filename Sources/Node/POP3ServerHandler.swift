@@ -70,6 +70,16 @@ final class POP3ServerHandler: ChannelInboundHandler, RemovableChannelHandler {
         peerDescription = remote.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "unknown"
         logger[metadataKey: "pop3.peer"] = .string(remote?.description ?? "unknown")
         shared.register(self, on: context.eventLoop)
+        if !peerIsLoopback, let address = remote?.ipAddress {
+            guard shared.limiter.admitAddress(address) else {
+                Counter(label: "poplar_pop3_connections_refused_total").increment()
+                logger.notice("connection refused: \(shared.limiter.perAddress) connections from this address are open")
+                sendAndClose(.err(.sysTemp, "too many connections from your address, try again later"))
+                context.fireChannelActive()
+                return
+            }
+            countedAddress = address
+        }
         let loop = context.eventLoop
         // The limiter may hand the slot over from another thread: hop back to this channel's loop.
         let handler = NIOLoopBound(self, eventLoop: loop)
@@ -210,6 +220,8 @@ final class POP3ServerHandler: ChannelInboundHandler, RemovableChannelHandler {
         context.fireChannelInactive()
     }
 
+    /// The client address this connection is counted under (per-address limit), until it closes.
+    private var countedAddress: String?
     /// Releases the lock (without deleting anything) and the session slot. Runs once.
     private var finished = false
     private func finishConnection() {
@@ -221,6 +233,10 @@ final class POP3ServerHandler: ChannelInboundHandler, RemovableChannelHandler {
             shared.releaseInBackground(session, logger: logger)
         }
         if admitted { shared.limiter.release() }
+        if let address = countedAddress {
+            countedAddress = nil
+            shared.limiter.releaseAddress(address)
+        }
         shared.sessionEnded(sessionID)
         if let loop { shared.unregister(self, on: loop) }
     }

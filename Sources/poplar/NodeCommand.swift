@@ -22,6 +22,7 @@ struct NodeOptions: ParsableArguments {
     @Option(name: .customLong("idle-timeout"), help: "Autologout after login, seconds (config pop3.idle-timeout; default 600, RFC 1939's minimum).") var idleTimeout: Double?
     @Option(name: .customLong("auth-idle-timeout"), help: "Autologout before login, seconds (config pop3.auth-idle-timeout; default 60).") var authIdleTimeout: Double?
     @Option(name: .customLong("max-connections"), help: "Sessions served at once (config pop3.max-connections; default 10000).") var maxConnections: Int?
+    @Option(name: .customLong("max-connections-per-ip"), help: "Connections one client address may have open at once, the real address behind a PROXY header; loopback is not counted; 0: no limit (config pop3.max-connections-per-ip; default 0).") var maxConnectionsPerIP: Int?
     @Option(help: "Connections held waiting beyond --max-connections (config pop3.backlog; default 256).") var backlog: Int?
     @Option(name: .customLong("max-bad-commands"), help: "Bad commands before disconnect (config pop3.max-bad-commands; default 10).") var maxBadCommands: Int?
     @Option(help: "Plaintext logins without TLS: loopback, always or tls-only (config pop3.plaintext; default loopback).") var plaintext: String?
@@ -59,6 +60,10 @@ struct NodeOptions: ParsableArguments {
         if let n = maxConnections ?? reader.int(forKey: "pop3.max-connections") {
             guard n >= 1 else { throw UserError("max connections must be at least 1") }
             c.maxConnections = n
+        }
+        if let n = maxConnectionsPerIP ?? reader.int(forKey: "pop3.max-connections-per-ip") {
+            guard (0...1_000_000).contains(n) else { throw UserError("max connections per ip must be 0 (no limit) to 1000000") }
+            c.maxConnectionsPerAddress = n
         }
         if let n = backlog ?? reader.int(forKey: "pop3.backlog") {
             guard n >= 0 else { throw UserError("backlog must not be negative") }

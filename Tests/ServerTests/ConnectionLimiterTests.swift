@@ -19,6 +19,22 @@ final class ConnectionLimiterTests: XCTestCase {
         XCTAssertEqual(limiter.activeCount, 0)
     }
 
+    func testPerAddressLimitCountsEachAddressAndForgetsClosedOnes() {
+        let limiter = ConnectionLimiter(maxActive: 100, backlog: 0, perAddress: 2)
+        XCTAssertTrue(limiter.admitAddress("192.0.2.7"))
+        XCTAssertTrue(limiter.admitAddress("192.0.2.7"))
+        XCTAssertFalse(limiter.admitAddress("192.0.2.7"), "a third from the same address")
+        XCTAssertTrue(limiter.admitAddress("192.0.2.8"), "another address has its own count")
+        limiter.releaseAddress("192.0.2.7")
+        XCTAssertTrue(limiter.admitAddress("192.0.2.7"), "a closed connection frees its place")
+        for _ in 0..<2 { limiter.releaseAddress("192.0.2.7") }
+        limiter.releaseAddress("192.0.2.8")
+        XCTAssertEqual(limiter.openConnections(from: "192.0.2.7"), 0)
+        XCTAssertEqual(limiter.openConnections(from: "192.0.2.8"), 0)
+        let unlimited = ConnectionLimiter(maxActive: 1, backlog: 0)
+        for _ in 0..<1000 { XCTAssertTrue(unlimited.admitAddress("192.0.2.7")) }
+    }
+
     func testCancelledTicketIsNotResumed() {
         let limiter = ConnectionLimiter(maxActive: 1, backlog: 2)
         XCTAssertEqual(limiter.admit { }, .admitted)

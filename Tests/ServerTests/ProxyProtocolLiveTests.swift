@@ -48,6 +48,43 @@ final class ProxyProtocolLiveTests: XCTestCase {
         XCTAssertTrue(reply.hasPrefix("-ERR"), "plaintext USER from a non-loopback client: \(reply)")
     }
 
+    // The per-address limit counts the real client address from the PROXY header, not the load balancer's.
+    func testPerAddressLimitCountsTheRealClientAddress() async throws {
+        let networks = try TrustedNetworks(parsing: "127.0.0.1")
+        try await fixture.start {
+            $0.proxyTrusted = networks
+            $0.maxConnectionsPerAddress = 2
+        }
+        func connect(from address: String, port: Int) throws -> (TestClient, String) {
+            let c = try fixture.client()
+            try c.send("PROXY TCP4 \(address) 127.0.0.1 \(port) 110\r\n")
+            return (c, try c.readLine() ?? "")
+        }
+        let (a, greetingA) = try connect(from: "192.0.2.7", port: 40000)
+        let (b, greetingB) = try connect(from: "192.0.2.7", port: 40001)
+        XCTAssertTrue(greetingA.hasPrefix("+OK") && greetingB.hasPrefix("+OK"))
+        let (c, refused) = try connect(from: "192.0.2.7", port: 40002)
+        XCTAssertTrue(refused.hasPrefix("-ERR [SYS/TEMP]"), refused)
+        XCTAssertNil(try c.readLine(), "closed after the refusal")
+        let (d, other) = try connect(from: "198.51.100.1", port: 40003)
+        XCTAssertTrue(other.hasPrefix("+OK"), "another address is not affected: \(other)")
+        // A closed connection frees its place.
+        XCTAssertTrue(try a.command("QUIT").hasPrefix("+OK"))
+        XCTAssertNil(try a.readLine())
+        var again = ""
+        for _ in 0..<50 {
+            let (e, greeting) = try connect(from: "192.0.2.7", port: 40004)
+            again = greeting
+            if greeting.hasPrefix("+OK") { _ = try e.command("QUIT"); break }
+            try await Task.sleep(nanoseconds: 20_000_000)
+        }
+        XCTAssertTrue(again.hasPrefix("+OK"), again)
+        XCTAssertTrue(try b.command("CAPA").hasPrefix("+OK"), "the connections that were admitted are served")
+        while let line = try b.readLine(), line != "." {}
+        _ = try b.command("QUIT")
+        _ = try d.command("QUIT")
+    }
+
     func testVersion2HeaderAndPipelinedCommandsInOneSegment() async throws {
         let alice = try await start(trusted: "127.0.0.1")
         let c = try fixture.client()
