@@ -201,7 +201,8 @@ public final class POP3Server: Service, @unchecked Sendable {
                 return (r.beat, r.started)
             }
             let record = NodeRecord(node: node, address: address, version: PoplarVersion.string, pid: getpid(), started: started,
-                                    updated: Date(), beat: beat, draining: shared.isDraining, sessions: shared.loggedInSessions)
+                                    updated: Date(), beat: beat, draining: shared.isDraining, sessions: shared.loggedInSessions,
+                                    intervalMilliseconds: Int(interval.nanoseconds / 1_000_000))
             return self.threadPool.runIfActive(eventLoop: loop) { () -> (drain: Bool, kicks: [String]) in
                 try store.publishNode(record)
                 return try store.pendingControl(node: node)

@@ -29,9 +29,11 @@ public struct NodeRecord: Sendable, Equatable {
     public var beat: UInt64
     public var draining: Bool
     public var sessions: [Session]
+    /// How often the node rewrites this record, in milliseconds (a record without it: the default, 2 s).
+    public var intervalMilliseconds: Int
 
     public init(node: String, address: String, version: String, pid: Int32, started: Date, updated: Date, beat: UInt64,
-                draining: Bool, sessions: [Session]) {
+                draining: Bool, sessions: [Session], intervalMilliseconds: Int = 2000) {
         self.node = node
         self.address = address
         self.version = version
@@ -41,6 +43,13 @@ public struct NodeRecord: Sendable, Equatable {
         self.beat = beat
         self.draining = draining
         self.sessions = sessions
+        self.intervalMilliseconds = intervalMilliseconds
+    }
+
+    /// No update by the wall clocks (ours against the node's) for more than three of its intervals: likely dead.
+    /// For display; `MailStore.forgetNode` decides by watching the record itself.
+    public func isSilent(now: Date = Date()) -> Bool {
+        now.timeIntervalSince(updated) > 3 * Double(intervalMilliseconds) / 1000
     }
 
     static func ms(_ d: Date) -> Int64 { Int64((d.timeIntervalSince1970 * 1000).rounded()) }
@@ -50,6 +59,7 @@ public struct NodeRecord: Sendable, Equatable {
     public func encoded() -> [UInt8] {
         var text = "node=\(Self.clean(node))\naddress=\(Self.clean(address))\nversion=\(Self.clean(version))\npid=\(pid)\n"
         text += "started=\(Self.ms(started))\nupdated=\(Self.ms(updated))\nbeat=\(beat)\ndraining=\(draining ? 1 : 0)\n"
+        text += "interval-ms=\(intervalMilliseconds)\n"
         for s in sessions {
             text += "session=\(Self.clean(s.session)) \(Self.clean(s.mailbox)) \(Self.clean(s.peer)) \(Self.ms(s.since))\n"
         }
@@ -75,7 +85,8 @@ public struct NodeRecord: Sendable, Equatable {
         }
         self.init(node: String(node), address: String(fields["address"] ?? ""), version: String(fields["version"] ?? ""),
                   pid: fields["pid"].flatMap { Int32($0) } ?? 0, started: started, updated: updated,
-                  beat: fields["beat"].flatMap { UInt64($0) } ?? 0, draining: fields["draining"] == "1", sessions: sessions)
+                  beat: fields["beat"].flatMap { UInt64($0) } ?? 0, draining: fields["draining"] == "1", sessions: sessions,
+                  intervalMilliseconds: fields["interval-ms"].flatMap { Int($0) }.map { min(max($0, 100), 3_600_000) } ?? 2000)
     }
 }
 
@@ -111,6 +122,26 @@ extension MailStore {
         return entries.filter { $0.attributes.kind == .file && !$0.name.hasPrefix(".") }.sorted { $0.name < $1.name }.compactMap {
             try? NodeRecord(decoding: try volume.readAll(try Self.nodesDir.appending($0.name), limit: NodeRecord.maxSize))
         }
+    }
+
+    /// `poplar cluster forget`: removes the record (and control folder) of a node that died without removing it.
+    /// It reads the record, calls `wait` for three of the node's update intervals, and removes it only if the record
+    /// did not change meanwhile; a live node's update makes it refuse with `inUse`. False if there was no record.
+    public func forgetNode(_ node: String, wait: (_ seconds: Double) -> Void) throws -> Bool {
+        let path = try Self.nodesDir.appending(Names.validateNodeID(node))
+        func read() throws -> [UInt8]? {
+            do { return try volume.readAll(path, limit: NodeRecord.maxSize) } catch let e as StoreError where e.code == .notFound { return nil }
+        }
+        guard let first = try read() else { return false }
+        let interval = (try? NodeRecord(decoding: first))?.intervalMilliseconds ?? 2000
+        wait(3 * Double(interval) / 1000 + 0.5)
+        guard let second = try read() else { return true }  // removed meanwhile (the node stopped cleanly)
+        guard second == first else {
+            throw StoreError(code: .inUse, message: "node \(node) is alive: it updated its record while we watched")
+        }
+        try removeNode(node)
+        do { try volume.removeTree(try controlFolder(node)) } catch let e as StoreError where e.code == .notFound {}
+        return true
     }
 
     private func controlFolder(_ node: String) throws -> StorePath {

@@ -7,7 +7,7 @@ struct ClusterCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cluster",
         abstract: "Nodes, sessions and held mailboxes of the cluster; end a session wherever it runs.",
-        subcommands: [Status.self, Who.self, Kick.self]
+        subcommands: [Status.self, Who.self, Kick.self, Forget.self]
     )
 
     /// Seconds since a node last published itself: its wall clock against ours, for display only.
@@ -24,7 +24,8 @@ struct ClusterCommand: AsyncParsableCommand {
             let nodes = try storeCall("cannot read the node registry") { try store.nodes() }
             if nodes.isEmpty { print("no node has published itself (none running, or none since the registry existed)") }
             for n in nodes {
-                print("node \(n.node)  \(n.address)  version \(n.version)  pid \(n.pid)  \(n.draining ? "DRAINING" : "serving")  sessions \(n.sessions.count)  updated \(ClusterCommand.age(n.updated))")
+                let silent = n.isSilent() ? "  SILENT (no update for over 3 of its \(Double(n.intervalMilliseconds) / 1000) s intervals: dead? `poplar cluster forget \(n.node)`)" : ""
+                print("node \(n.node)  \(n.address)  version \(n.version)  pid \(n.pid)  \(n.draining ? "DRAINING" : "serving")  sessions \(n.sessions.count)  updated \(ClusterCommand.age(n.updated))\(silent)")
                 for s in n.sessions.sorted(by: { $0.mailbox < $1.mailbox }) {
                     print("  holds \(s.mailbox)  (session \(s.session) from \(s.peer))")
                 }
@@ -44,6 +45,26 @@ struct ClusterCommand: AsyncParsableCommand {
                 print("\(s.mailbox)  node \(node)  session \(s.session)  from \(s.peer)  since \(formatter.string(from: s.since))")
             }
             print("\(rows.count) session\(rows.count == 1 ? "" : "s") on \(nodes.count) node\(nodes.count == 1 ? "" : "s")")
+        }
+    }
+
+    struct Forget: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Remove the registry record of a node that died without removing it (watches it first).",
+            discussion: "Reads the node's record, waits three of its update intervals, and removes the record and the node's control folder only if the record did not change meanwhile. A live node keeps updating it, and the command refuses. The mailboxes a dead node held are freed by the lock's lease, not by this."
+        )
+        @OptionGroup var common: CommonOptions
+        @Argument(help: "The node id.") var node: String
+
+        func run() async throws {
+            let (store, _) = try await common.openStore()
+            let forgotten = try storeCall("cannot forget node \(node)") {
+                try store.forgetNode(node) { seconds in
+                    print("watching node \(node)'s record for \(String(format: "%.1f", seconds)) s …")
+                    Thread.sleep(forTimeInterval: seconds)
+                }
+            }
+            print(forgotten ? "node \(node) forgotten" : "no node \(node) in the registry")
         }
     }
 

@@ -1363,6 +1363,28 @@ def cluster_status_who_kick_and_node_drain(h, n):
         h.stop_node(r1)
 
 
+@test
+def cluster_forget_removes_a_dead_node_and_refuses_a_live_one(h, n):
+    """A node killed with -9 leaves its registry record: `cluster status` marks it SILENT once it missed three
+    updates, and `cluster forget` removes it after watching it; a live node's record changes while it is watched,
+    and forget refuses."""
+    r = h.start_node("--registry-interval", "0.3", name="ghost")
+    try:
+        time.sleep(1)
+        refused = h.cli("cluster", "forget", "ghost", check=False)
+        assert refused.returncode != 0 and b"alive" in refused.stderr, (refused.stdout, refused.stderr)
+        r["proc"].kill()
+        r["proc"].wait()
+        time.sleep(1.5)
+        out = h.cli("cluster", "status").stdout.decode()
+        assert "node ghost" in out and "SILENT" in out, out
+        gone = h.cli("cluster", "forget", "ghost", check=False)
+        assert gone.returncode == 0 and b"forgotten" in gone.stdout, (gone.stdout, gone.stderr)
+        assert "node ghost" not in h.cli("cluster", "status").stdout.decode()
+    finally:
+        h.stop_node(r)
+
+
 def stop_pidfile(path):
     try:
         pid = int(open(path).read().split()[0])
