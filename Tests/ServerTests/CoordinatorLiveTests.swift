@@ -200,9 +200,14 @@ final class CoordinatorLiveTests: XCTestCase {
         let a = try fixture.addMailbox("alice")
         try await start()
         let pickup = fixture.directory + "/.poplar/pickup/"
-        try Data("x-sender: <s@e.test>\r\nx-receiver: <alice@example.test>\r\nSubject: picked\r\n\r\nup\r\n".utf8).write(to: URL(fileURLWithPath: pickup + "m1.eml"))
-        try Data("Subject: no envelope\r\n\r\nx\r\n".utf8).write(to: URL(fileURLWithPath: pickup + "m2.eml"))
-        try Data("x-receiver: nobody@example.test\nSubject: y\n\nz\n".utf8).write(to: URL(fileURLWithPath: pickup + "m3.eml"))
+        // As the folder's contract says: write under a "." name, then rename in (a scan never sees half a file).
+        func drop(_ text: String, as name: String) throws {
+            try Data(text.utf8).write(to: URL(fileURLWithPath: pickup + "." + name))
+            try FileManager.default.moveItem(atPath: pickup + "." + name, toPath: pickup + name)
+        }
+        try drop("x-sender: <s@e.test>\r\nx-receiver: <alice@example.test>\r\nSubject: picked\r\n\r\nup\r\n", as: "m1.eml")
+        try drop("Subject: no envelope\r\n\r\nx\r\n", as: "m2.eml")
+        try drop("x-receiver: nobody@example.test\nSubject: y\n\nz\n", as: "m3.eml")
         let deadline = Date().addingTimeInterval(10)
         while Date() < deadline, (try? FileManager.default.contentsOfDirectory(atPath: pickup))?.isEmpty == false {
             try await Task.sleep(nanoseconds: 50_000_000)
@@ -210,7 +215,7 @@ final class CoordinatorLiveTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: pickup), [])
         let stored = try messages(a)
         XCTAssertEqual(stored.count, 1)
-        XCTAssertTrue(stored[0].hasSuffix("\r\nSubject: picked\r\n\r\nup\r\n"))
+        XCTAssertTrue(stored.first?.hasSuffix("\r\nSubject: picked\r\n\r\nup\r\n") ?? false, "\(stored)")
         let bad = try FileManager.default.contentsOfDirectory(atPath: fixture.directory + "/.poplar/badmail").sorted()
         XCTAssertEqual(bad, ["m2.eml", "m2.eml.reason", "m3.eml", "m3.eml.reason"])
         let reason = try String(contentsOfFile: fixture.directory + "/.poplar/badmail/m3.eml.reason", encoding: .utf8)
