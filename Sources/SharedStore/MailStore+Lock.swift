@@ -39,11 +39,9 @@ extension MailStore {
         if let privateName = Self.privateLockName(in: entries) {
             // Between T1 and T2 the file still holds the previous holder's record (R0 leaves it): only a record of the
             // node the private name names is the taker's.
-            let node = privateName.split(separator: ".").dropFirst().first.map(String.init) ?? ""
-            guard let record = try? readRecord(try dir.appending(privateName)),
-                Self.privateName(node: record.node).split(separator: ".").dropFirst().first.map(String.init) == node
-            else {
-                return .claiming(OwnerRecord(kind: .session, node: node.isEmpty ? "unknown" : node, session: "", since: Date()))
+            let node = String(privateName.dropFirst(Self.heldName.count + 1).prefix(while: { $0 != "." }))
+            guard let record = try? readRecord(try dir.appending(privateName)), Self.nodeLabel(record.node) == node else {
+                return .claiming(OwnerRecord(kind: .session, node: node, session: "", since: Date()))
             }
             return .claiming(record)
         }
@@ -59,8 +57,13 @@ extension MailStore {
     }
 
     static func privateName(node: String) -> String {
+        "\(heldName).\(nodeLabel(node)).\(nonce())"
+    }
+
+    /// The node's part of a private name: lowercase letters, digits and "-", at most 32.
+    static func nodeLabel(_ node: String) -> String {
         let clean = String(node.lowercased().unicodeScalars.filter { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" }.prefix(32).map(Character.init))
-        return "\(heldName).\(clean.isEmpty ? "node" : clean).\(nonce())"
+        return clean.isEmpty ? "node" : clean
     }
 
     /// 16 hex digits.

@@ -199,10 +199,12 @@ public final class NFSVolume: Volume, @unchecked Sendable {
         var value: T?
         /// The directory's attributes after a failed call show it still linked (nlink > 0).
         var directoryLinked = true
-        /// The directory the call named is gone: its handle is stale, or an entry is missing from an unlinked one.
-        var directoryGone: Bool {
-            status == NFS3ERR_STALE || (status == NFS3ERR_NOENT && !directoryLinked)
-        }
+        var directoryGone: Bool { NFSVolume.directoryGone(status, linked: directoryLinked) }
+    }
+
+    /// The directory a call named is gone: its handle is stale, or an entry is missing from an unlinked one.
+    static func directoryGone(_ status: nfsstat3, linked: Bool) -> Bool {
+        status == NFS3ERR_STALE || (status == NFS3ERR_NOENT && !linked)
     }
 
     static func failure(_ status: nfsstat3, _ what: String) -> StoreError {
@@ -260,13 +262,15 @@ public final class NFSVolume: Volume, @unchecked Sendable {
             if let cached { (start, handle) = cached }
         }
         for depth in start..<full.count {
-            let name = full[depth]
-            let found = try lookup(handle, name, "lookup \(key(full[...depth]))")
+            let shown = key(full[...depth])
+            let found = try lookup(handle, full[depth], "lookup \(shown)")
+            // A cached ancestor that was removed (and maybe made again): walk again from the root, once.
+            if found.directoryGone, start > 0, !fresh { return try directoryHandle(path, fresh: true) }
             guard found.status == NFS3_OK, let (child, attributes) = found.value else {
-                throw Self.failure(found.status, "lookup \(full[...depth].suffix(from: min(base.count, depth)).joined(separator: "/"))")
+                throw Self.failure(found.status, "lookup \(shown)")
             }
             guard attributes?.kind ?? .directory == .directory else {
-                throw StoreError.posix(ENOTDIR, "\(full[...depth].joined(separator: "/")) is not a directory")
+                throw StoreError.posix(ENOTDIR, "\(shown) is not a directory")
             }
             handle = child
             let entry = key(full[...depth])
@@ -364,7 +368,7 @@ public final class NFSVolume: Volume, @unchecked Sendable {
             case .entries(let entries):
                 return entries
             case .failed(let status, let linked):
-                let gone = status == NFS3ERR_STALE || (status == NFS3ERR_NOENT && !linked)
+                let gone = Self.directoryGone(status, linked: linked)
                 if gone || status == NFS3ERR_BAD_COOKIE, attempt < Self.maxListAttempts {
                     attempt += 1
                     if gone { handle = try directoryHandle(directory, fresh: true) }

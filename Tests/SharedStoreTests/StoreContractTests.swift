@@ -148,6 +148,11 @@ final class StoreContractTests: XCTestCase {
         XCTAssertThrowsError(try other.passwordRecord(a)) { XCTAssertEqual(($0 as? StoreError)?.code, .notFound, "\($0)") }
         _ = try f.mailbox("alice", password: "third")
         XCTAssertNoThrow(try other.openSession(a, node: "n2", session: "s4").release())
+        // A mailbox the other node never saw, in a domain made again: only the domain's old handle is known there.
+        try f.store.removeDomain("example.test", purge: true)
+        try f.store.addDomain("example.test")
+        let bob = try f.mailbox("bob")
+        XCTAssertNoThrow(try other.openSession(bob, node: "n2", session: "s5").release())
     }
 
     func testReadAllLimit() throws {
