@@ -45,17 +45,25 @@ CLK = os.sysconf("SC_CLK_TCK")
 
 # ---------------------------------------------------------------- server accounting (/proc)
 
+def _stat_fields(pid):
+    """The fields of /proc/<pid>/stat after the command name (state first, so ppid is [1], utime [11]), or None
+    if the process is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            s = f.read()
+    except OSError:
+        return None
+    return s[s.rfind(b")") + 2:].split()
+
+
 def _children_map():
     kids = collections.defaultdict(list)
     for name in os.listdir("/proc"):
         if not name.isdigit():
             continue
-        try:
-            with open(f"/proc/{name}/stat", "rb") as f:
-                s = f.read()
-        except OSError:
+        rest = _stat_fields(name)
+        if rest is None:
             continue
-        rest = s[s.rfind(b")") + 2:].split()
         kids[int(rest[1])].append(int(name))
     return kids
 
@@ -79,12 +87,9 @@ def cpu_seconds(roots):
     """utime+stime of every live process of the trees, plus cutime+cstime of the roots (their reaped children)."""
     total = 0
     for p in proc_tree(roots):
-        try:
-            with open(f"/proc/{p}/stat", "rb") as f:
-                s = f.read()
-        except OSError:
+        rest = _stat_fields(p)
+        if rest is None:
             continue
-        rest = s[s.rfind(b")") + 2:].split()
         total += int(rest[11]) + int(rest[12])
         if p in roots:
             total += int(rest[13]) + int(rest[14])

@@ -16,35 +16,17 @@ import os
 import poplib
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
+
+from servers import free_port, wait_port
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DOMAIN = "bench.test"
 NFS3_PROCEDURES = {0: "NULL", 1: "GETATTR", 2: "SETATTR", 3: "LOOKUP", 4: "ACCESS", 6: "READ", 7: "WRITE", 8: "CREATE",
                    9: "MKDIR", 12: "REMOVE", 13: "RMDIR", 14: "RENAME", 15: "LINK", 16: "READDIR", 17: "READDIRPLUS",
                    18: "FSSTAT", 19: "FSINFO", 20: "PATHCONF", 21: "COMMIT"}
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-def wait_port(port, seconds=30):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"port {port} never opened")
 
 
 def main():
@@ -88,7 +70,7 @@ def main():
             p = subprocess.Popen([poplar, "node", "--root", root, "--guid-file", guid, "--listen", f"127.0.0.1:{port}",
                                   "--node-id", label.lower(), "--log-level", "error", "--registry-interval", "60"])
             procs.append(p)
-            wait_port(port)
+            wait_port(port, 30)
             nodes[label] = port
 
         def session(port, box):

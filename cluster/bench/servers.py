@@ -49,6 +49,21 @@ def wait_port(port, seconds=60, proc=None):
     raise RuntimeError(f"port {port} never opened")
 
 
+def stop_processes(procs, timeout):
+    """SIGTERM every live process of procs (None entries are skipped), all before waiting for any, so they shut
+    down together; then wait up to timeout seconds for each, SIGKILLing (and reaping) one that is still there."""
+    procs = [p for p in procs if p is not None]
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
 def clean_env():
     return {k: v for k, v in os.environ.items() if not k.startswith("POPLAR_")}
 
@@ -112,17 +127,7 @@ class Poplar:
         return [self.coord.pid]
 
     def stop(self):
-        for p in (self.node, self.coord):
-            if p is not None and p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in (self.node, self.coord):
-            if p is None:
-                continue
-            try:
-                p.wait(timeout=40)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+        stop_processes((self.node, self.coord), 40)
         self.node = self.coord = None
 
 
@@ -309,13 +314,5 @@ class Dovecot:
         return [self.master.pid]
 
     def stop(self):
-        if self.master is None:
-            return
-        if self.master.poll() is None:
-            self.master.send_signal(signal.SIGTERM)
-        try:
-            self.master.wait(timeout=120)
-        except subprocess.TimeoutExpired:
-            self.master.kill()
-            self.master.wait()
+        stop_processes((self.master,), 120)
         self.master = None
