@@ -33,6 +33,9 @@ public struct NodeConfiguration: Sendable {
     public var idleTimeout: TimeAmount
     /// Autologout before login (shorter: an unauthenticated connection costs a slot).
     public var authorizationIdleTimeout: TimeAmount
+    /// The whole time a connection may take from its first byte to a successful login, however busy it keeps
+    /// itself (a NOOP a minute does not extend it); nil: no such limit.
+    public var loginTimeout: TimeAmount?
     /// The seed's socketmax: sessions served at once.
     public var maxConnections: Int
     /// The seed's socketbacklog: connections held (no greeting yet) once `maxConnections` are served;
@@ -63,6 +66,8 @@ public struct NodeConfiguration: Sendable {
     public var registryInterval: TimeAmount
 
     public static let minimumIdleTimeout: TimeAmount = .seconds(1)
+    /// Dovecot's login processes allow 3 minutes before a login (`CLIENT_LOGIN_TIMEOUT_MSECS`); so does Poplar.
+    public static let defaultLoginTimeout: TimeAmount = .minutes(3)
 
     public init(
         listen: [SocketAddress] = [],
@@ -74,6 +79,7 @@ public struct NodeConfiguration: Sendable {
         implementation: String? = nil,
         idleTimeout: TimeAmount = .minutes(10),
         authorizationIdleTimeout: TimeAmount = .seconds(60),
+        loginTimeout: TimeAmount? = NodeConfiguration.defaultLoginTimeout,
         maxConnections: Int = 10_000,
         backlog: Int = 256,
         maxConnectionsPerAddress: Int = 0,
@@ -98,6 +104,7 @@ public struct NodeConfiguration: Sendable {
         self.implementation = implementation
         self.idleTimeout = idleTimeout
         self.authorizationIdleTimeout = authorizationIdleTimeout
+        self.loginTimeout = loginTimeout
         self.maxConnections = maxConnections
         self.backlog = backlog
         self.maxConnectionsPerAddress = maxConnectionsPerAddress

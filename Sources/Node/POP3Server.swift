@@ -19,7 +19,8 @@ public final class POP3Server: Service, @unchecked Sendable {
         let threadPool: NIOThreadPool
         let tlsContext: NIOSSLContext?
         let logger: Logger
-        private let sessions = NIOLockedValueBox([ObjectIdentifier: (POP3ServerHandler, EventLoop)]())
+        /// Every open connection (admitted or queued), for drain, shutdown and kick.
+        let connections = ConnectionRegistry()
         private let pendingReleases = NIOLockedValueBox(0)
         /// Logged-in sessions by id, for the node registry (`poplar cluster who`) and `poplar cluster kick`.
         private let loggedIn = NIOLockedValueBox([String: NodeRecord.Session]())
@@ -33,9 +34,7 @@ public final class POP3Server: Service, @unchecked Sendable {
 
         /// Ends the session with this id (without UPDATE; its lock is released). False if none here.
         func kick(_ id: String) -> Bool {
-            let targets = sessions.withLockedValue { $0.values.filter { $0.0.sessionID == id } }
-            for (handler, loop) in targets { loop.execute { handler.requestShutdown() } }
-            return !targets.isEmpty
+            connections.forEach(id: id) { ($0.session as? POP3Session)?.requestShutdown() } > 0
         }
 
         init(configuration: NodeConfiguration, authenticator: Authenticator, threadPool: NIOThreadPool, tlsContext: NIOSSLContext?,
@@ -50,15 +49,7 @@ public final class POP3Server: Service, @unchecked Sendable {
             self.logger = logger
         }
 
-        func register(_ handler: POP3ServerHandler, on loop: EventLoop) {
-            sessions.withLockedValue { $0[ObjectIdentifier(handler)] = (handler, loop) }
-        }
-
-        func unregister(_ handler: POP3ServerHandler, on loop: EventLoop) {
-            _ = sessions.withLockedValue { $0.removeValue(forKey: ObjectIdentifier(handler)) }
-        }
-
-        var sessionCount: Int { sessions.withLockedValue { $0.count } }
+        var sessionCount: Int { connections.count }
         var releasesInFlight: Int { pendingReleases.withLockedValue { $0 } }
 
         /// How long a lock release is retried while the store is unreachable (then the lease issue's stale-lock
@@ -87,15 +78,11 @@ public final class POP3Server: Service, @unchecked Sendable {
         }
 
         func shutdownAllSessions() {
-            for (handler, loop) in sessions.withLockedValue({ Array($0.values) }) {
-                loop.execute { handler.requestShutdown() }
-            }
+            connections.forEach { ($0.session as? POP3Session)?.requestShutdown() }
         }
 
         func shutdownSessionsNotLoggedIn() {
-            for (handler, loop) in sessions.withLockedValue({ Array($0.values) }) {
-                loop.execute { handler.shutdownIfNotLoggedIn() }
-            }
+            connections.forEach { ($0.session as? POP3Session)?.shutdownIfNotLoggedIn() }
         }
     }
 
@@ -239,6 +226,7 @@ public final class POP3Server: Service, @unchecked Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.so_keepalive), value: 1)
             .childChannelOption(.autoRead, value: false)
+            .childChannelOption(.writeBufferWaterMark, value: ConnectionLimits.writeBufferWaterMark)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     // The load balancer's connections start with a PROXY header, in front of TLS too.
@@ -248,7 +236,10 @@ public final class POP3Server: Service, @unchecked Sendable {
                     if let implicitTLS {
                         try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: implicitTLS))
                     }
-                    try channel.pipeline.syncOperations.addHandler(POP3ServerHandler(shared: shared, isTLS: implicitTLS != nil))
+                    let session = POP3Session(shared: shared, isTLS: implicitTLS != nil)
+                    try channel.pipeline.syncOperations.addHandler(
+                        LineConnection(session: session, id: session.sessionID, options: POP3Session.connectionOptions(shared.configuration),
+                                       registry: shared.connections))
                 }
             }
             .bind(to: address).get()

@@ -1,11 +1,6 @@
 import NIOCore
 import ServerSupport
 
-/// The real client behind a load balancer, announced before `channelActive` reaches the POP3 handler.
-struct ProxiedPeer {
-    let address: SocketAddress
-}
-
 /// First in the pipeline of a connection from a trusted network (the load balancer): reads the PROXY v1/v2 header
 /// (`ProxyHeaderDecoder`), tells the handlers behind it who the real client is, then steps aside and hands on what
 /// followed the header. `channelActive` is held back until then, so the POP3 greeting waits for the header. A

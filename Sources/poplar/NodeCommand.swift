@@ -21,6 +21,7 @@ struct NodeOptions: ParsableArguments {
     @Option(name: .customLong("node-id"), help: "This node's name in locks and replies (config node.id; default: host name).") var nodeID: String?
     @Option(name: .customLong("idle-timeout"), help: "Autologout after login, seconds (config pop3.idle-timeout; default 600, RFC 1939's minimum).") var idleTimeout: Double?
     @Option(name: .customLong("auth-idle-timeout"), help: "Autologout before login, seconds (config pop3.auth-idle-timeout; default 60).") var authIdleTimeout: Double?
+    @Option(name: .customLong("login-timeout"), help: "Seconds a connection may take from connecting to a successful login, however busy it keeps itself; 0: no limit (config pop3.login-timeout; default 180).") var loginTimeout: Double?
     @Option(name: .customLong("max-connections"), help: "Sessions served at once (config pop3.max-connections; default 10000).") var maxConnections: Int?
     @Option(name: .customLong("max-connections-per-ip"), help: "Connections one client address may have open at once, the real address behind a PROXY header; loopback is not counted; 0: no limit (config pop3.max-connections-per-ip; default 0).") var maxConnectionsPerIP: Int?
     @Option(help: "Connections held waiting beyond --max-connections (config pop3.backlog; default 256).") var backlog: Int?
@@ -54,6 +55,9 @@ struct NodeOptions: ParsableArguments {
         }
         c.idleTimeout = try seconds(idleTimeout ?? reader.double(forKey: "pop3.idle-timeout"), default: c.idleTimeout, name: "idle timeout", max: 24 * 3600)
         c.authorizationIdleTimeout = try seconds(authIdleTimeout ?? reader.double(forKey: "pop3.auth-idle-timeout"), default: c.authorizationIdleTimeout, name: "auth idle timeout", max: 3600)
+        if let t = loginTimeout ?? reader.double(forKey: "pop3.login-timeout") {
+            c.loginTimeout = t == 0 ? nil : try seconds(t, default: .zero, name: "login timeout", max: 3600)
+        }
         c.authFailureDelay = try seconds(authFailureDelay ?? reader.double(forKey: "pop3.auth-failure-delay"), default: c.authFailureDelay, name: "auth failure delay", max: 60, allowZero: true)
         c.registryInterval = try seconds(registryInterval ?? reader.double(forKey: "node.registry-interval"), default: c.registryInterval, name: "registry interval", max: 60)
         c.drainTime = try seconds(drainTime ?? reader.double(forKey: "pop3.drain-time"), default: c.drainTime, name: "drain time", max: 3600, allowZero: true)

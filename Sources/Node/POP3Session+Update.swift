@@ -1,0 +1,47 @@
+import Logging
+import NIOCore
+import POP3Core
+import SharedStore
+
+/// UPDATE (RFC 1939 §6): the deletions of this session's snapshot, fenced by the lock, then the lock given back.
+extension POP3Session {
+    func update(_ deletions: [POP3Message]) {
+        guard let connection, let loop = connection.eventLoop else { return }
+        guard let session = mailbox else {
+            perform(machine.updateCompleted(.success(0)))
+            return
+        }
+        connection.hold()
+        connection.flush()
+        mailbox = nil
+        // Deletions come from this session's snapshot, in its order: one lookup each (a mailbox can hold many).
+        let byUIDL = Dictionary(session.messages.map { ($0.uidl, $0) }, uniquingKeysWith: { first, _ in first })
+        let toDelete = deletions.compactMap { byUIDL[$0.uidl] }
+        let logger = self.logger
+        let shared = self.shared
+        let bound = NIOLoopBound(self, eventLoop: loop)
+        shared.threadPool.runIfActive(eventLoop: loop) { () -> Result<Int, POP3UpdateFailure> in
+            // Released before the reply, so the client can come straight back; retried if the store is away.
+            defer {
+                do { try session.release() } catch { shared.releaseInBackground(session, logger: logger) }
+            }
+            do {
+                if !toDelete.isEmpty { try session.commit(deleting: toDelete) }
+                return .success(toDelete.count)
+            } catch {
+                logger.error("update failed: \(error)")
+                return .failure(POP3UpdateFailure(message: "could not delete the messages, try again"))
+            }
+        }.whenComplete { result in
+            let this = bound.value
+            switch result {
+            case .success(let outcome):
+                if case .success(let n) = outcome { this.logger.info("update", metadata: ["pop3.deleted": .stringConvertible(n)]) }
+                this.perform(this.machine.updateCompleted(outcome))
+            case .failure:
+                this.perform(this.machine.updateCompleted(.failure(POP3UpdateFailure(message: "server busy, nothing deleted"))))
+            }
+            this.workFinished()
+        }
+    }
+}
