@@ -22,23 +22,14 @@ public final class InboundServer: Service, @unchecked Sendable {
         let lease = NIOLockedValueBox<HeldLock?>(nil)
         /// Active: holding the lease, inside its window. Only then is mail accepted and delivered.
         var isActive: Bool { lease.withLockedValue { $0 }.map { $0.lostReason == nil } ?? false }
-        private let handlers = NIOLockedValueBox([ObjectIdentifier: (InboundHandler, EventLoop)]())
+        /// The LMTP and SMTP connections, for shutdown.
+        let connections = ConnectionRegistry()
 
-        func register(_ handler: InboundHandler, on loop: EventLoop) {
-            handlers.withLockedValue { $0[ObjectIdentifier(handler)] = (handler, loop) }
-        }
-
-        func unregister(_ handler: InboundHandler) {
-            _ = handlers.withLockedValue { $0.removeValue(forKey: ObjectIdentifier(handler)) }
-        }
-
-        var connectionCount: Int { handlers.withLockedValue { $0.count } }
+        var connectionCount: Int { connections.count }
 
         /// Idle connections get 421 now; one in the middle of a transaction gets it when the transaction ends.
         func shutdownAll(force: Bool) {
-            for (handler, loop) in handlers.withLockedValue({ Array($0.values) }) {
-                loop.execute { handler.requestShutdown(force: force) }
-            }
+            connections.forEach { ($0.session as? InboundSession)?.requestShutdown(force: force) }
         }
 
         init(configuration: CoordinatorConfiguration, delivery: InboundDelivery, threadPool: NIOThreadPool, tlsContext: NIOSSLContext?, logger: Logger) {
@@ -89,14 +80,24 @@ public final class InboundServer: Service, @unchecked Sendable {
         let delivery = InboundDelivery(store: store, hostname: configuration.hostname)
         let shared = Shared(configuration: configuration, delivery: delivery, threadPool: threadPool, tlsContext: tls, logger: logger)
         sharedState.withLockedValue { $0 = shared }
+        let smtpOptions = InboundSession.connectionOptions(configuration)
         for address in configuration.lmtpListen {
-            lmtpAddresses.append(try await bind(address) { InboundHandler(shared: shared, mode: .lmtp) })
+            lmtpAddresses.append(try await bind(address) {
+                let session = InboundSession(shared: shared, mode: .lmtp)
+                return LineConnection(session: session, id: session.sessionID, options: smtpOptions, registry: shared.connections)
+            })
         }
         for address in configuration.smtpListen {
-            smtpAddresses.append(try await bind(address) { InboundHandler(shared: shared, mode: .smtp) })
+            smtpAddresses.append(try await bind(address) {
+                let session = InboundSession(shared: shared, mode: .smtp)
+                return LineConnection(session: session, id: session.sessionID, options: smtpOptions, registry: shared.connections)
+            })
         }
+        let socketmapOptions = SocketmapSession.connectionOptions(configuration)
         for address in configuration.socketmapListen {
-            socketmapAddresses.append(try await bind(address, autoRead: true) { SocketmapHandler(shared: shared) })
+            socketmapAddresses.append(try await bind(address) {
+                LineConnection(session: SocketmapSession(shared: shared), id: "socketmap", options: socketmapOptions)
+            })
         }
         let pool = threadPool
         let probe = HealthHandler.Probe(
@@ -180,11 +181,12 @@ public final class InboundServer: Service, @unchecked Sendable {
     /// Active or standing by (for tests and the log).
     public var isActive: Bool { sharedState.withLockedValue { $0 }?.isActive ?? false }
 
-    private func bind(_ address: SocketAddress, autoRead: Bool = false, _ make: @escaping @Sendable () -> ChannelHandler) async throws -> SocketAddress {
+    private func bind(_ address: SocketAddress, _ make: @escaping @Sendable () -> ChannelHandler) async throws -> SocketAddress {
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.autoRead, value: autoRead)
+            .childChannelOption(.autoRead, value: false)
+            .childChannelOption(.writeBufferWaterMark, value: ConnectionLimits.writeBufferWaterMark)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(make()) }
             }
