@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import SMTPCore
+import ServerSupport
 
 /// Everything a coordinator is told (docs/configuration.md lists the keys).
 public struct CoordinatorConfiguration: Sendable {
@@ -12,6 +13,8 @@ public struct CoordinatorConfiguration: Sendable {
     public var socketmapListen: [SocketAddress]
     public var certificatePath: String?
     public var privateKeyPath: String?
+    /// The protocol versions and TLS 1.2 suites offered (default: TLS 1.3, and 1.2 with ECDHE and AEAD only).
+    public var tlsPolicy: TLSPolicy = TLSPolicy()
     /// The name in greetings and Received: headers.
     public var hostname: String
     public var maxMessageSize: Int

@@ -16,7 +16,8 @@ public final class InboundServer: Service, @unchecked Sendable {
         let configuration: CoordinatorConfiguration
         let delivery: InboundDelivery
         let threadPool: NIOThreadPool
-        let tlsContext: NIOSSLContext?
+        /// The certificate and key for STARTTLS, replaced on SIGHUP (`reloadTLS`).
+        let tls: ReloadableTLSContext?
         let logger: Logger
         /// The coordinators' lease, while this coordinator holds it.
         let lease = NIOLockedValueBox<HeldLock?>(nil)
@@ -32,11 +33,11 @@ public final class InboundServer: Service, @unchecked Sendable {
             connections.forEach { ($0.session as? InboundSession)?.requestShutdown(force: force) }
         }
 
-        init(configuration: CoordinatorConfiguration, delivery: InboundDelivery, threadPool: NIOThreadPool, tlsContext: NIOSSLContext?, logger: Logger) {
+        init(configuration: CoordinatorConfiguration, delivery: InboundDelivery, threadPool: NIOThreadPool, tls: ReloadableTLSContext?, logger: Logger) {
             self.configuration = configuration
             self.delivery = delivery
             self.threadPool = threadPool
-            self.tlsContext = tlsContext
+            self.tls = tls
             self.logger = logger
         }
     }
@@ -71,14 +72,15 @@ public final class InboundServer: Service, @unchecked Sendable {
     }
 
     public func start() async throws {
-        var tls: NIOSSLContext?
+        var tls: ReloadableTLSContext?
         if let cert = configuration.certificatePath, let key = configuration.privateKeyPath {
+            let policy = configuration.tlsPolicy
             tls = try await threadPool.runIfActive {
-                try TLSContextLoader.serverContext(certificatePath: cert, privateKeyPath: key)
+                try ReloadableTLSContext(certificatePath: cert, privateKeyPath: key, policy: policy)
             }
         }
         let delivery = InboundDelivery(store: store, hostname: configuration.hostname)
-        let shared = Shared(configuration: configuration, delivery: delivery, threadPool: threadPool, tlsContext: tls, logger: logger)
+        let shared = Shared(configuration: configuration, delivery: delivery, threadPool: threadPool, tls: tls, logger: logger)
         sharedState.withLockedValue { $0 = shared }
         let smtpOptions = InboundSession.connectionOptions(configuration)
         for address in configuration.lmtpListen {
@@ -176,6 +178,13 @@ public final class InboundServer: Service, @unchecked Sendable {
         Counter(label: "poplar_coordinator_lease_lost_total").increment()
         logger.error("lost the coordinators' lease, standing by (mail is answered 4xx): \(why)")
         threadPool.submit { _ in try? held.release() }
+    }
+
+    /// SIGHUP: reads the certificate and key again; a file that does not load leaves the old one in place.
+    public func reloadTLS() async throws {
+        guard let tls = sharedState.withLockedValue({ $0 })?.tls else { return }
+        try await threadPool.runIfActive { try tls.reload() }
+        logger.notice("TLS certificate and key reloaded from \(tls.certificatePath)")
     }
 
     /// Active or standing by (for tests and the log).

@@ -34,7 +34,7 @@ final class InboundSession: LineSession {
         self.mode = mode
         self.machine = SMTPSessionStateMachine(configuration: SMTPSessionConfiguration(
             mode: mode, hostname: shared.configuration.hostname, maxMessageSize: shared.configuration.maxMessageSize,
-            maxRecipients: shared.configuration.maxRecipients, tlsAvailable: mode == .smtp && shared.tlsContext != nil))
+            maxRecipients: shared.configuration.maxRecipients, tlsAvailable: mode == .smtp && shared.tls != nil))
         var logger = shared.logger
         logger[metadataKey: "smtp.session"] = .string(sessionID)
         logger[metadataKey: "smtp.protocol"] = .string(mode == .lmtp ? "lmtp" : "smtp")
@@ -126,7 +126,7 @@ final class InboundSession: LineSession {
         case .deliver(let envelope):
             deliver(envelope)
         case .startTLS(let reply):
-            guard let connection, let tls = shared.tlsContext else { return }
+            guard let connection, let tls = shared.tls?.current else { return }
             if !connection.startTLS(tls, reply: reply.encoded()) {
                 logger.notice("plaintext bytes pipelined after STARTTLS (or TLS could not start): connection closed")
             }

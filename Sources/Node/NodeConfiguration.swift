@@ -23,6 +23,8 @@ public struct NodeConfiguration: Sendable {
     /// PEM files of the certificate chain and its key; STLS and the TLS listener need both.
     public var certificatePath: String?
     public var privateKeyPath: String?
+    /// The protocol versions and TLS 1.2 suites offered (default: TLS 1.3, and 1.2 with ECDHE and AEAD only).
+    public var tlsPolicy: TLSPolicy = TLSPolicy()
     /// This node's name in owner records and `[IN-USE]` replies.
     public var nodeID: String
     /// Text of the greeting after `+OK `: no version by default (the seed's advice).

@@ -17,7 +17,8 @@ public final class POP3Server: Service, @unchecked Sendable {
         let authenticator: Authenticator
         let limiter: ConnectionLimiter
         let threadPool: NIOThreadPool
-        let tlsContext: NIOSSLContext?
+        /// The certificate and key for STLS and POP3S, replaced on SIGHUP (`reloadTLS`).
+        let tls: ReloadableTLSContext?
         let logger: Logger
         /// Every open connection (admitted or queued), for drain, shutdown and kick.
         let connections = ConnectionRegistry()
@@ -37,7 +38,7 @@ public final class POP3Server: Service, @unchecked Sendable {
             connections.forEach(id: id) { ($0.session as? POP3Session)?.requestShutdown() } > 0
         }
 
-        init(configuration: NodeConfiguration, authenticator: Authenticator, threadPool: NIOThreadPool, tlsContext: NIOSSLContext?,
+        init(configuration: NodeConfiguration, authenticator: Authenticator, threadPool: NIOThreadPool, tls: ReloadableTLSContext?,
              logger: Logger, draining: NIOLockedValueBox<Bool>) {
             self.draining = draining
             self.configuration = configuration
@@ -45,7 +46,7 @@ public final class POP3Server: Service, @unchecked Sendable {
             self.limiter = ConnectionLimiter(maxActive: configuration.maxConnections, backlog: configuration.backlog,
                                              perAddress: configuration.maxConnectionsPerAddress)
             self.threadPool = threadPool
-            self.tlsContext = tlsContext
+            self.tls = tls
             self.logger = logger
         }
 
@@ -121,13 +122,13 @@ public final class POP3Server: Service, @unchecked Sendable {
 
     /// Binds the listeners and starts accepting.
     public func start() async throws {
-        let tlsContext = try await makeTLSContext()
-        if !configuration.tlsListen.isEmpty && tlsContext == nil {
+        let tls = try await makeTLSContext()
+        if !configuration.tlsListen.isEmpty && tls == nil {
             throw NodeError.configuration("--tls-listen needs --cert and --key")
         }
         let cache = LoginCache(ttl: configuration.loginCacheTTL, capacity: configuration.loginCacheSize)
         let authenticator = Authenticator(store: store, nodeID: configuration.nodeID, cache: cache)
-        let shared = Shared(configuration: configuration, authenticator: authenticator, threadPool: threadPool, tlsContext: tlsContext, logger: logger,
+        let shared = Shared(configuration: configuration, authenticator: authenticator, threadPool: threadPool, tls: tls, logger: logger,
                             draining: draining)
         var channels: [Channel] = []
         var httpChannels: [Channel] = []
@@ -154,7 +155,7 @@ public final class POP3Server: Service, @unchecked Sendable {
                 logger.info("HTTP health on \(channel.localAddress!)")
             }
             for address in configuration.tlsListen {
-                let channel = try await bind(address, shared: shared, implicitTLS: tlsContext)
+                let channel = try await bind(address, shared: shared, implicitTLS: tls)
                 channels.append(channel)
                 boundTLSAddresses.append(channel.localAddress!)
                 logger.info("POP3S listening on \(channel.localAddress!)")
@@ -220,7 +221,7 @@ public final class POP3Server: Service, @unchecked Sendable {
         }
     }
 
-    private func bind(_ address: SocketAddress, shared: Shared, implicitTLS: NIOSSLContext?) async throws -> Channel {
+    private func bind(_ address: SocketAddress, shared: Shared, implicitTLS: ReloadableTLSContext?) async throws -> Channel {
         try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: Int32(clamping: max(configuration.backlog, 128)))
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -234,7 +235,7 @@ public final class POP3Server: Service, @unchecked Sendable {
                         try channel.pipeline.syncOperations.addHandler(ProxyProtocolHandler())
                     }
                     if let implicitTLS {
-                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: implicitTLS))
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: implicitTLS.current))
                     }
                     let session = POP3Session(shared: shared, isTLS: implicitTLS != nil)
                     try channel.pipeline.syncOperations.addHandler(
@@ -257,18 +258,27 @@ public final class POP3Server: Service, @unchecked Sendable {
         }
     }
 
-    private func makeTLSContext() async throws -> NIOSSLContext? {
+    private func makeTLSContext() async throws -> ReloadableTLSContext? {
         guard let certPath = configuration.certificatePath, let keyPath = configuration.privateKeyPath else {
             return nil
         }
         // Reading the PEM files and building the context blocks: done on the thread pool.
+        let policy = configuration.tlsPolicy
         do {
             return try await threadPool.runIfActive {
-                try TLSContextLoader.serverContext(certificatePath: certPath, privateKeyPath: keyPath)
+                try ReloadableTLSContext(certificatePath: certPath, privateKeyPath: keyPath, policy: policy)
             }
         } catch {
             throw NodeError.configuration("\(error)")
         }
+    }
+
+    /// SIGHUP: reads the certificate and key again. Sessions already in TLS keep theirs; a file that does not load
+    /// leaves the old certificate in place, and the error says why.
+    public func reloadTLS() async throws {
+        guard let tls = state.withLockedValue({ $0.shared?.tls }) else { return }
+        try await threadPool.runIfActive { try tls.reload() }
+        logger.notice("TLS certificate and key reloaded from \(tls.certificatePath)")
     }
 
     /// Stops accepting, lets sessions finish for up to `drainTime`, ends the rest (no UPDATE), and waits until

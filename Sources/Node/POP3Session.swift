@@ -120,7 +120,7 @@ final class POP3Session: LineSession {
             apopTimestamp: "<\(nonce).\(now)@\(host)>",
             cramChallenge: "<\(UInt64.random(in: 0...UInt64.max)).\(now)@\(host)>",
             cramMD5Enabled: shared.configuration.cramMD5,
-            tlsAvailable: shared.tlsContext != nil && !isTLS,
+            tlsAvailable: shared.tls != nil && !isTLS,
             isTLS: isTLS,
             plaintextAllowedWithoutTLS: plaintextAllowed,
             implementation: shared.configuration.implementation,
@@ -226,7 +226,7 @@ final class POP3Session: LineSession {
 
     /// STLS (RFC 2595 §4): the skeleton refuses plaintext pipelined behind the command.
     private func startTLS(_ response: POP3Response) {
-        guard let connection, let tls = shared.tlsContext else {
+        guard let connection, let tls = shared.tls?.current else {
             connection?.write(POP3Response.err(nil, "TLS not available").encoded())
             return
         }

@@ -5,11 +5,14 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import Node
 import ServiceLifecycle
+import UnixSignals
 import SharedStore
 
 /// Options of a coordinator; each has a configuration key (docs/configuration.md).
 struct CoordinatorOptions: ParsableArguments {
+    @OptionGroup var tls: TLSPolicyOptions
     @Option(help: "LMTP address HOST:PORT, repeatable (config coordinator.lmtp; default 127.0.0.1:24).") var lmtp: [String] = []
     @Option(help: "Inbound SMTP address HOST:PORT, repeatable (config coordinator.smtp).") var smtp: [String] = []
     @Option(help: "Postfix socketmap address HOST:PORT (config coordinator.socketmap).") var socketmap: [String] = []
@@ -33,6 +36,7 @@ struct CoordinatorOptions: ParsableArguments {
         c.certificatePath = cert ?? reader.string(forKey: "tls.cert")
         c.privateKeyPath = key ?? reader.string(forKey: "tls.key")
         if (c.certificatePath == nil) != (c.privateKeyPath == nil) { throw UserError("--cert and --key go together") }
+        c.tlsPolicy = try tls.policy(reader)
         if let id = coordinatorID ?? reader.string(forKey: "coordinator.id") {
             do { c.coordinatorID = try Names.validateNodeID(id) } catch { throw UserError("coordinator id \(id) must be 1-32 characters of a-z, 0-9 and -") }
         }
@@ -91,6 +95,21 @@ func runServices(_ make: (NIOThreadPool, Logger) -> [any Service]) async throws 
         ServiceGroupConfiguration.ServiceConfiguration(service: $0, successTerminationBehavior: .gracefullyShutdownGroup)
     }
     let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+    // SIGHUP: certificates and keys are read again (after a renewal) without dropping a session.
+    let servers = services.map(\.service)
+    let reloader = Task {
+        for await _ in await UnixSignalsSequence(trapping: .sighup) {
+            for server in servers {
+                do {
+                    if let node = server as? POP3Server { try await node.reloadTLS() }
+                    if let coordinator = server as? InboundServer { try await coordinator.reloadTLS() }
+                } catch {
+                    logger.error("SIGHUP: the new TLS certificate or key was not loaded, the old ones stay in use: \(error)")
+                }
+            }
+        }
+    }
+    defer { reloader.cancel() }
     do {
         try await group.run()
     } catch {

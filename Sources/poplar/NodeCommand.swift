@@ -14,6 +14,7 @@ import SharedStore
 /// Options of a POP3 node. Each also has a configuration key (docs/configuration.md) and so an environment
 /// variable: key `pop3.idle-timeout` is `POPLAR_POP3_IDLE_TIMEOUT`.
 struct NodeOptions: ParsableArguments {
+    @OptionGroup var tls: TLSPolicyOptions
     @Option(help: "POP3 address HOST:PORT, repeatable (config pop3.listen; default 0.0.0.0:110).") var listen: [String] = []
     @Option(name: .customLong("tls-listen"), help: "POP3S (implicit TLS) address HOST:PORT, repeatable (config pop3.tls-listen).") var tlsListen: [String] = []
     @Option(help: "Certificate chain, PEM (config tls.cert).") var cert: String?
@@ -47,6 +48,7 @@ struct NodeOptions: ParsableArguments {
         c.certificatePath = cert ?? reader.string(forKey: "tls.cert")
         c.privateKeyPath = key ?? reader.string(forKey: "tls.key")
         if (c.certificatePath == nil) != (c.privateKeyPath == nil) { throw UserError("--cert and --key go together") }
+        c.tlsPolicy = try tls.policy(reader)
         if let id = nodeID ?? reader.string(forKey: "node.id") {
             guard !id.isEmpty, id.count <= 32, id.allSatisfy({ ($0.isLetter && $0.isASCII && $0.isLowercase) || $0.isNumber || $0 == "-" }) else {
                 throw UserError("node id \(id) must be 1-32 characters of a-z, 0-9 and -")

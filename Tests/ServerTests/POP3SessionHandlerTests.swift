@@ -28,7 +28,7 @@ final class POP3SessionHandlerTests: XCTestCase {
         logger.logLevel = .critical
         let authenticator = Authenticator(store: fixture.store, nodeID: "testnode", cache: LoginCache(ttl: .minutes(1), capacity: 10))
         let shared = POP3Server.Shared(configuration: configuration, authenticator: authenticator, threadPool: fixture.threadPool,
-                                       tlsContext: nil, logger: logger, draining: NIOLockedValueBox(false))
+                                       tls: nil, logger: logger, draining: NIOLockedValueBox(false))
         let session = POP3Session(shared: shared, isTLS: false)
         let connection = LineConnection(session: session, id: session.sessionID, options: POP3Session.connectionOptions(configuration),
                                         registry: shared.connections)

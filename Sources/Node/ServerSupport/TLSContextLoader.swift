@@ -1,14 +1,16 @@
+import NIOConcurrencyHelpers
 import NIOSSL
 
-/// Builds a server TLS context from PEM files (certificate chain and private key), TLS 1.2 at least.
+/// Builds a server TLS context from PEM files (certificate chain and private key) under a `TLSPolicy`.
 /// Blocking (reads files): call it from a thread pool.
 public enum TLSContextLoader {
-    public static func serverContext(certificatePath: String, privateKeyPath: String) throws -> NIOSSLContext {
+    public static func serverContext(certificatePath: String, privateKeyPath: String, policy: TLSPolicy = TLSPolicy()) throws -> NIOSSLContext {
         do {
             let chain = try NIOSSLCertificate.fromPEMFile(certificatePath).map { NIOSSLCertificateSource.certificate($0) }
+            guard !chain.isEmpty else { throw TLSContextError(description: "no certificate in \(certificatePath)") }
             let key = try NIOSSLPrivateKey(file: privateKeyPath, format: .pem)
             var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
-            tls.minimumTLSVersion = .tlsv12
+            policy.apply(to: &tls)
             return try NIOSSLContext(configuration: tls)
         } catch {
             throw TLSContextError(description: "cannot load the TLS certificate \(certificatePath) or key \(privateKeyPath): \(error)")
@@ -18,4 +20,31 @@ public enum TLSContextLoader {
 
 public struct TLSContextError: Error, CustomStringConvertible {
     public var description: String
+}
+
+/// A server's TLS context that can be replaced while it serves (SIGHUP after a certificate renewal): connections
+/// take the current one when they start TLS; sessions already in TLS keep theirs. A new certificate or key that
+/// does not load leaves the old context in place.
+public final class ReloadableTLSContext: Sendable {
+    public let certificatePath: String
+    public let privateKeyPath: String
+    public let policy: TLSPolicy
+    private let context: NIOLockedValueBox<NIOSSLContext>
+
+    /// Blocking: call it from a thread pool.
+    public init(certificatePath: String, privateKeyPath: String, policy: TLSPolicy) throws {
+        self.certificatePath = certificatePath
+        self.privateKeyPath = privateKeyPath
+        self.policy = policy
+        context = NIOLockedValueBox(try TLSContextLoader.serverContext(certificatePath: certificatePath, privateKeyPath: privateKeyPath,
+                                                                       policy: policy))
+    }
+
+    public var current: NIOSSLContext { context.withLockedValue { $0 } }
+
+    /// Reads the files again; on failure the old context stays and the error says why. Blocking.
+    public func reload() throws {
+        let fresh = try TLSContextLoader.serverContext(certificatePath: certificatePath, privateKeyPath: privateKeyPath, policy: policy)
+        context.withLockedValue { $0 = fresh }
+    }
 }
