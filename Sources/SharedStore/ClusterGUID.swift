@@ -1,6 +1,10 @@
 import Crypto
 import Foundation
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The secret every node and coordinator of a cluster shares (the seed's "same GUID on each mail server"). It
 /// keys the password records; it lives in a local file, never in the store, which keeps only a check value.
 public struct ClusterGUID: Sendable, Equatable {
@@ -42,24 +46,53 @@ public struct ClusterGUID: Sendable, Equatable {
 
     var key: SymmetricKey { SymmetricKey(data: bytes) }
 
+    /// Reads the GUID file, refusing one that its group or others may access (`GUIDFileMode`): the mode is
+    /// checked on the file opened, not on the path before.
     public static func load(fromFile path: String) throws -> ClusterGUID {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw StoreError(code: .notFound, message: "no cluster GUID file at \(path) (`poplar init` writes one)")
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            let err = errno
+            if err == ENOENT || err == ENOTDIR {
+                throw StoreError(code: .notFound, message: "no cluster GUID file at \(path) (`poplar init` writes one)", errno: err)
+            }
+            throw StoreError.posix(err, "open the GUID file \(path)")
+        }
+        defer { close(fd) }
+        var st = Glibc.stat()
+        guard fstat(fd, &st) == 0 else { throw StoreError.posix(errno, "stat the GUID file \(path)") }
+        guard st.st_mode & S_IFMT == S_IFREG else {
+            throw StoreError(code: .corrupt, message: "the GUID file \(path) is not a regular file")
+        }
+        if let refusal = GUIDFileMode.refusal(path: path, mode: st.st_mode & 0o7777) { throw refusal }
+        var bytes = [UInt8](repeating: 0, count: GUIDFileMode.maxFileSize)
+        var count = 0
+        while count < bytes.count {
+            let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + count, $0.count - count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw StoreError.posix(errno, "read the GUID file \(path)")
+            }
+            if n == 0 { break }
+            count += n
+        }
+        guard count < bytes.count else {
+            throw StoreError(code: .corrupt, message: "the GUID file \(path) is larger than a GUID")
         }
         do {
-            return try ClusterGUID(text: String(decoding: data, as: UTF8.self))
+            return try ClusterGUID(text: String(decoding: bytes[..<count], as: UTF8.self))
         } catch let error as StoreError {
             throw StoreError(code: .corrupt, message: "\(path): \(error.message)")
         }
     }
 
-    /// Loads the GUID file, or creates it (mode 0600) with a new GUID.
+    /// Loads the GUID file (refused if its group or others may access it), or creates it (mode 0600) with a new GUID.
     public static func loadOrCreate(file path: String) throws -> (ClusterGUID, created: Bool) {
         if FileManager.default.fileExists(atPath: path) { return (try load(fromFile: path), false) }
         let guid = generate()
         let dir = (path as NSString).deletingLastPathComponent
         if !dir.isEmpty { try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        // Created with its final mode in the open itself: never a moment readable by others.
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, GUIDFileMode.created)
         guard fd >= 0 else { throw StoreError.posix(errno, "create \(path)") }
         defer { close(fd) }
         let bytes = Array((guid.text + "\n").utf8)

@@ -351,11 +351,13 @@ extension MailStore {
     // MARK: Sessions and the administrator
 
     /// Takes the lock for a POP3 session (taking over a stale one), finishes a delete intent left behind, and
-    /// snapshots the message list under the lock.
+    /// snapshots the message list under the lock. Any failure after the lock was taken gives it back before the
+    /// error is returned (`releaseAfterFailure`), so a login that fails never leaves the mailbox held for a lease.
     public func openSession(_ address: MailboxAddress, node: String, session: String) throws -> MailboxSession {
         let dir = try mailboxDir(address)
         let record = OwnerRecord(kind: .session, node: node, session: session, since: Date())
         let grant = try take(dir: dir, record: record)
+        let held = HeldLock(store: self, dir: dir, owner: record, confirmedAt: grant.confirmedAt)
         do {
             let deadline = grant.confirmedAt + lease.windowNanoseconds
             // The listing shows a delete intent left behind (T4): finished first, then the mailbox listed again.
@@ -368,11 +370,24 @@ extension MailStore {
             let messages = Self.messages(in: entries)
             // T4: a snapshot taken after the window ran out may already be another holder's to change.
             try checkWindow(deadline)
-            return MailboxSession(store: self, address: address, dir: dir, lock: HeldLock(store: self, dir: dir, owner: record, confirmedAt: grant.confirmedAt),
-                                  messages: messages, tookOver: grant.tookOver, finishedIntent: finished)
+            return MailboxSession(store: self, address: address, dir: dir, lock: held, messages: messages,
+                                  tookOver: grant.tookOver, finishedIntent: finished)
         } catch {
-            try? release(dir: dir, record: record)
+            releaseAfterFailure(held)
             throw error
+        }
+    }
+
+    /// How many times a lock is given back after a failed login before it is left to go stale.
+    static let releaseAfterFailureAttempts = 2
+
+    /// Gives back a lock just taken by a login that then failed. Inside the window and with no heartbeat written
+    /// this is R0, renames only: it needs no new file, so it works where the failure was the mailbox refusing
+    /// writes or listings (R3's fresh file would fail there and leave the lock held under its private name for a
+    /// whole lease). A second try finishes an R0 that failed halfway; only then is the lock left to go stale.
+    func releaseAfterFailure(_ held: HeldLock) {
+        for _ in 0..<Self.releaseAfterFailureAttempts {
+            if (try? held.release()) != nil { return }
         }
     }
 

@@ -168,6 +168,7 @@ public final class MailStore: Sendable {
         return (version, domains.sorted())
     }
 
+    /// Only under the metabase lease (`withMetabaseLease`): the file is read, changed and written whole.
     private func writeMetabase(version: Int, domains: [String]) throws {
         let text = "version=\(version)\n" + domains.sorted().map { $0 + "\n" }.joined()
         acceptedDomains.withLock { $0 = nil }
@@ -197,17 +198,21 @@ public final class MailStore: Sendable {
 
     public func addDomain(_ domain: String) throws {
         let d = try Names.validateDomain(domain)
-        let (version, domains) = try readMetabase()
-        guard !domains.contains(d) else { throw StoreError(code: .alreadyExists, message: "domain \(d) is already accepted") }
-        do { try volume.mkdir(try domainDir(d)) } catch let e as StoreError where e.code == .alreadyExists {}
-        try writeMetabase(version: version + 1, domains: domains + [d])
+        try withMetabaseLease {
+            let (version, domains) = try readMetabase()
+            guard !domains.contains(d) else { throw StoreError(code: .alreadyExists, message: "domain \(d) is already accepted") }
+            do { try volume.mkdir(try domainDir(d)) } catch let e as StoreError where e.code == .alreadyExists {}
+            try writeMetabase(version: version + 1, domains: domains + [d])
+        }
     }
 
     public func removeDomain(_ domain: String, purge: Bool) throws {
         let d = try Names.validateDomain(domain)
-        let (version, domains) = try readMetabase()
-        guard domains.contains(d) else { throw StoreError(code: .notFound, message: "domain \(d) is not in the metabase") }
-        try writeMetabase(version: version + 1, domains: domains.filter { $0 != d })
+        try withMetabaseLease {
+            let (version, domains) = try readMetabase()
+            guard domains.contains(d) else { throw StoreError(code: .notFound, message: "domain \(d) is not in the metabase") }
+            try writeMetabase(version: version + 1, domains: domains.filter { $0 != d })
+        }
         if purge {
             do { try volume.removeTree(try domainDir(d)) } catch let e as StoreError where e.code == .notFound {}
         }
@@ -225,8 +230,14 @@ public final class MailStore: Sendable {
         } catch let e as StoreError where e.code == .alreadyExists {
             throw StoreError(code: .alreadyExists, message: "mailbox \(address) already exists")
         } catch let e as StoreError where e.code == .notFound {
-            try volume.mkdir(try domainDir(address.domain))
-            try volume.mkdir(dir)
+            // The domain's directory is not there yet: made here, by whichever writer comes first (several may
+            // find it missing at once: another's mkdir is as good as ours).
+            do { try volume.mkdir(try domainDir(address.domain)) } catch let e as StoreError where e.code == .alreadyExists {}
+            do {
+                try volume.mkdir(dir)
+            } catch let e as StoreError where e.code == .alreadyExists {
+                throw StoreError(code: .alreadyExists, message: "mailbox \(address) already exists")
+            }
         }
         try volume.mkdir(try dir.appending("tmp"))
         let record = try PasswordHasher.makeRecord(password: password, address: address, guid: guid, rounds: info.kdfRounds, allowAPOP: allowAPOP)

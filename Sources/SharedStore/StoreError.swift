@@ -13,11 +13,14 @@ public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     public var code: Code
     public var message: String
     public var errno: Int32?
+    /// For `invalidName`: the naming rule the name broke.
+    public var nameRule: NameRule?
 
-    public init(code: Code, message: String, errno: Int32? = nil) {
+    public init(code: Code, message: String, errno: Int32? = nil, nameRule: NameRule? = nil) {
         self.code = code
         self.message = message
         self.errno = errno
+        self.nameRule = nameRule
     }
 
     /// Worth retrying later: POP3 answers `[SYS/TEMP]`, LMTP `451 4.3.0`.

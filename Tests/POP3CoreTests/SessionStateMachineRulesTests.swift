@@ -257,7 +257,8 @@ final class SessionStateMachineRulesTests: XCTestCase {
         XCTAssertEqual(send(&strict, "CAPA"), .send(.multiline("Capability list follows", base + ["STLS", "IMPLEMENTATION Poplar"])),
                        "no SASL line when no mechanism is usable")
         var t = loggedIn { $0.implementation = "Poplar" }
-        XCTAssertEqual(send(&t, "CAPA"), .send(.multiline("Capability list follows", base + ["IMPLEMENTATION Poplar"])))
+        XCTAssertEqual(send(&t, "CAPA"), .send(.multiline("Capability list follows", base + ["USER", "SASL PLAIN LOGIN CRAM-MD5", "IMPLEMENTATION Poplar"])),
+                       "RFC 2449 §5: every AUTHORIZATION capability but STLS (RFC 2595 §4)")
         XCTAssertEqual(String(decoding: POP3Response.multiline("Capability list follows", ["TOP"]).encoded(), as: UTF8.self),
                        "+OK Capability list follows\r\nTOP\r\n.\r\n")
     }

@@ -23,7 +23,7 @@ final class MailStoreTests: XCTestCase {
         XCTAssertThrowsError(try POSIXVolume(rootPath: empty + "/missing")) { e in
             XCTAssertEqual((e as? StoreError)?.code, .notFound)
         }
-        XCTAssertEqual(f.files(".poplar"), ["cluster", "domains", "slots", "tmp"])
+        XCTAssertEqual(f.files(".poplar"), ["cluster", "domains", "lease-metabase", "slots", "tmp"], "the fixture added a domain")
         let cluster = try String(contentsOfFile: f.path + "/.poplar/cluster", encoding: .utf8)
         XCTAssertFalse(cluster.contains(f.guid.text), "the GUID itself is never in the store")
     }

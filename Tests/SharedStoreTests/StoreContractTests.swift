@@ -43,11 +43,13 @@ final class StoreContractTests: XCTestCase {
             XCTAssertTrue("\(e)".contains(dir + "/absent"), "\(e)")
         }
         try "not a guid\n".write(toFile: dir + "/bad", atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: dir + "/bad")
         XCTAssertThrowsError(try ClusterGUID.load(fromFile: dir + "/bad")) { e in
             XCTAssertEqual((e as? StoreError)?.code, .corrupt)
             XCTAssertTrue("\(e)".contains(dir + "/bad"), "\(e)")
         }
         try (g.text + "\n").write(toFile: dir + "/good", atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: dir + "/good")
         XCTAssertEqual(try ClusterGUID.load(fromFile: dir + "/good"), g)
     }
 

@@ -867,8 +867,14 @@ def cli_refuses_bad_input_clearly(h, n):
     assert h.cli("mailbox", "show", f"nopw@{DOMAIN}", check=False).returncode != 0
     # A node with another cluster's GUID refuses to start and says why.
     other = os.path.join(h.dir, "other-guid")
-    with open(other, "w") as f:
+    with open(os.open(other, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
         f.write("ab" * 32 + "\n")
+    # A GUID file others may read is refused, with the command that fixes it (as ssh with a private key).
+    os.chmod(other, 0o644)
+    r = subprocess.run([h.poplar, "node", "--root", h.root, "--guid-file", other, "--listen", f"127.0.0.1:{free_port()}"],
+                       capture_output=True, timeout=30)
+    assert r.returncode != 0 and f"run chmod 600 {other}" in r.stderr.decode(), r.stderr
+    os.chmod(other, 0o600)
     r = subprocess.run([h.poplar, "node", "--root", h.root, "--guid-file", other, "--listen", f"127.0.0.1:{free_port()}"],
                        capture_output=True, timeout=30)
     assert r.returncode != 0 and "GUID" in r.stderr.decode(), r.stderr

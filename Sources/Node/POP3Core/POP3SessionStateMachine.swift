@@ -191,19 +191,32 @@ public struct POP3SessionStateMachine: Sendable {
 
     // MARK: CAPA (RFC 2449 §5, §6)
 
+    /// The STLS capability: "indicates this command is present and permitted in the current state" and the command
+    /// is "only permitted in AUTHORIZATION state" (RFC 2595 §4), so it is the one capability not announced after login.
+    static let startTLSCapability = "STLS"
+
+    /// RFC 2449 §5: "Capabilities available in the AUTHORIZATION state MUST be announced in both states." USER
+    /// (§6.6), SASL (§6.3) and the others are "Announced states: both"; only STLS is left out after login, since its
+    /// capability says the command is permitted in the current state (RFC 2595 §4). Nothing of the connection that
+    /// decides USER and SASL (TLS, plaintext policy, CRAM-MD5) changes after login, so both lists agree.
     func capabilities() -> POP3Response {
-        var caps = ["TOP", "UIDL", "RESP-CODES", "AUTH-RESP-CODE", "PIPELINING", "EXPIRE NEVER", "LOGIN-DELAY 0"]
         switch phase {
         case .authorization:
-            if plaintextAllowed { caps.append("USER") }
-            let mechanisms = enabledMechanisms
-            if !mechanisms.isEmpty { caps.append("SASL " + mechanisms.map(\.rawValue).joined(separator: " ")) }
-            if configuration.tlsAvailable && !configuration.isTLS { caps.append("STLS") }
+            return .multiline("Capability list follows", authorizationCapabilities())
         case .authenticating, .transaction, .update, .closed:
-            break
+            return .multiline("Capability list follows", authorizationCapabilities().filter { $0 != Self.startTLSCapability })
         }
+    }
+
+    /// The AUTHORIZATION state's list, as announced on this connection now.
+    func authorizationCapabilities() -> [String] {
+        var caps = ["TOP", "UIDL", "RESP-CODES", "AUTH-RESP-CODE", "PIPELINING", "EXPIRE NEVER", "LOGIN-DELAY 0"]
+        if plaintextAllowed { caps.append("USER") }
+        let mechanisms = enabledMechanisms
+        if !mechanisms.isEmpty { caps.append("SASL " + mechanisms.map(\.rawValue).joined(separator: " ")) }
+        if configuration.tlsAvailable && !configuration.isTLS { caps.append(Self.startTLSCapability) }
         if let implementation = configuration.implementation { caps.append("IMPLEMENTATION \(implementation)") }
-        return .multiline("Capability list follows", caps)
+        return caps
     }
 
     // MARK: Bad commands
