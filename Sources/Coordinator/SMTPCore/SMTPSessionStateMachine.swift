@@ -128,14 +128,21 @@ public struct SMTPSessionStateMachine: Sendable {
             }
             var size: Int?
             if let s = parameters["SIZE"] {
-                guard let n = Int(s), n >= 0 else { return bad(SMTPReply(501, "5.5.4", "invalid SIZE")) }
-                guard n <= configuration.maxMessageSize else {
+                // RFC 1870 §3: size-value = 1*20DIGIT; a value too large for Int is over any limit.
+                guard (1...SMTPLimits.maxSizeDigits).contains(s.utf8.count), s.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else {
+                    return bad(SMTPReply(501, "5.5.4", "invalid SIZE"))
+                }
+                guard let n = Int(s), n <= configuration.maxMessageSize else {
                     return .send(SMTPReply(552, "5.3.4", "message size exceeds the limit of \(configuration.maxMessageSize) bytes"))
                 }
                 size = n
             }
-            if let body = parameters["BODY"], body.uppercased() != "7BIT", body.uppercased() != "8BITMIME" {
-                return bad(SMTPReply(555, "5.5.4", "unsupported BODY \(body)"))
+            if let body = parameters["BODY"] {
+                // RFC 6152 §2: BODY=7BIT / BODY=8BITMIME; the keyword without a value is a syntax error.
+                guard !body.isEmpty else { return bad(SMTPReply(501, "5.5.4", "BODY needs a value")) }
+                guard body.uppercased() == "7BIT" || body.uppercased() == "8BITMIME" else {
+                    return bad(SMTPReply(555, "5.5.4", "unsupported BODY \(body)"))
+                }
             }
             if let unknown = parameters.keys.first(where: { !["SIZE", "BODY"].contains($0) }) {
                 return bad(SMTPReply(555, "5.5.4", "unsupported parameter \(unknown)"))
