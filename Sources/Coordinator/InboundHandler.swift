@@ -263,7 +263,7 @@ final class InboundHandler: ChannelInboundHandler {
     // MARK: DATA
 
     private func beginData() {
-        decoder = DataDecoder(maxSize: shared.configuration.maxMessageSize)
+        decoder = machine.makeDataDecoder()
         decoded = []
         spoolFailed = nil
         do {
@@ -283,7 +283,7 @@ final class InboundHandler: ChannelInboundHandler {
         decoded += out
         if decoder.finished {
             self.decoder = nil
-            dataEnd = decoder.tooLarge
+            dataEnd = decoder.outcome ?? .complete
             framer.append(bytes[used...])
         } else {
             self.decoder = decoder
@@ -291,8 +291,8 @@ final class InboundHandler: ChannelInboundHandler {
         flushSpoolIfDue()
     }
 
-    /// The end of DATA was seen (its value: over the size limit) and its last bytes are still to be spooled.
-    private var dataEnd: Bool?
+    /// The end of DATA was seen (its value: how DATA ended) and its last bytes are still to be spooled.
+    private var dataEnd: DataOutcome?
     private var flushInFlight = false
 
     /// Writes what was decoded to the spool on the thread pool, one write at a time; reading waits meanwhile
@@ -301,7 +301,8 @@ final class InboundHandler: ChannelInboundHandler {
         guard let context, !flushInFlight else { return }
         let final = dataEnd != nil
         guard final || decoded.count >= Self.spoolFlushSize else { return }
-        let tooLarge = dataEnd ?? false
+        let outcome = dataEnd ?? .complete
+        let tooLarge = outcome != .complete  // refused (size, bare line end): the spool is dropped
         let chunk = decoded
         decoded = []
         let spool = self.spool
@@ -343,7 +344,7 @@ final class InboundHandler: ChannelInboundHandler {
                     handler.spool?.close()
                     handler.spool = nil
                 }
-                handler.perform(handler.machine.dataReceived(tooLarge: tooLarge))
+                handler.perform(handler.machine.dataReceived(outcome))
             }
             handler.processLines()
         }

@@ -40,7 +40,7 @@ final class SMTPParserFuzzTests: XCTestCase {
             case .checkRecipient:
                 action = m.recipientChecked(Bool.random(using: &rng) ? SMTPReply(250, "2.1.5", "ok") : SMTPReply(550, "5.1.1", "no"))
             case .receiveData:
-                action = m.dataReceived(tooLarge: Bool.random(using: &rng))
+                action = m.dataReceived([DataOutcome.complete, .tooLarge, .bareLineEnding].randomElement(using: &rng) ?? .complete)
             case .deliver(let envelope):
                 action = m.deliveryCompleted(envelope.recipients.map { _ in SMTPReply(250, "2.0.0", "ok") })
             case .startTLS:

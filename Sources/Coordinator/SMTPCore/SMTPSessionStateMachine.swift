@@ -10,10 +10,14 @@ public struct SMTPSessionConfiguration: Sendable {
     public var tlsAvailable: Bool
     public var isTLS: Bool
     public var maxBadCommands: Int
+    /// Off (the default): a bare LF or CR in DATA refuses the message (RFC 5321 §2.3.8, Postfix
+    /// `smtpd_forbid_bare_newline = reject`). On: each is turned into CRLF and the message accepted (Postfix's
+    /// `normalize`); DATA still ends only at <CRLF>.<CRLF>. See `DataDecoder`.
+    public var normalizeBareLineEndings: Bool
 
     public init(mode: SMTPMode, hostname: String = "localhost", maxMessageSize: Int = SMTPLimits.defaultMaxMessageSize,
                 maxRecipients: Int = SMTPLimits.defaultMaxRecipients, tlsAvailable: Bool = false, isTLS: Bool = false,
-                maxBadCommands: Int = SMTPLimits.defaultMaxBadCommands) {
+                maxBadCommands: Int = SMTPLimits.defaultMaxBadCommands, normalizeBareLineEndings: Bool = false) {
         self.mode = mode
         self.hostname = hostname
         self.maxMessageSize = maxMessageSize
@@ -21,6 +25,7 @@ public struct SMTPSessionConfiguration: Sendable {
         self.tlsAvailable = tlsAvailable
         self.isTLS = isTLS
         self.maxBadCommands = maxBadCommands
+        self.normalizeBareLineEndings = normalizeBareLineEndings
     }
 }
 
@@ -46,7 +51,7 @@ public enum SMTPAction: Sendable, Equatable {
     case sendAndClose(SMTPReply)
     /// Check one recipient (metabase, mailbox, quota with the announced size), then `recipientChecked`.
     case checkRecipient(address: String, declaredSize: Int?)
-    /// Send the 354 and read the message with a `DataDecoder`, then `dataReceived`.
+    /// Send the 354 and read the message with `makeDataDecoder()`, then `dataReceived(_:)`.
     case receiveData(SMTPReply)
     /// Deliver one copy per recipient, then `deliveryCompleted` with one reply per recipient, in order.
     case deliver(SMTPEnvelope)
@@ -208,15 +213,34 @@ public struct SMTPSessionStateMachine: Sendable {
         return .send(reply)
     }
 
-    /// The end of DATA was read. `tooLarge`: over the size limit, nothing delivered.
-    public mutating func dataReceived(tooLarge: Bool) -> SMTPAction {
+    /// A decoder for the DATA that `.receiveData` announced, with this session's size limit and bare line
+    /// end policy.
+    public func makeDataDecoder() -> DataDecoder {
+        DataDecoder(maxSize: configuration.maxMessageSize, normalizeBareLineEndings: configuration.normalizeBareLineEndings)
+    }
+
+    /// RFC 5321 §2.3.8, after Postfix's `smtpd_forbid_bare_newline = reject` ("550 5.5.2 Error: bare <LF>
+    /// received"): permanent (the same bytes would fail again), 5.5.2 "syntax error". The message is refused
+    /// for every recipient once the real <CRLF>.<CRLF> was read, so the session stays in step.
+    public static let bareLineEndingReply = SMTPReply(550, "5.5.2", "message refused: bare <LF> or <CR> received (RFC 5321 §2.3.8)")
+    /// RFC 1870 §6.2 / RFC 3463: over the size limit.
+    public static let tooLargeReply = SMTPReply(552, "5.3.4", "message too large")
+
+    /// The end of DATA was read (`DataDecoder.outcome`). Anything but `.complete` refuses the message for
+    /// every recipient, nothing delivered.
+    public mutating func dataReceived(_ outcome: DataOutcome) -> SMTPAction {
         guard case .data(let envelope) = state else { return .none }
-        if tooLarge {
+        switch outcome {
+        case .complete:
+            state = .delivering(envelope)
+            return .deliver(envelope)
+        case .tooLarge:
             state = .ready(helo: envelope.helo)
-            return replies(Array(repeating: SMTPReply(552, "5.3.4", "message too large"), count: envelope.recipients.count))
+            return replies(Array(repeating: Self.tooLargeReply, count: envelope.recipients.count))
+        case .bareLineEnding:
+            state = .ready(helo: envelope.helo)
+            return replies(Array(repeating: Self.bareLineEndingReply, count: envelope.recipients.count))
         }
-        state = .delivering(envelope)
-        return .deliver(envelope)
     }
 
     /// One reply per recipient, in RCPT order. LMTP sends them all (RFC 2033 §4.2); SMTP sends one, which the
