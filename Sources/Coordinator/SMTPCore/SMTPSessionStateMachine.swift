@@ -29,20 +29,6 @@ public struct SMTPSessionConfiguration: Sendable {
     }
 }
 
-/// What a transaction carries to delivery.
-public struct SMTPEnvelope: Sendable, Equatable {
-    public var helo: String
-    /// "" for the null reverse-path (bounces).
-    public var from: String
-    public var recipients: [String]
-
-    public init(helo: String, from: String, recipients: [String]) {
-        self.helo = helo
-        self.from = from
-        self.recipients = recipients
-    }
-}
-
 public enum SMTPAction: Sendable, Equatable {
     case none
     case send(SMTPReply)
@@ -53,7 +39,8 @@ public enum SMTPAction: Sendable, Equatable {
     case checkRecipient(address: String, declaredSize: Int?)
     /// Send the 354 and read the message with `makeDataDecoder()`, then `dataReceived(_:)`.
     case receiveData(SMTPReply)
-    /// Deliver one copy per recipient, then `deliveryCompleted` with one reply per recipient, in order.
+    /// Deliver one copy per recipient (`envelope.recipients`, unique), then `deliveryCompleted` with one reply
+    /// per recipient, in that order.
     case deliver(SMTPEnvelope)
     /// Send the 220 and start TLS (RFC 3207).
     case startTLS(SMTPReply)
@@ -66,8 +53,8 @@ public struct SMTPSessionStateMachine: Sendable {
         /// Before HELO/EHLO/LHLO.
         case connected
         case ready(helo: String)
-        case mail(helo: String, from: String, declaredSize: Int?, recipients: [String])
-        case checkingRecipient(helo: String, from: String, declaredSize: Int?, recipients: [String], candidate: String)
+        case mail(Transaction)
+        case checkingRecipient(Transaction, candidate: String)
         case data(SMTPEnvelope)
         case delivering(SMTPEnvelope)
         case startingTLS
@@ -152,28 +139,35 @@ public struct SMTPSessionStateMachine: Sendable {
             if let unknown = parameters.keys.first(where: { !["SIZE", "BODY"].contains($0) }) {
                 return bad(SMTPReply(555, "5.5.4", "unsupported parameter \(unknown)"))
             }
-            state = .mail(helo: helo, from: from, declaredSize: size, recipients: [])
+            state = .mail(Transaction(envelope: SMTPEnvelope(helo: helo, from: from, recipients: []), declaredSize: size))
             return .send(SMTPReply(250, "2.1.0", "sender ok"))
         case .rcpt(let to, let parameters):
-            guard case .mail(let helo, let from, let size, let recipients) = state else {
+            guard case .mail(var transaction) = state else {
                 return bad(SMTPReply(503, "5.5.1", "need MAIL before RCPT"))
             }
             guard parameters.isEmpty else { return bad(SMTPReply(555, "5.5.4", "unsupported RCPT parameter")) }
-            guard recipients.count < configuration.maxRecipients else {
+            // RFC 5321 §4.5.3.1.10: counted per accepted RCPT line, duplicates included (as Postfix does).
+            guard transaction.envelope.rcptCount < configuration.maxRecipients else {
                 return .send(SMTPReply(452, "4.5.3", "too many recipients"))
             }
-            state = .checkingRecipient(helo: helo, from: from, declaredSize: size, recipients: recipients, candidate: to)
-            return .checkRecipient(address: to, declaredSize: size)
+            if let i = transaction.envelope.index(of: to), i < transaction.acceptedReplies.count {
+                // The same mailbox again: no second check, no second copy; the first one's answer.
+                transaction.envelope.append(to)
+                state = .mail(transaction)
+                return .send(transaction.acceptedReplies[i])
+            }
+            state = .checkingRecipient(transaction, candidate: to)
+            return .checkRecipient(address: to, declaredSize: transaction.declaredSize)
         case .data:
-            guard case .mail(let helo, let from, _, let recipients) = state else {
+            guard case .mail(let transaction) = state else {
                 return bad(SMTPReply(503, "5.5.1", "need MAIL before DATA"))
             }
-            guard !recipients.isEmpty else { return bad(SMTPReply(503, "5.5.1", "no valid recipients")) }
-            state = .data(SMTPEnvelope(helo: helo, from: from, recipients: recipients))
+            guard transaction.envelope.rcptCount > 0 else { return bad(SMTPReply(503, "5.5.1", "no valid recipients")) }
+            state = .data(transaction.envelope)
             return .receiveData(SMTPReply(354, nil, "end data with <CR><LF>.<CR><LF>"))
         case .rset:
             switch state {
-            case .mail(let helo, _, _, _): state = .ready(helo: helo)
+            case .mail(let transaction): state = .ready(helo: transaction.envelope.helo)
             case .notStarted, .connected, .ready, .checkingRecipient, .data, .delivering, .startingTLS, .closed: break
             }
             return .send(SMTPReply(250, "2.0.0", "reset"))
@@ -207,9 +201,12 @@ public struct SMTPSessionStateMachine: Sendable {
 
     /// The handler's verdict on a RCPT: a positive reply adds the recipient.
     public mutating func recipientChecked(_ reply: SMTPReply) -> SMTPAction {
-        guard case .checkingRecipient(let helo, let from, let size, var recipients, let candidate) = state else { return .none }
-        if reply.isPositive { recipients.append(candidate) }
-        state = .mail(helo: helo, from: from, declaredSize: size, recipients: recipients)
+        guard case .checkingRecipient(var transaction, let candidate) = state else { return .none }
+        if reply.isPositive {
+            let i = transaction.envelope.append(candidate)
+            if i == transaction.acceptedReplies.count { transaction.acceptedReplies.append(reply) }
+        }
+        state = .mail(transaction)
         return .send(reply)
     }
 
@@ -236,29 +233,31 @@ public struct SMTPSessionStateMachine: Sendable {
             return .deliver(envelope)
         case .tooLarge:
             state = .ready(helo: envelope.helo)
-            return replies(Array(repeating: Self.tooLargeReply, count: envelope.recipients.count))
+            return replies(envelope, Array(repeating: Self.tooLargeReply, count: envelope.recipients.count))
         case .bareLineEnding:
             state = .ready(helo: envelope.helo)
-            return replies(Array(repeating: Self.bareLineEndingReply, count: envelope.recipients.count))
+            return replies(envelope, Array(repeating: Self.bareLineEndingReply, count: envelope.recipients.count))
         }
     }
 
-    /// One reply per recipient, in RCPT order. LMTP sends them all (RFC 2033 §4.2); SMTP sends one, which the
-    /// handler makes all-or-nothing (it takes back the copies already written when any recipient failed).
+    /// One reply per (unique) recipient, in `envelope.recipients` order. LMTP sends one per accepted RCPT line,
+    /// a duplicate getting its recipient's reply (RFC 2033 §4.2); SMTP sends one, which the handler makes
+    /// all-or-nothing (it takes back the copies already written when any recipient failed).
     public mutating func deliveryCompleted(_ perRecipient: [SMTPReply]) -> SMTPAction {
         guard case .delivering(let envelope) = state else { return .none }
         state = .ready(helo: envelope.helo)
-        return replies(perRecipient)
+        return replies(envelope, perRecipient)
     }
 
-    /// Failure while reading DATA (the store failed under the spool): 451 for every recipient.
+    /// Failure while reading DATA (the store failed under the spool): `reply` for every recipient.
     public mutating func dataFailed(_ reply: SMTPReply) -> SMTPAction {
         guard case .data(let envelope) = state else { return .none }
         state = .ready(helo: envelope.helo)
-        return replies(Array(repeating: reply, count: envelope.recipients.count))
+        return replies(envelope, Array(repeating: reply, count: envelope.recipients.count))
     }
 
-    private func replies(_ list: [SMTPReply]) -> SMTPAction {
+    private func replies(_ envelope: SMTPEnvelope, _ perRecipient: [SMTPReply]) -> SMTPAction {
+        let list = envelope.perRCPT(perRecipient, missing: SMTPReply(451, "4.3.0", "no result for this recipient, try again later"))
         switch configuration.mode {
         case .lmtp:
             return .sendAll(list)
@@ -294,3 +293,10 @@ public struct SMTPSessionStateMachine: Sendable {
     }
 }
 
+/// One MAIL transaction while recipients are named.
+struct Transaction: Sendable, Equatable {
+    var envelope: SMTPEnvelope
+    var declaredSize: Int?
+    /// The positive RCPT reply of each recipient in `envelope.recipients`: a duplicate RCPT gets it again.
+    var acceptedReplies: [SMTPReply] = []
+}
