@@ -14,7 +14,7 @@ extension InboundSession {
     func beginData(_ reply: SMTPReply) {
         let directory = shared.configuration.spoolDirectory
         offload({ () -> Result<Spool, Error> in Result { try Spool(directory: directory) } }) { session, made in
-            session.decoder = DataDecoder(maxSize: session.shared.configuration.maxMessageSize)
+            session.decoder = session.machine.makeDataDecoder()
             session.decoded = []
             switch made {
             case .success(let spool):
@@ -40,7 +40,7 @@ extension InboundSession {
         decoded += out
         if decoder.finished {
             self.decoder = nil
-            dataEnd = decoder.tooLarge
+            dataEnd = decoder.outcome ?? .complete
             // Held until the spool is written and the message delivered; what follows the end is commands again.
             connection?.hold()
             connection?.switchToLines(maxLength: SMTPLimits.maxCommandLineLength, leftover: bytes[used...])
@@ -58,7 +58,9 @@ extension InboundSession {
         guard connection != nil, !flushInFlight else { return }
         let final = dataEnd != nil
         guard final || decoded.count >= Self.spoolFlushSize else { return }
-        let tooLarge = dataEnd ?? false
+        let outcome = dataEnd ?? .complete
+        // A message refused (too large, bare line endings) is read to its end but not kept.
+        let refused = outcome != .complete
         let chunk = decoded
         decoded = []
         let spool = self.spool
@@ -66,7 +68,7 @@ extension InboundSession {
         flushInFlight = true
         offload({ () -> String? in
             if let failedBefore { return "\(failedBefore)" }
-            guard !chunk.isEmpty, let spool, spool.size + Int64(chunk.count) <= Int64.max else { return nil }
+            guard !chunk.isEmpty, !refused, let spool, spool.size + Int64(chunk.count) <= Int64.max else { return nil }
             do { try spool.append(chunk) } catch { return "\(error)" }
             return nil
         }) { session, failure in
@@ -77,17 +79,17 @@ extension InboundSession {
                 return
             }
             session.dataEnd = nil
-            if let failure = session.spoolFailed, !tooLarge {
+            if let failure = session.spoolFailed, !refused {
                 session.logger.error("DATA could not be spooled: \(failure)")
                 session.spool?.close()
                 session.spool = nil
                 session.perform(session.machine.dataFailed(SMTPReply(451, "4.3.0", "local error in processing, try again later")))
             } else {
-                if tooLarge {
+                if refused {
                     session.spool?.close()
                     session.spool = nil
                 }
-                session.perform(session.machine.dataReceived(tooLarge: tooLarge))
+                session.perform(session.machine.dataReceived(outcome))
             }
         }
     }

@@ -23,8 +23,8 @@ final class InboundSession: LineSession {
     var decoded: [UInt8] = []
     var spool: Spool?
     var spoolFailed: Error?
-    /// The end of DATA was seen (its value: over the size limit) and its last bytes are still to be spooled.
-    var dataEnd: Bool?
+    /// The end of DATA was seen (its value: how it ended) and its last bytes are still to be spooled.
+    var dataEnd: DataOutcome?
     var flushInFlight = false
 
     let sessionID = String(UInt64.random(in: 0...UInt64.max), radix: 36)

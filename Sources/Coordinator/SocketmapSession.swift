@@ -12,7 +12,7 @@ import SharedStore
 /// One request is answered at a time; while a lookup runs, nothing more is read.
 final class SocketmapSession: LineSession {
     private let shared: InboundServer.Shared
-    private var decoder = NetstringDecoder(maxPayload: NetstringDecoder.socketmapMaxRequest)
+    private var decoder = NetstringDecoder()
     private weak var connection: LineConnection?
 
     init(shared: InboundServer.Shared) {

@@ -64,12 +64,13 @@ final class DataDecoderTests: XCTestCase {
         }
     }
 
-    func testBareLFAndEightBit() {
+    func testBareLFIsNoTerminatorAndEightBitKept() {
         var d = DataDecoder(maxSize: 100)
         var out: [UInt8] = []
         _ = d.decode([0x61, 0x0A, 0x62, 0xFF, 0x0A, 0x2E, 0x0A], into: &out)
-        XCTAssertTrue(d.finished)
-        XCTAssertEqual(out, [0x61, 0x0A, 0x62, 0xFF, 0x0A], "bare LF terminator, 8-bit kept")
+        XCTAssertFalse(d.finished, "RFC 5321 §4.1.1.4: only <CRLF>.<CRLF> ends DATA")
+        XCTAssertTrue(d.bareLineEnding, "RFC 5321 §2.3.8")
+        XCTAssertEqual(out, [0x61, 0x0A, 0x62, 0xFF, 0x0A, 0x2E, 0x0A], "8-bit kept, the lone dot is content")
         XCTAssertEqual(decode(".\r\n", chunk: 1).0, "", "empty message")
         XCTAssertEqual(decode(".x\r\n.\r\n", chunk: 1).0, "x\r\n")
     }
@@ -119,7 +120,7 @@ final class SMTPSessionTests: XCTestCase {
         _ = send(&m, "RCPT TO:<c@x>")
         _ = m.recipientChecked(SMTPReply(250, "2.1.5", "ok"))
         XCTAssertEqual(code(send(&m, "DATA")), 354)
-        XCTAssertEqual(m.dataReceived(tooLarge: false), .deliver(SMTPEnvelope(helo: "client", from: "s@y", recipients: ["a@x", "c@x"])))
+        XCTAssertEqual(m.dataReceived(.complete), .deliver(SMTPEnvelope(helo: "client", from: "s@y", recipients: ["a@x", "c@x"])))
         let replies = [SMTPReply(250, "2.0.0", "a"), SMTPReply(552, "5.2.2", "full")]
         XCTAssertEqual(m.deliveryCompleted(replies), .sendAll(replies))
         XCTAssertEqual(code(send(&m, "MAIL FROM:<>")), 250, "a new transaction; null reverse-path")
@@ -141,7 +142,7 @@ final class SMTPSessionTests: XCTestCase {
         }
         XCTAssertEqual(send(&m, "RCPT TO:<r4@x>"), .send(SMTPReply(452, "4.5.3", "too many recipients")))
         _ = send(&m, "DATA")
-        XCTAssertEqual(m.dataReceived(tooLarge: true), .sendAll(Array(repeating: SMTPReply(552, "5.3.4", "message too large"), count: 3)))
+        XCTAssertEqual(m.dataReceived(.tooLarge), .sendAll(Array(repeating: SMTPReply(552, "5.3.4", "message too large"), count: 3)))
     }
 
     // RFC 5321: SMTP has one reply after DATA; EHLO/HELO, STARTTLS (RFC 3207).
@@ -161,7 +162,7 @@ final class SMTPSessionTests: XCTestCase {
         _ = send(&m, "RCPT TO:<c@d>")
         _ = m.recipientChecked(SMTPReply(250, "2.1.5", "ok"))
         _ = send(&m, "DATA")
-        _ = m.dataReceived(tooLarge: false)
+        _ = m.dataReceived(.complete)
         XCTAssertEqual(m.deliveryCompleted([SMTPReply(451, "4.3.0", "down")]), .send(SMTPReply(451, "4.3.0", "down")))
         var h = machine(.smtp)
         guard case .send(let helo) = send(&h, "HELO x") else { return XCTFail() }

@@ -10,10 +10,14 @@ public struct SMTPSessionConfiguration: Sendable {
     public var tlsAvailable: Bool
     public var isTLS: Bool
     public var maxBadCommands: Int
+    /// Off (the default): a bare LF or CR in DATA refuses the message (RFC 5321 §2.3.8, Postfix
+    /// `smtpd_forbid_bare_newline = reject`). On: each is turned into CRLF and the message accepted (Postfix's
+    /// `normalize`); DATA still ends only at <CRLF>.<CRLF>. See `DataDecoder`.
+    public var normalizeBareLineEndings: Bool
 
     public init(mode: SMTPMode, hostname: String = "localhost", maxMessageSize: Int = SMTPLimits.defaultMaxMessageSize,
                 maxRecipients: Int = SMTPLimits.defaultMaxRecipients, tlsAvailable: Bool = false, isTLS: Bool = false,
-                maxBadCommands: Int = SMTPLimits.defaultMaxBadCommands) {
+                maxBadCommands: Int = SMTPLimits.defaultMaxBadCommands, normalizeBareLineEndings: Bool = false) {
         self.mode = mode
         self.hostname = hostname
         self.maxMessageSize = maxMessageSize
@@ -21,20 +25,7 @@ public struct SMTPSessionConfiguration: Sendable {
         self.tlsAvailable = tlsAvailable
         self.isTLS = isTLS
         self.maxBadCommands = maxBadCommands
-    }
-}
-
-/// What a transaction carries to delivery.
-public struct SMTPEnvelope: Sendable, Equatable {
-    public var helo: String
-    /// "" for the null reverse-path (bounces).
-    public var from: String
-    public var recipients: [String]
-
-    public init(helo: String, from: String, recipients: [String]) {
-        self.helo = helo
-        self.from = from
-        self.recipients = recipients
+        self.normalizeBareLineEndings = normalizeBareLineEndings
     }
 }
 
@@ -46,9 +37,10 @@ public enum SMTPAction: Sendable, Equatable {
     case sendAndClose(SMTPReply)
     /// Check one recipient (metabase, mailbox, quota with the announced size), then `recipientChecked`.
     case checkRecipient(address: String, declaredSize: Int?)
-    /// Send the 354 and read the message with a `DataDecoder`, then `dataReceived`.
+    /// Send the 354 and read the message with `makeDataDecoder()`, then `dataReceived(_:)`.
     case receiveData(SMTPReply)
-    /// Deliver one copy per recipient, then `deliveryCompleted` with one reply per recipient, in order.
+    /// Deliver one copy per recipient (`envelope.recipients`, unique), then `deliveryCompleted` with one reply
+    /// per recipient, in that order.
     case deliver(SMTPEnvelope)
     /// Send the 220 and start TLS (RFC 3207).
     case startTLS(SMTPReply)
@@ -61,8 +53,8 @@ public struct SMTPSessionStateMachine: Sendable {
         /// Before HELO/EHLO/LHLO.
         case connected
         case ready(helo: String)
-        case mail(helo: String, from: String, declaredSize: Int?, recipients: [String])
-        case checkingRecipient(helo: String, from: String, declaredSize: Int?, recipients: [String], candidate: String)
+        case mail(Transaction)
+        case checkingRecipient(Transaction, candidate: String)
         case data(SMTPEnvelope)
         case delivering(SMTPEnvelope)
         case startingTLS
@@ -128,40 +120,54 @@ public struct SMTPSessionStateMachine: Sendable {
             }
             var size: Int?
             if let s = parameters["SIZE"] {
-                guard let n = Int(s), n >= 0 else { return bad(SMTPReply(501, "5.5.4", "invalid SIZE")) }
-                guard n <= configuration.maxMessageSize else {
+                // RFC 1870 §3: size-value = 1*20DIGIT; a value too large for Int is over any limit.
+                guard (1...SMTPLimits.maxSizeDigits).contains(s.utf8.count), s.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else {
+                    return bad(SMTPReply(501, "5.5.4", "invalid SIZE"))
+                }
+                guard let n = Int(s), n <= configuration.maxMessageSize else {
                     return .send(SMTPReply(552, "5.3.4", "message size exceeds the limit of \(configuration.maxMessageSize) bytes"))
                 }
                 size = n
             }
-            if let body = parameters["BODY"], body.uppercased() != "7BIT", body.uppercased() != "8BITMIME" {
-                return bad(SMTPReply(555, "5.5.4", "unsupported BODY \(body)"))
+            if let body = parameters["BODY"] {
+                // RFC 6152 §2: BODY=7BIT / BODY=8BITMIME; the keyword without a value is a syntax error.
+                guard !body.isEmpty else { return bad(SMTPReply(501, "5.5.4", "BODY needs a value")) }
+                guard body.uppercased() == "7BIT" || body.uppercased() == "8BITMIME" else {
+                    return bad(SMTPReply(555, "5.5.4", "unsupported BODY \(body)"))
+                }
             }
             if let unknown = parameters.keys.first(where: { !["SIZE", "BODY"].contains($0) }) {
                 return bad(SMTPReply(555, "5.5.4", "unsupported parameter \(unknown)"))
             }
-            state = .mail(helo: helo, from: from, declaredSize: size, recipients: [])
+            state = .mail(Transaction(envelope: SMTPEnvelope(helo: helo, from: from, recipients: []), declaredSize: size))
             return .send(SMTPReply(250, "2.1.0", "sender ok"))
         case .rcpt(let to, let parameters):
-            guard case .mail(let helo, let from, let size, let recipients) = state else {
+            guard case .mail(var transaction) = state else {
                 return bad(SMTPReply(503, "5.5.1", "need MAIL before RCPT"))
             }
             guard parameters.isEmpty else { return bad(SMTPReply(555, "5.5.4", "unsupported RCPT parameter")) }
-            guard recipients.count < configuration.maxRecipients else {
+            // RFC 5321 §4.5.3.1.10: counted per accepted RCPT line, duplicates included (as Postfix does).
+            guard transaction.envelope.rcptCount < configuration.maxRecipients else {
                 return .send(SMTPReply(452, "4.5.3", "too many recipients"))
             }
-            state = .checkingRecipient(helo: helo, from: from, declaredSize: size, recipients: recipients, candidate: to)
-            return .checkRecipient(address: to, declaredSize: size)
+            if let i = transaction.envelope.index(of: to), i < transaction.acceptedReplies.count {
+                // The same mailbox again: no second check, no second copy; the first one's answer.
+                transaction.envelope.append(to)
+                state = .mail(transaction)
+                return .send(transaction.acceptedReplies[i])
+            }
+            state = .checkingRecipient(transaction, candidate: to)
+            return .checkRecipient(address: to, declaredSize: transaction.declaredSize)
         case .data:
-            guard case .mail(let helo, let from, _, let recipients) = state else {
+            guard case .mail(let transaction) = state else {
                 return bad(SMTPReply(503, "5.5.1", "need MAIL before DATA"))
             }
-            guard !recipients.isEmpty else { return bad(SMTPReply(503, "5.5.1", "no valid recipients")) }
-            state = .data(SMTPEnvelope(helo: helo, from: from, recipients: recipients))
+            guard transaction.envelope.rcptCount > 0 else { return bad(SMTPReply(503, "5.5.1", "no valid recipients")) }
+            state = .data(transaction.envelope)
             return .receiveData(SMTPReply(354, nil, "end data with <CR><LF>.<CR><LF>"))
         case .rset:
             switch state {
-            case .mail(let helo, _, _, _): state = .ready(helo: helo)
+            case .mail(let transaction): state = .ready(helo: transaction.envelope.helo)
             case .notStarted, .connected, .ready, .checkingRecipient, .data, .delivering, .startingTLS, .closed: break
             }
             return .send(SMTPReply(250, "2.0.0", "reset"))
@@ -195,39 +201,63 @@ public struct SMTPSessionStateMachine: Sendable {
 
     /// The handler's verdict on a RCPT: a positive reply adds the recipient.
     public mutating func recipientChecked(_ reply: SMTPReply) -> SMTPAction {
-        guard case .checkingRecipient(let helo, let from, let size, var recipients, let candidate) = state else { return .none }
-        if reply.isPositive { recipients.append(candidate) }
-        state = .mail(helo: helo, from: from, declaredSize: size, recipients: recipients)
+        guard case .checkingRecipient(var transaction, let candidate) = state else { return .none }
+        if reply.isPositive {
+            let i = transaction.envelope.append(candidate)
+            if i == transaction.acceptedReplies.count { transaction.acceptedReplies.append(reply) }
+        }
+        state = .mail(transaction)
         return .send(reply)
     }
 
-    /// The end of DATA was read. `tooLarge`: over the size limit, nothing delivered.
-    public mutating func dataReceived(tooLarge: Bool) -> SMTPAction {
-        guard case .data(let envelope) = state else { return .none }
-        if tooLarge {
-            state = .ready(helo: envelope.helo)
-            return replies(Array(repeating: SMTPReply(552, "5.3.4", "message too large"), count: envelope.recipients.count))
-        }
-        state = .delivering(envelope)
-        return .deliver(envelope)
+    /// A decoder for the DATA that `.receiveData` announced, with this session's size limit and bare line
+    /// end policy.
+    public func makeDataDecoder() -> DataDecoder {
+        DataDecoder(maxSize: configuration.maxMessageSize, normalizeBareLineEndings: configuration.normalizeBareLineEndings)
     }
 
-    /// One reply per recipient, in RCPT order. LMTP sends them all (RFC 2033 §4.2); SMTP sends one, which the
-    /// handler makes all-or-nothing (it takes back the copies already written when any recipient failed).
+    /// RFC 5321 §2.3.8, after Postfix's `smtpd_forbid_bare_newline = reject` ("550 5.5.2 Error: bare <LF>
+    /// received"): permanent (the same bytes would fail again), 5.5.2 "syntax error". The message is refused
+    /// for every recipient once the real <CRLF>.<CRLF> was read, so the session stays in step.
+    public static let bareLineEndingReply = SMTPReply(550, "5.5.2", "message refused: bare <LF> or <CR> received (RFC 5321 §2.3.8)")
+    /// RFC 1870 §6.2 / RFC 3463: over the size limit.
+    public static let tooLargeReply = SMTPReply(552, "5.3.4", "message too large")
+
+    /// The end of DATA was read (`DataDecoder.outcome`). Anything but `.complete` refuses the message for
+    /// every recipient, nothing delivered.
+    public mutating func dataReceived(_ outcome: DataOutcome) -> SMTPAction {
+        guard case .data(let envelope) = state else { return .none }
+        switch outcome {
+        case .complete:
+            state = .delivering(envelope)
+            return .deliver(envelope)
+        case .tooLarge:
+            state = .ready(helo: envelope.helo)
+            return replies(envelope, Array(repeating: Self.tooLargeReply, count: envelope.recipients.count))
+        case .bareLineEnding:
+            state = .ready(helo: envelope.helo)
+            return replies(envelope, Array(repeating: Self.bareLineEndingReply, count: envelope.recipients.count))
+        }
+    }
+
+    /// One reply per (unique) recipient, in `envelope.recipients` order. LMTP sends one per accepted RCPT line,
+    /// a duplicate getting its recipient's reply (RFC 2033 §4.2); SMTP sends one, which the handler makes
+    /// all-or-nothing (it takes back the copies already written when any recipient failed).
     public mutating func deliveryCompleted(_ perRecipient: [SMTPReply]) -> SMTPAction {
         guard case .delivering(let envelope) = state else { return .none }
         state = .ready(helo: envelope.helo)
-        return replies(perRecipient)
+        return replies(envelope, perRecipient)
     }
 
-    /// Failure while reading DATA (the store failed under the spool): 451 for every recipient.
+    /// Failure while reading DATA (the store failed under the spool): `reply` for every recipient.
     public mutating func dataFailed(_ reply: SMTPReply) -> SMTPAction {
         guard case .data(let envelope) = state else { return .none }
         state = .ready(helo: envelope.helo)
-        return replies(Array(repeating: reply, count: envelope.recipients.count))
+        return replies(envelope, Array(repeating: reply, count: envelope.recipients.count))
     }
 
-    private func replies(_ list: [SMTPReply]) -> SMTPAction {
+    private func replies(_ envelope: SMTPEnvelope, _ perRecipient: [SMTPReply]) -> SMTPAction {
+        let list = envelope.perRCPT(perRecipient, missing: SMTPReply(451, "4.3.0", "no result for this recipient, try again later"))
         switch configuration.mode {
         case .lmtp:
             return .sendAll(list)
@@ -263,3 +293,10 @@ public struct SMTPSessionStateMachine: Sendable {
     }
 }
 
+/// One MAIL transaction while recipients are named.
+struct Transaction: Sendable, Equatable {
+    var envelope: SMTPEnvelope
+    var declaredSize: Int?
+    /// The positive RCPT reply of each recipient in `envelope.recipients`: a duplicate RCPT gets it again.
+    var acceptedReplies: [SMTPReply] = []
+}
