@@ -27,11 +27,13 @@ extension MailStore {
     }
 
     /// Takes the lease `name` for `holder` (a free one at once, a stale one after this process has seen it
-    /// unchanged for a whole lease). Throws `LockRefusal.inUse` while a live holder has it.
+    /// unchanged for a whole lease, and at once one held by this holder's own predecessor process that died on this
+    /// machine). Throws `LockRefusal.inUse` while a live holder has it.
     public func takeLease(_ name: String, holder: String) throws -> HeldLock {
         let dir = try ensureLeaseDirectory(name)
-        let record = OwnerRecord(kind: .session, node: holder, session: "\(name)-\(Self.nonce())", since: Date())
-        let grant = try take(dir: dir, record: record)
+        let record = OwnerRecord(kind: .session, node: holder, session: "\(name)-\(Self.nonce())", since: Date(),
+                                 incarnation: ProcessIncarnation.current)
+        let grant = try take(dir: dir, record: record, reclaimDeadPredecessor: true)
         return HeldLock(store: self, dir: dir, owner: record, confirmedAt: grant.confirmedAt)
     }
 

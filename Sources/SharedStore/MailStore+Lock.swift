@@ -76,7 +76,11 @@ extension MailStore {
 
     /// Takes the lock for `record`: T1–T3 when it is free, O1–O2 and S1–S5 when it is held by a stale holder.
     /// Throws `LockRefusal` when someone live (or the administrator) holds it.
-    func take(dir: StorePath, record: OwnerRecord) throws -> LockGrant {
+    ///
+    /// `reclaimDeadPredecessor`: a session record of the same holder name whose process is dead on this very machine
+    /// (`ProcessIncarnation.isDeadHere`) is taken over at once, without waiting a lease for a process that cannot
+    /// answer (a coordinator restarted after a crash).
+    func take(dir: StorePath, record: OwnerRecord, reclaimDeadPredecessor: Bool = false) throws -> LockGrant {
         let lock = try dir.appending(Self.lockName)
         let claim = try dir.appending(Self.privateName(node: record.node))
         let t0 = clock.now()
@@ -90,7 +94,8 @@ extension MailStore {
                 if try volume.exists(claim) {
                     break  // the rename happened; only its reply was lost
                 } else if error.code == .notFound {
-                    if let grant = try observeOrSteal(dir: dir, record: record, lastTry: attempt == Self.maxTakeAttempts) {
+                    if let grant = try observeOrSteal(dir: dir, record: record, lastTry: attempt == Self.maxTakeAttempts,
+                                                      reclaimDeadPredecessor: reclaimDeadPredecessor) {
                         return grant
                     }
                     attempt += 1  // the lock moved while we looked: try again
@@ -131,7 +136,7 @@ extension MailStore {
 
     /// O1–O2: the lock is not free. Refuses, unless this process has seen the very same lock name and record for a
     /// whole lease: then it steals. Nil: the lock was free or moving when listed; try T1 again.
-    private func observeOrSteal(dir: StorePath, record: OwnerRecord, lastTry: Bool) throws -> LockGrant? {
+    private func observeOrSteal(dir: StorePath, record: OwnerRecord, lastTry: Bool, reclaimDeadPredecessor: Bool) throws -> LockGrant? {
         let entries: [DirectoryEntry]
         do { entries = try volume.list(dir) } catch let e as StoreError where e.code == .notFound {
             throw StoreError(code: .notFound, message: "no such mailbox")
@@ -164,6 +169,11 @@ extension MailStore {
             // with a stale handle. Only if the mailbox itself cannot be reached is the store the problem.
             guard (try? volume.exists(dir)) == true else { throw error }
             throw Self.refusal(state)
+        }
+        if reclaimDeadPredecessor, let holder = try? OwnerRecord(decoding: bytes), holder.kind == .session, holder.node == record.node,
+            holder.incarnation?.isDeadHere == true
+        {
+            return try steal(dir: dir, victim: victim, seen: bytes, state: state, record: record)
         }
         let sighting = LockObserver.Sighting(name: victimName, bytes: bytes)
         guard observer.isStale(mailbox: dir.description, sighting, now: clock.now(), lease: lease.nanoseconds) else {

@@ -14,14 +14,17 @@ public struct OwnerRecord: Sendable, Equatable {
     public var since: Date
     /// Heartbeat counter: the lease work rewrites the record with `beat + 1` while the session lives.
     public var beat: UInt64
+    /// The process holding it (cluster leases), so a restart of the same holder can tell its dead predecessor.
+    public var incarnation: ProcessIncarnation?
 
-    public init(kind: Kind, node: String, session: String, since: Date, beat: UInt64 = 0) {
+    public init(kind: Kind, node: String, session: String, since: Date, beat: UInt64 = 0, incarnation: ProcessIncarnation? = nil) {
         self.kind = kind
         self.node = node
         self.session = session
         // Whole milliseconds, so that a record survives encoding unchanged.
         self.since = Date(timeIntervalSince1970: (since.timeIntervalSince1970 * 1000).rounded() / 1000)
         self.beat = beat
+        self.incarnation = incarnation
     }
 
     public func encoded() -> [UInt8] {
@@ -29,7 +32,8 @@ public struct OwnerRecord: Sendable, Equatable {
         // `w` is new at every write: a record's bytes never repeat, even torn by a read that overlaps a rewrite, so
         // an observer cannot see "the same bytes a lease apart" while the holder lives (docs/lock-protocol.md).
         let w = String(UInt64.random(in: 0...UInt64.max), radix: 16)
-        let text = "kind=\(kind.rawValue)\nnode=\(Self.clean(node))\nsession=\(Self.clean(session))\nsince=\(ms)\nbeat=\(beat)\n"
+        var text = "kind=\(kind.rawValue)\nnode=\(Self.clean(node))\nsession=\(Self.clean(session))\nsince=\(ms)\nbeat=\(beat)\n"
+        if let incarnation { text += "proc=\(incarnation)\n" }
         return Array((text + "w=\(String(repeating: "0", count: 16 - w.count))\(w)\n").utf8)
     }
 
@@ -44,7 +48,8 @@ public struct OwnerRecord: Sendable, Equatable {
             let session = fields["session"], let since = fields["since"].flatMap({ Int64($0) })
         else { throw StoreError(code: .corrupt, message: "owner record is incomplete") }
         self.init(kind: kind, node: String(node), session: String(session),
-                  since: Date(timeIntervalSince1970: Double(since) / 1000), beat: fields["beat"].flatMap { UInt64($0) } ?? 0)
+                  since: Date(timeIntervalSince1970: Double(since) / 1000), beat: fields["beat"].flatMap { UInt64($0) } ?? 0,
+                  incarnation: fields["proc"].flatMap { ProcessIncarnation(parsing: $0) })
     }
 
     /// Stands for a holder whose record cannot be read yet (a lock being taken or released right now).
