@@ -936,12 +936,14 @@ def poplar_dev_serves_demo_mailbox(h, n):
     assert proc.returncode == 0, proc.returncode
 
 
-def start_coordinator(h, name="coord"):
+def start_coordinator(h, name="coord", cid=None):
     lmtp, smtp, sm = free_port(), free_port(), free_port()
     log = open(os.path.join(h.dir, f"{name}.log"), "ab")
+    ident = ["--coordinator-id", cid] if cid else []
     proc = subprocess.Popen([h.poplar, "coordinator", "--root", h.root, "--guid-file", h.guid, "--lmtp", f"127.0.0.1:{lmtp}",
                              "--smtp", f"127.0.0.1:{smtp}", "--socketmap", f"127.0.0.1:{sm}", "--hostname", "mx.poplar.test",
-                             "--cert", h.cert, "--key", h.key, "--pickup-interval", "0.2", "--log-level", "warning"], stdout=log, stderr=log)
+                             "--cert", h.cert, "--key", h.key, "--pickup-interval", "0.2", "--log-level", "warning", *ident],
+                            stdout=log, stderr=log)
     wait_port(lmtp, proc)
     return {"proc": proc, "lmtp": lmtp, "smtp": smtp, "socketmap": sm}
 
@@ -1089,7 +1091,7 @@ def postfix_to_lmtp_to_pop3(h, n):
 
 @test
 def coordinator_killed_during_data_then_retry_delivers(h, n):
-    c = start_coordinator(h)
+    c = start_coordinator(h, cid="first")
     before = len(pop_retrieve_all(n["port"], "bob"))
     l = Raw(c["lmtp"])
     l.line()
@@ -1107,7 +1109,7 @@ def coordinator_killed_during_data_then_retry_delivers(h, n):
     assert len(pop_retrieve_all(n["port"], "bob")) == before, "no partial message visible"
     # Postfix accepts while the LMTP side is down (the lookups come from a coordinator that is up), defers,
     # and its retry delivers once a coordinator listens again.
-    maps = start_coordinator(h, name="maps")
+    maps = start_coordinator(h, name="maps", cid="maps")  # another id: it waits out the dead one's lease
     lmtp_port = free_port()
     # Postfix is given both coordinators (its LMTP destination list): whichever holds the coordinators' lease
     # delivers; the other answers 421 and Postfix tries the next.
@@ -1119,7 +1121,7 @@ def coordinator_killed_during_data_then_retry_delivers(h, n):
         maillog_wait(pdir, lambda t: "to=<bob@example.test>" in t and "status=deferred" in t)
         log = open(os.path.join(h.dir, "coord3.log"), "ab")
         proc = subprocess.Popen([h.poplar, "coordinator", "--root", h.root, "--guid-file", h.guid, "--lmtp", f"127.0.0.1:{lmtp_port}",
-                                 "--pickup-interval", "0", "--log-level", "warning"], stdout=log, stderr=log)
+                                 "--pickup-interval", "0", "--log-level", "warning", "--coordinator-id", "third"], stdout=log, stderr=log)
         try:
             wait_port(lmtp_port, proc)
             subprocess.run(["postfix", "-c", os.path.join(pdir, "etc"), "flush"], capture_output=True, timeout=30)
@@ -1133,6 +1135,37 @@ def coordinator_killed_during_data_then_retry_delivers(h, n):
     finally:
         stop_postfix(pdir)
         stop(maps["proc"])
+
+
+@test
+def coordinator_restarted_with_same_id_takes_its_lease_back_at_once(h, n):
+    """The lease record names the holder's process: a coordinator killed -9 and started again under the same id on
+    the same machine delivers at once; one under another id still waits the dead one's lease out (421)."""
+    c = start_coordinator(h, cid="again")
+    c["proc"].kill()
+    c["proc"].wait()
+    other = start_coordinator(h, name="other", cid="someone-else")
+    again = start_coordinator(h, name="again", cid="again")
+    try:
+        started = time.time()
+        greeting = b""
+        while time.time() - started < 5:
+            s = socket.create_connection(("127.0.0.1", again["lmtp"]), timeout=5)
+            greeting = s.recv(200)
+            s.close()
+            if greeting.startswith(b"220"):
+                break
+            time.sleep(0.2)
+        assert greeting.startswith(b"220"), greeting
+        s = socket.create_connection(("127.0.0.1", other["lmtp"]), timeout=5)
+        assert s.recv(200).startswith(b"421"), "the other id stands by"
+        s.close()
+        l = smtplib.LMTP("127.0.0.1", again["lmtp"], timeout=10)
+        l.sendmail("s@e.test", [f"bob@{DOMAIN}"], b"Subject: after restart\r\n\r\nx\r\n")
+        l.quit()
+    finally:
+        stop(again["proc"])
+        stop(other["proc"])
 
 
 @test
