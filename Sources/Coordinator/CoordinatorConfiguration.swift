@@ -30,6 +30,9 @@ public struct CoordinatorConfiguration: Sendable {
     public var coordinatorID: String
     /// HTTP health and metrics (`/health/live`, `/health/ready`, `/health/active`, `/metrics`); none by default.
     public var httpListen: [SocketAddress]
+    /// Who may reach the listeners only the MTA and the operators need (LMTP, socketmap, HTTP): loopback by default.
+    /// Inbound SMTP is for the Internet and is not limited here.
+    public var mtaNetworks: TrustedNetworks = .loopback
 
     public init(
         lmtpListen: [SocketAddress] = [],

@@ -84,7 +84,7 @@ public final class InboundServer: Service, @unchecked Sendable {
         sharedState.withLockedValue { $0 = shared }
         let smtpOptions = InboundSession.connectionOptions(configuration)
         for address in configuration.lmtpListen {
-            lmtpAddresses.append(try await bind(address) {
+            lmtpAddresses.append(try await bind(address, allowed: configuration.mtaNetworks) {
                 let session = InboundSession(shared: shared, mode: .lmtp)
                 return LineConnection(session: session, id: session.sessionID, options: smtpOptions, registry: shared.connections)
             })
@@ -97,7 +97,7 @@ public final class InboundServer: Service, @unchecked Sendable {
         }
         let socketmapOptions = SocketmapSession.connectionOptions(configuration)
         for address in configuration.socketmapListen {
-            socketmapAddresses.append(try await bind(address) {
+            socketmapAddresses.append(try await bind(address, allowed: configuration.mtaNetworks) {
                 LineConnection(session: SocketmapSession(shared: shared), id: "socketmap", options: socketmapOptions)
             })
         }
@@ -109,7 +109,7 @@ public final class InboundServer: Service, @unchecked Sendable {
             active: { shared.isActive },
             metrics: metrics)
         for address in configuration.httpListen {
-            let channel = try await HealthHandler.bind(address, group: group, probe: probe)
+            let channel = try await HealthHandler.bind(address, group: group, probe: probe, allowed: configuration.mtaNetworks)
             channels.withLockedValue { $0.append(channel) }
             httpAddresses.append(channel.localAddress!)
         }
@@ -190,14 +190,19 @@ public final class InboundServer: Service, @unchecked Sendable {
     /// Active or standing by (for tests and the log).
     public var isActive: Bool { sharedState.withLockedValue { $0 }?.isActive ?? false }
 
-    private func bind(_ address: SocketAddress, _ make: @escaping @Sendable () -> ChannelHandler) async throws -> SocketAddress {
+    /// `allowed`: nil serves anyone (SMTP); else a peer outside the networks is closed before the greeting.
+    private func bind(_ address: SocketAddress, allowed: TrustedNetworks? = nil, _ make: @escaping @Sendable () -> ChannelHandler) async throws -> SocketAddress {
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.autoRead, value: false)
             .childChannelOption(.writeBufferWaterMark, value: ConnectionLimits.writeBufferWaterMark)
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(make()) }
+                if let allowed, allowed.refuse(channel) {
+                    Counter(label: "poplar_coordinator_connections_refused_total", dimensions: [("reason", "network")]).increment()
+                    return channel.eventLoop.makeSucceededVoidFuture()
+                }
+                return channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(make()) }
             }
             .bind(to: address).get()
         channels.withLockedValue { $0.append(channel) }

@@ -64,6 +64,8 @@ public struct NodeConfiguration: Sendable {
     public var proxyTrusted: TrustedNetworks
     /// HTTP liveness and readiness (`/health/live`, `/health/ready`) for load balancers; none by default.
     public var httpListen: [SocketAddress]
+    /// Who may reach the HTTP listener (the load balancer's checks, Prometheus): loopback by default.
+    public var httpAllowed: TrustedNetworks = .loopback
     /// How often the node publishes itself in `.poplar/nodes/` and reads its control folder (drain, kick).
     public var registryInterval: TimeAmount
 

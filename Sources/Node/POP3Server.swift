@@ -149,7 +149,7 @@ public final class POP3Server: Service, @unchecked Sendable {
                 },
                 metrics: metrics)
             for address in configuration.httpListen {
-                let channel = try await HealthHandler.bind(address, group: group, probe: probe)
+                let channel = try await HealthHandler.bind(address, group: group, probe: probe, allowed: configuration.httpAllowed)
                 httpChannels.append(channel)
                 boundHTTPAddresses.append(channel.localAddress!)
                 logger.info("HTTP health on \(channel.localAddress!)")
@@ -231,7 +231,7 @@ public final class POP3Server: Service, @unchecked Sendable {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     // The load balancer's connections start with a PROXY header, in front of TLS too.
-                    if let remote = channel.remoteAddress, Self.isTrusted(remote, shared.configuration.proxyTrusted) {
+                    if let remote = channel.remoteAddress, shared.configuration.proxyTrusted.contains(remote) {
                         try channel.pipeline.syncOperations.addHandler(ProxyProtocolHandler())
                     }
                     if let implicitTLS {
@@ -246,17 +246,6 @@ public final class POP3Server: Service, @unchecked Sendable {
             .bind(to: address).get()
     }
 
-    static func isTrusted(_ address: SocketAddress, _ networks: TrustedNetworks) -> Bool {
-        guard !networks.isEmpty else { return false }
-        switch address {
-        case .v4(let a):
-            return networks.contains(withUnsafeBytes(of: a.address.sin_addr) { Array($0) })
-        case .v6(let a):
-            return networks.contains(withUnsafeBytes(of: a.address.sin6_addr) { Array($0) })
-        case .unixDomainSocket:
-            return false
-        }
-    }
 
     private func makeTLSContext() async throws -> ReloadableTLSContext? {
         guard let certPath = configuration.certificatePath, let keyPath = configuration.privateKeyPath else {

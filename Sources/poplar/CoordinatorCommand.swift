@@ -6,6 +6,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import Node
+import ServerSupport
 import ServiceLifecycle
 import UnixSignals
 import SharedStore
@@ -24,6 +25,7 @@ struct CoordinatorOptions: ParsableArguments {
     @Option(name: .customLong("pickup-interval"), help: "Seconds between pickup-folder scans, 0 = off (config coordinator.pickup-interval; default 1).") var pickupInterval: Double?
     @Option(name: .customLong("spool"), help: "Local directory for messages being received (config coordinator.spool; default the temp dir).") var spool: String?
     @Option(name: .customLong("http-listen"), help: "HTTP health and metrics address HOST:PORT, repeatable: /health/live, /health/ready, /health/active, /metrics (config coordinator.http-listen).") var httpListen: [String] = []
+    @Option(name: .customLong("mta-networks"), help: "Networks allowed to reach the LMTP, socketmap and HTTP listeners (the MTA, the operators), comma-separated CIDR blocks; others are closed before the greeting. SMTP is not limited (config coordinator.mta-networks; default 127.0.0.0/8,::1).") var mtaNetworks: String?
     @Option(name: .customLong("coordinator-id"), help: "This coordinator's name in the coordinators' lease: one delivers, the others stand by (config coordinator.id; default: host name).") var coordinatorID: String?
     @Option(name: .customLong("log-level")) var logLevel: String?
 
@@ -37,6 +39,10 @@ struct CoordinatorOptions: ParsableArguments {
         c.privateKeyPath = key ?? reader.string(forKey: "tls.key")
         if (c.certificatePath == nil) != (c.privateKeyPath == nil) { throw UserError("--cert and --key go together") }
         c.tlsPolicy = try tls.policy(reader)
+        if let text = mtaNetworks ?? reader.string(forKey: "coordinator.mta-networks") {
+            do { c.mtaNetworks = try TrustedNetworks(parsing: text) } catch { throw UserError("MTA networks: \(error)") }
+            guard !c.mtaNetworks.isEmpty else { throw UserError("MTA networks: at least one network") }
+        }
         if let id = coordinatorID ?? reader.string(forKey: "coordinator.id") {
             do { c.coordinatorID = try Names.validateNodeID(id) } catch { throw UserError("coordinator id \(id) must be 1-32 characters of a-z, 0-9 and -") }
         }

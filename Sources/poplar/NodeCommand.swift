@@ -35,6 +35,7 @@ struct NodeOptions: ParsableArguments {
     @Option(help: "CAPA IMPLEMENTATION text; not sent unless set (config pop3.implementation).") var implementation: String?
     @Option(name: .customLong("http-listen"), help: "HTTP health address HOST:PORT for load balancers, repeatable: /health/live, /health/ready (config http.listen; default none).") var httpListen: [String] = []
     @Option(name: .customLong("registry-interval"), help: "Seconds between this node's updates of the node registry, which is also how soon it sees a drain or kick request (config node.registry-interval; default 2).") var registryInterval: Double?
+    @Option(name: .customLong("http-allow"), help: "Networks allowed to reach the HTTP health listener, comma-separated CIDR blocks; others are closed unanswered (config http.allow; default 127.0.0.0/8,::1).") var httpAllow: String?
     @Option(name: .customLong("proxy-trusted"), help: "Load balancers' networks, comma-separated CIDR blocks: their connections must start with a PROXY v1/v2 header (config proxy.trusted; default none).") var proxyTrusted: String?
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error (config log.level; default info).") var logLevel: String?
 
@@ -91,6 +92,10 @@ struct NodeOptions: ParsableArguments {
         c.cramMD5 = cramMD5 || reader.bool(forKey: "pop3.cram-md5", default: false)
         if let text = proxyTrusted ?? reader.string(forKey: "proxy.trusted") {
             do { c.proxyTrusted = try TrustedNetworks(parsing: text) } catch { throw UserError("proxy trusted networks: \(error)") }
+        }
+        if let text = httpAllow ?? reader.string(forKey: "http.allow") {
+            do { c.httpAllowed = try TrustedNetworks(parsing: text) } catch { throw UserError("http allowed networks: \(error)") }
+            guard !c.httpAllowed.isEmpty else { throw UserError("http allowed networks: at least one network") }
         }
         return c
     }

@@ -67,7 +67,7 @@ class Cluster:
 
     def node_args(self, i):
         ip = f"{NET}.{30 + i}"
-        return ["node", "--node-id", f"node{i}", "--listen", f"{ip}:110", "--http-listen", f"{ip}:9110", "--proxy-trusted", LB,
+        return ["node", "--node-id", f"node{i}", "--listen", f"{ip}:110", "--http-listen", f"{ip}:9110", "--http-allow", f"{NET}.0/24", "--proxy-trusted", LB,
                 "--plaintext", "always", "--auth-failure-delay", "0.2", "--log-level", "notice"]
 
     def mailbox_files(self, user):
@@ -215,7 +215,8 @@ def faults(c):
 
     def restart_coordinator():
         c.restart("coord1", "p-coord1", ["coordinator", "--coordinator-id", "coord1", "--lmtp", f"{NET}.21:24", "--socketmap",
-                                         f"{NET}.21:2526", "--hostname", "coord1.poplar.test", "--log-level", "notice"])
+                                         f"{NET}.21:2526", "--mta-networks", f"{NET}.0/24", "--hostname", "coord1.poplar.test",
+                                         "--log-level", "notice"])
 
     return [("kill -9 of a node", kill_node, restart_node), ("SIGSTOP of a node past the lease", stop_node, cont_node),
             ("a node's link cut", cut, restore), ("the NFS server killed", kill_nas, restart_nas),

@@ -64,14 +64,14 @@ up() {
 
   for c in 1 2; do
     run "p-coord$c" "coord$c" "$POPLAR" coordinator "${common[@]}" --coordinator-id "coord$c" --lmtp "$net.2$c:24" \
-        --socketmap "$net.2$c:2526" --hostname "coord$c.poplar.test" --log-level notice
+        --socketmap "$net.2$c:2526" --mta-networks "$net.0/24" --hostname "coord$c.poplar.test" --log-level notice
     wait_tcp "p-coord$c" "$net.2$c" 24
   done
   servers=()
   for i in $(seq 1 "$nodes"); do
     ip=$net.$((30 + i))
     run "p-node$i" "node$i" "$POPLAR" node "${common[@]}" --node-id "node$i" --listen "$ip:110" --http-listen "$ip:9110" \
-        --proxy-trusted "$net.5" --plaintext always --auth-failure-delay 0.2 --log-level notice
+        --http-allow "$net.0/24" --proxy-trusted "$net.5" --plaintext always --auth-failure-delay 0.2 --log-level notice
     wait_tcp "p-node$i" "$ip" 110
     servers+=("$ip:110:9110")
   done

@@ -32,11 +32,13 @@ public final class HealthHandler: ChannelInboundHandler {
     public init(probe: Probe) { self.probe = probe }
 
     /// Binds a health listener.
-    public static func bind(_ address: SocketAddress, group: EventLoopGroup, probe: Probe) async throws -> Channel {
+    /// `allowed`: the networks whose peers are served; anyone else is closed before a byte is read.
+    public static func bind(_ address: SocketAddress, group: EventLoopGroup, probe: Probe, allowed: TrustedNetworks) async throws -> Channel {
         try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
-                channel.pipeline.configureHTTPServerPipeline().flatMap { channel.pipeline.addHandler(HealthHandler(probe: probe)) }
+                if allowed.refuse(channel) { return channel.eventLoop.makeSucceededVoidFuture() }
+                return channel.pipeline.configureHTTPServerPipeline().flatMap { channel.pipeline.addHandler(HealthHandler(probe: probe)) }
             }
             .bind(to: address).get()
     }

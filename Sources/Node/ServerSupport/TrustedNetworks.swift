@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 
 /// Networks (CIDR blocks) whose connections are load balancers: only they may (and must) send a PROXY header.
 public struct TrustedNetworks: Sendable, Equatable {
@@ -31,6 +32,33 @@ public struct TrustedNetworks: Sendable, Equatable {
     }
 
     public var isEmpty: Bool { blocks.isEmpty }
+
+    /// 127.0.0.0/8 and ::1: the default of every listener only local peers need (LMTP, socketmap, health, metrics).
+    public static let loopback = TrustedNetworks([Block(address: [127, 0, 0, 0], prefix: 8),
+                                                  Block(address: Array(repeating: 0, count: 15) + [1], prefix: 128)])
+
+    /// Whether a socket peer is in these networks (a Unix socket never is).
+    public func contains(_ address: SocketAddress) -> Bool {
+        guard !isEmpty else { return false }
+        switch address {
+        case .v4(let a):
+            return contains(withUnsafeBytes(of: a.address.sin_addr) { Array($0) })
+        case .v6(let a):
+            return contains(withUnsafeBytes(of: a.address.sin6_addr) { Array($0) })
+        case .unixDomainSocket:
+            return false
+        }
+    }
+
+    /// For a listener's child channel initializer: a peer outside these networks is closed before anything is sent
+    /// or read (true: refused).
+    public func refuse(_ channel: Channel) -> Bool {
+        guard let remote = channel.remoteAddress, contains(remote) else {
+            channel.close(promise: nil)
+            return true
+        }
+        return false
+    }
 
     /// `address`: 4 or 16 bytes. An IPv4-mapped IPv6 address (::ffff:a.b.c.d) matches IPv4 blocks too.
     public func contains(_ address: [UInt8]) -> Bool {
