@@ -788,6 +788,69 @@ def stls_with_pipelined_plaintext_is_not_obeyed(h, n):
 
 
 @test
+def tls_policy_and_certificate_reload_on_sighup(h, n):
+    """TLS 1.3, and 1.2 with ECDHE and AEAD only, by default; SIGHUP reads the certificate again without dropping a
+    session; a certificate that does not load leaves the old one in use."""
+    work = tempfile.mkdtemp(dir=h.dir)
+    cert, key = os.path.join(work, "cert.pem"), os.path.join(work, "key.pem")
+
+    def make(cn):
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key + ".new", "-out", cert + ".new",
+                        "-days", "2", "-subj", f"/CN={cn}"], capture_output=True, timeout=60, check=True)
+        os.replace(key + ".new", key)
+        os.replace(cert + ".new", cert)
+
+    make("first.test")
+    port, tls_port = free_port(), free_port()
+    log_path = os.path.join(h.dir, "tlsnode.log")
+    proc = subprocess.Popen([h.poplar, "node", "--root", h.root, "--guid-file", h.guid, "--listen", f"127.0.0.1:{port}",
+                             "--tls-listen", f"127.0.0.1:{tls_port}", "--cert", cert, "--key", key, "--node-id", "tlsnode",
+                             "--log-level", "notice"], stdout=open(log_path, "ab"), stderr=subprocess.STDOUT)
+
+    def handshake(*args):
+        r = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{tls_port}", *args], input=b"QUIT\r\n",
+                           capture_output=True, timeout=20)
+        return r.returncode == 0 and b"BEGIN CERTIFICATE" in r.stdout, r.stdout.decode(errors="replace")
+
+    def subject():
+        ok, out = handshake("-showcerts")
+        line = [l for l in out.splitlines() if "subject=" in l]
+        return line[0] if ok and line else out[-300:]
+
+    try:
+        wait_port(tls_port, proc)
+        for args, expected in [(["-tls1_3"], True), (["-tls1_2", "-cipher", "ECDHE-RSA-AES128-GCM-SHA256"], True),
+                               (["-tls1_2", "-cipher", "ECDHE-RSA-CHACHA20-POLY1305"], True),
+                               (["-tls1_2", "-cipher", "AES128-GCM-SHA256"], False),  # static RSA key exchange
+                               (["-tls1_2", "-cipher", "ECDHE-RSA-AES128-SHA"], False),  # CBC
+                               (["-tls1_2", "-cipher", "AES256-SHA256"], False), (["-tls1_1"], False)]:
+            ok, out = handshake(*args)
+            assert ok == expected, (args, expected, out[-400:])
+        assert "first.test" in subject(), subject()
+        held = poplib.POP3_SSL("127.0.0.1", tls_port, context=insecure_context(), timeout=10)
+        held.user(f"carol@{DOMAIN}")
+        held.pass_(PW["carol"])
+        make("second.test")
+        proc.send_signal(signal.SIGHUP)
+        deadline = time.time() + 10
+        while "second.test" not in subject() and time.time() < deadline:
+            time.sleep(0.2)
+        assert "second.test" in subject(), subject()
+        assert held.stat()[0] >= 0, "the session in TLS goes on across the reload"
+        held.quit()
+        open(cert, "w").write("not a certificate\n")
+        proc.send_signal(signal.SIGHUP)
+        deadline = time.time() + 10
+        while b"not loaded" not in open(log_path, "rb").read() and time.time() < deadline:
+            time.sleep(0.2)
+        assert b"not loaded" in open(log_path, "rb").read(), open(log_path, "rb").read()[-500:]
+        assert "second.test" in subject(), "a certificate that does not load leaves the old one in use"
+        assert proc.poll() is None
+    finally:
+        stop(proc)
+
+
+@test
 def tls_only_policy(h, n):
     m = h.start_node("--plaintext", "tls-only", name="strict")
     try:
