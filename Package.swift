@@ -79,8 +79,7 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Sources/Node",
-            exclude: ["POP3Core", "ServerSupport"],
-            swiftSettings: [.swiftLanguageMode(.v5)]
+            exclude: ["POP3Core", "ServerSupport"]
         ),
         .target(
             name: "SMTPCore",
@@ -98,8 +97,7 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
-            exclude: ["SMTPCore"],
-            swiftSettings: [.swiftLanguageMode(.v5)]
+            exclude: ["SMTPCore"]
         ),
         .executableTarget(
             name: "poplar",
@@ -114,8 +112,7 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-            ],
-            swiftSettings: [.swiftLanguageMode(.v5)]
+            ]
         ),
         .testTarget(name: "SharedStoreTests", dependencies: ["SharedStore"]),
         .testTarget(name: "POP3CoreTests", dependencies: ["POP3Core"]),
@@ -137,8 +134,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
-            ],
-            swiftSettings: [.swiftLanguageMode(.v5)]
+            ]
         ),
     ]
 )

@@ -11,7 +11,9 @@ import ServiceLifecycle
 import SharedStore
 
 /// The coordinator: LMTP and SMTP receivers, the socketmap lookups for Postfix, the pickup folder.
+// @unchecked Sendable: its `var`s (bound addresses) are written only in start(), before it serves; all else is immutable or in locks.
 public final class InboundServer: Service, @unchecked Sendable {
+    // @unchecked Sendable: every stored property is immutable and Sendable, or a lock (`lease`, `connections`).
     final class Shared: @unchecked Sendable {
         let configuration: CoordinatorConfiguration
         let delivery: InboundDelivery
@@ -123,7 +125,8 @@ public final class InboundServer: Service, @unchecked Sendable {
         let leaseLoop = group.next()
         let leaseTask = leaseLoop.scheduleRepeatedAsyncTask(initialDelay: interval, delay: interval) { [weak self] _ in
             let promise = leaseLoop.makePromise(of: Void.self)
-            promise.completeWithTask { await self?.leaseTick(shared) }
+            let server = self
+            promise.completeWithTask { await server?.leaseTick(shared) }
             return promise.futureResult
         }
         self.leaseTask.withLockedValue { $0 = leaseTask }

@@ -2,6 +2,7 @@ import Foundation
 
 /// A message being received, kept in an unlinked local temporary file: bounded memory whatever the size, and
 /// nothing left on disk if the process dies. Blocking: used from the thread pool.
+// @unchecked Sendable: used by one thread at a time: each write is issued after the previous one completed.
 public final class Spool: @unchecked Sendable {
     private var fd: Int32
     public private(set) var size: Int64 = 0
@@ -10,7 +11,7 @@ public final class Spool: @unchecked Sendable {
         var template = Array((directory.hasSuffix("/") ? directory : directory + "/").utf8CString.dropLast()) + Array("poplar-spool-XXXXXX".utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard fd >= 0 else { throw SpoolError("cannot create a spool file in \(directory): \(String(cString: strerror(errno)))") }
-        let path = String(cString: template)
+        let path = String(decoding: template.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
         unlink(path)
         self.fd = fd
     }

@@ -10,8 +10,10 @@ import SharedStore
 
 /// A POP3 node: listeners for POP3 (with STLS) and POP3S, admission control, the sessions, graceful shutdown.
 /// Run it as a `Service` (the executable's `ServiceGroup` ends it on SIGTERM/SIGINT), or `start()`/`shutdown()` in tests.
+// @unchecked Sendable: its `var`s (bound addresses, logger) are written only in init and start(), before it serves; all else is in locks.
 public final class POP3Server: Service, @unchecked Sendable {
     /// What every connection handler shares.
+    // @unchecked Sendable: every stored property is immutable and Sendable, or a lock.
     final class Shared: @unchecked Sendable {
         let configuration: NodeConfiguration
         let authenticator: Authenticator

@@ -76,8 +76,10 @@ extension POP3Session {
     private func startHeartbeat(_ session: MailboxSession) {
         guard let loop = connection?.eventLoop else { return }
         let interval = TimeAmount.nanoseconds(Int64(session.heartbeatInterval))
-        heartbeatTask = loop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { [weak self] _ in
-            self?.heartbeat(session)
+        // The task holds the session until it is cancelled: when the mailbox is given back or the connection ends.
+        let bound = NIOLoopBound(self, eventLoop: loop)
+        heartbeatTask = loop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
+            bound.value.heartbeat(session)
         }
     }
 

@@ -86,6 +86,7 @@ extension POP3Session {
         }
         Counter(label: "poplar_pop3_retrieved_bytes_total").increment(by: output.count)
         let bound = NIOLoopBound(self, eventLoop: loop)
+        let next = streamer
         written.whenComplete { result in
             let this = bound.value
             guard case .success = result else {
@@ -96,16 +97,14 @@ extension POP3Session {
             if done {
                 this.workFinished()
             } else {
-                this.streamChunk(handle: handle, offset: offset + Int64(bytes.count), streamer: streamer)
+                this.streamChunk(handle: handle, offset: offset + Int64(bytes.count), streamer: next)
             }
         }
     }
 }
 
 /// An open message and its first chunk, handed from the thread pool to the event loop.
-private struct OpenedMessage: @unchecked Sendable {
-    // A read handle is used by one thread at a time: opened on the pool, then read only from the pool, one read after
-    // the other, each started after the last completed.
+private struct OpenedMessage: Sendable {
     let handle: any VolumeReadHandle
     let first: [UInt8]
 }

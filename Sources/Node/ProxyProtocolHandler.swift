@@ -19,9 +19,11 @@ final class ProxyProtocolHandler: ChannelInboundHandler, RemovableChannelHandler
 
     func channelActive(context: ChannelHandlerContext) {
         let loop = context.eventLoop
-        let bound = NIOLoopBound(context, eventLoop: loop)
-        timeout = loop.scheduleTask(in: Self.headerTimeout) { [weak self] in
-            self?.refuse(context: bound.value, "no PROXY header in time")
+        // The timer holds the handler and its context until it fires or is cancelled (header read, channel closed).
+        let bound = NIOLoopBound((self, context), eventLoop: loop)
+        timeout = loop.scheduleTask(in: Self.headerTimeout) {
+            let (handler, context) = bound.value
+            handler.refuse(context: context, "no PROXY header in time")
         }
         context.read()
     }
@@ -70,6 +72,7 @@ final class ProxyProtocolHandler: ChannelInboundHandler, RemovableChannelHandler
         done = true
         timeout?.cancel()
         let line = context.channel.allocator.buffer(string: "-ERR bad PROXY header: \(reason)\r\n")
-        context.writeAndFlush(wrapOutboundOut(line)).whenComplete { _ in context.close(promise: nil) }
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(line)).whenComplete { _ in channel.close(promise: nil) }
     }
 }

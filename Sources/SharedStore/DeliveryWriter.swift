@@ -3,6 +3,7 @@ import Foundation
 /// One message being delivered to one mailbox: streamed into `tmp/`, bare LF turned into CRLF across chunk
 /// boundaries (a CR not followed by LF is kept), 8-bit clean, no dot-unstuffing. `finish` makes it durable and
 /// puts it in place with `link()` (never replacing a message), so no reader ever sees half of it.
+// @unchecked Sendable: one delivery is written by one thread at a time (appends, then finish or abort).
 public final class DeliveryWriter: @unchecked Sendable {
     private let store: MailStore
     private let address: MailboxAddress

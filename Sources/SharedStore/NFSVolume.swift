@@ -15,6 +15,8 @@ import Synchronization
 /// libnfs contexts are not thread-safe, so each call checks a context out of a pool (one per concurrent caller,
 /// each its own TCP connection and mount), with a per-call timeout and a bounded reconnect. "The NAS did not
 /// answer" becomes `StoreError.unavailable`, and that context is dropped.
+// @unchecked Sendable: its `var`s (root handle, transfer sizes) are set once while mounting in init; the context pool and the
+// directory cache are behind mutexes; a libnfs context is used by one thread at a time.
 public final class NFSVolume: Volume, @unchecked Sendable {
     public let url: String
     let server: String
@@ -24,6 +26,7 @@ public final class NFSVolume: Volume, @unchecked Sendable {
     let timeoutMilliseconds: Int32
     let base: [String]
     /// A libnfs context; used by one thread at a time (checked out of the pool).
+    // @unchecked Sendable: a context is checked out of the pool by one thread at a time and never shared while out.
     struct Context: @unchecked Sendable { let pointer: OpaquePointer }
     private let pool = Mutex<[Context]>([])
     /// Set once, in init.
@@ -661,6 +664,7 @@ public final class NFSVolume: Volume, @unchecked Sendable {
 
 /// An open NFS file: its handle, nothing held on the server (NFSv3 has no open). Every read and write is a call on
 /// a pooled context.
+// @unchecked Sendable: immutable handle and volume; every call checks a context out of the pool.
 final class NFSFile: VolumeReadHandle, VolumeWriteHandle, @unchecked Sendable {
     private let volume: NFSVolume
     private let handle: [UInt8]

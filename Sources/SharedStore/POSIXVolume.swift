@@ -123,6 +123,7 @@ public final class POSIXVolume: Volume {
 }
 
 /// A file of a `POSIXVolume` opened for reading.
+// @unchecked Sendable: a handle is used by one thread at a time (each read starts after the previous completed); its fd is closed once.
 final class POSIXReadFile: VolumeReadHandle, @unchecked Sendable {
     private var fd: Int32
     private let path: StorePath
@@ -169,6 +170,7 @@ final class POSIXReadFile: VolumeReadHandle, @unchecked Sendable {
 }
 
 /// A file of a `POSIXVolume` opened for writing.
+// @unchecked Sendable: a handle is written by one thread at a time, then closed once.
 final class POSIXWriteFile: VolumeWriteHandle, @unchecked Sendable {
     private var fd: Int32
     private let path: StorePath

@@ -90,7 +90,7 @@ struct DevCommand: AsyncParsableCommand {
             Ctrl-C stops it.
 
             """)
-        fflush(stdout)
+        fflush(nil)
         let level = Logger.Level(rawValue: logLevel) ?? .info
         bootstrapLogging(level: level)
         var coordinator = CoordinatorConfiguration()

@@ -21,7 +21,11 @@ struct LockRaceCommand: AsyncParsableCommand {
         let mailbox = try storeCall("invalid address") { try MailboxAddress(parsing: address) }
         let dir = try StorePath([mailbox.domain, "P3_\(mailbox.mailbox).mbx"])
         let lock = try dir.appending("lock"), held = try dir.appending("kcol")
-        setvbuf(stdout, nil, _IOLBF, 0)
+        // Every answer reaches the driving script at once (it waits for it before the next command).
+        func reply(_ text: String) {
+            print(text)
+            fflush(nil)
+        }
         var session: MailboxSession?
         var round = 0
         while let line = readLine() {
@@ -29,27 +33,27 @@ struct LockRaceCommand: AsyncParsableCommand {
             case "take":
                 round += 1
                 if bypass {
-                    do { try store.volume.rename(lock, to: held); print("1") } catch { print("0") }
+                    do { try store.volume.rename(lock, to: held); reply("1") } catch { reply("0") }
                     continue
                 }
                 do {
                     session = try store.openSession(mailbox, node: nodeID, session: "\(nodeID)-\(round)")
-                    print("1")
+                    reply("1")
                 } catch is LockRefusal {
-                    print("0")
+                    reply("0")
                 } catch {
-                    print("E \(error)")
+                    reply("E \(error)")
                 }
             case "release":
                 if bypass {
                     try? store.volume.rename(held, to: lock)
                 } else {
-                    do { try session?.release() } catch { print("E \(error)"); continue }
+                    do { try session?.release() } catch { reply("E \(error)"); continue }
                     session = nil
                 }
-                print("ok")
+                reply("ok")
             default:
-                print("E unknown command")
+                reply("E unknown command")
             }
         }
     }

@@ -32,19 +32,23 @@ final class InboundSessionHandlerTests: XCTestCase {
         return shared
     }
 
-    func channel(_ session: some LineSession, options: LineConnection.Options, registry: ConnectionRegistry? = nil) async throws -> NIOAsyncTestingChannel {
-        let channel = NIOAsyncTestingChannel()
-        try await channel.pipeline.addHandler(LineConnection(session: session, id: "t", options: options, registry: registry))
+    /// A channel whose pipeline is a session (made on the channel's own loop) on the skeleton.
+    func channel(options: LineConnection.Options, registry: ConnectionRegistry? = nil,
+                 _ session: @escaping @Sendable () -> any LineSession) async throws -> NIOAsyncTestingChannel {
+        let channel = try await NIOAsyncTestingChannel { channel in
+            try channel.pipeline.syncOperations.addHandler(LineConnection(session: session(), id: "t", options: options, registry: registry))
+        }
         try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1))
         return channel
     }
 
     func smtpChannel(_ mode: SMTPModeForTest, shared: InboundServer.Shared) async throws -> NIOAsyncTestingChannel {
-        let session = InboundSession(shared: shared, mode: mode == .lmtp ? .lmtp : .smtp)
-        return try await channel(session, options: InboundSession.connectionOptions(shared.configuration), registry: shared.connections)
+        try await channel(options: InboundSession.connectionOptions(shared.configuration), registry: shared.connections) {
+            InboundSession(shared: shared, mode: mode == .lmtp ? .lmtp : .smtp)
+        }
     }
 
-    enum SMTPModeForTest { case lmtp, smtp }
+    enum SMTPModeForTest: Sendable { case lmtp, smtp }
 
     func output(_ channel: NIOAsyncTestingChannel, until marker: String) async throws -> String {
         var text = ""
@@ -108,9 +112,9 @@ final class InboundSessionHandlerTests: XCTestCase {
     }
 
     func testSocketmapAnswersInOrderAndClosesOnAHugeLength() async throws {
-        try fixture.addMailbox("bob")
+        _ = try fixture.addMailbox("bob")
         let shared = try makeShared()
-        let c = try await channel(SocketmapSession(shared: shared), options: SocketmapSession.connectionOptions(shared.configuration))
+        let c = try await channel(options: SocketmapSession.connectionOptions(shared.configuration)) { SocketmapSession(shared: shared) }
         func ns(_ s: String) -> String { "\(s.utf8.count):\(s)," }
         try await send(c, ns("mailboxes bob@example.test") + ns("domains example.test") + ns("domains none.test"))
         let text = try await output(c, until: "NOTFOUND")

@@ -9,6 +9,7 @@ import XCTest
 @testable import Node
 
 /// A volume that can be switched to fail every call as an unreachable store would (EIO), to test the failure paths.
+// @unchecked Sendable: its switches are locks; the inner volume is Sendable.
 final class FaultyVolume: Volume, @unchecked Sendable {
     let inner: any Volume
     let failing = NIOLockedValueBox(false)

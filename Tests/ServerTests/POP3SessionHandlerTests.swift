@@ -29,13 +29,19 @@ final class POP3SessionHandlerTests: XCTestCase {
         let authenticator = Authenticator(store: fixture.store, nodeID: "testnode", cache: LoginCache(ttl: .minutes(1), capacity: 10))
         let shared = POP3Server.Shared(configuration: configuration, authenticator: authenticator, threadPool: fixture.threadPool,
                                        tls: nil, logger: logger, draining: NIOLockedValueBox(false))
-        let session = POP3Session(shared: shared, isTLS: false)
-        let connection = LineConnection(session: session, id: session.sessionID, options: POP3Session.connectionOptions(configuration),
-                                        registry: shared.connections)
-        let channel = NIOAsyncTestingChannel()
-        try await channel.pipeline.addHandler(connection)
-        try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1))
-        return (channel, shared)
+        return (try await Self.pop3Channel(shared, port: 1), shared)
+    }
+
+    /// A channel whose pipeline is the POP3 session on the skeleton, built on the channel's own loop.
+    static func pop3Channel(_ shared: POP3Server.Shared, port: Int) async throws -> NIOAsyncTestingChannel {
+        let channel = try await NIOAsyncTestingChannel { channel in
+            let session = POP3Session(shared: shared, isTLS: false)
+            try channel.pipeline.syncOperations.addHandler(
+                LineConnection(session: session, id: session.sessionID, options: POP3Session.connectionOptions(shared.configuration),
+                               registry: shared.connections))
+        }
+        try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: port))
+        return channel
     }
 
     /// Output until `marker` appears (the thread pool answers from another thread), at most 5 s.
@@ -123,12 +129,7 @@ final class POP3SessionHandlerTests: XCTestCase {
     func testQueuedConnectionIsNotReadUntilAdmitted() async throws {
         let (first, shared) = try await makeChannel { $0.maxConnections = 1; $0.backlog = 1 }
         _ = try await output(first, until: "+OK")
-        let session = POP3Session(shared: shared, isTLS: false)
-        let connection = LineConnection(session: session, id: session.sessionID, options: POP3Session.connectionOptions(shared.configuration),
-                                        registry: shared.connections)
-        let second = NIOAsyncTestingChannel()
-        try await second.pipeline.addHandler(connection)
-        try await second.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 2))
+        let second = try await Self.pop3Channel(shared, port: 2)
         try await send(second, "CAPA\r\n")
         let none = try await second.readOutbound(as: ByteBuffer.self)
         XCTAssertNil(none, "no greeting and no answer while queued")

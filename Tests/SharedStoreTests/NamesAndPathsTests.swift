@@ -68,6 +68,7 @@ final class NamesAndPathsTests: XCTestCase {
     }
 }
 
+// @unchecked Sendable: test clock; advanced and read from the test thread only.
 final class ManualClock: @unchecked Sendable {
     var now: Int64
     init(_ now: Int64) { self.now = now }

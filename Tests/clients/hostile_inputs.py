@@ -27,7 +27,7 @@ import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run_clients as rc  # noqa: E402  (same folder: Harness, free_port, start_coordinator, ...)
-from run_clients import DOMAIN, PW, Harness, insecure_context, wait_port  # noqa: E402
+from run_clients import DOMAIN, PW, Harness, free_port, insecure_context, stop, wait_port  # noqa: E402
 
 MIB = 1 << 20
 MEM_LIMIT = 16 * MIB          # growth over the baseline a flood may cause
@@ -367,8 +367,7 @@ class Ctx:
     def node(self):
         if self._node is None or self._node["proc"].poll() is not None:
             if self._node is not None:
-                print(f"    (node exited with {self._node['proc'].returncode}; starting a new one; its log ends:)\n"
-                      f"{log_tail(self.h, self._node['name'])}", flush=True)
+                print(f"    (node exited with {self._node['proc'].returncode}; starting a new one)", flush=True)
                 self.h.stop_node(self._node)
             self._node = self.h.start_node(name=f"hostile{len(glob.glob(os.path.join(self.h.dir, 'hostile*.log')))}")
         return self._node
@@ -377,8 +376,7 @@ class Ctx:
         c = self._coord
         if c is None or c["proc"].poll() is not None:
             if c is not None:
-                print(f"    (coordinator exited with {c['proc'].returncode}; starting a new one; its log ends:)\n"
-                      f"{log_tail(self.h, c['name'])}", flush=True)
+                print(f"    (coordinator exited with {c['proc'].returncode}; starting a new one)", flush=True)
             t = time.time()
             name = f"coord{len(glob.glob(os.path.join(self.h.dir, 'coord*.log')))}"
             c = self._coord = rc.start_coordinator(self.h, name=name)
@@ -419,6 +417,12 @@ class Ctx:
             ok, text = smtp_session_ok(self.coord()["smtp"])
         print(f"    (fresh {'node' if which == 'node' else 'coordinator'} in {time.time() - t:.1f} s; {text})", flush=True)
 
+    def report_deaths(self, rec):
+        for what, p in (("node", self._node), ("coordinator", self._coord)):
+            if p is not None and p["proc"].poll() is not None and not p.get("reported"):
+                p["reported"] = True
+                rec.note(f"the {what} DIED (exit {p['proc'].returncode}); its log:\n{log_tail(self.h, p['name'])}")
+
     def stop(self):
         if self._coord is not None:
             rc.stop(self._coord["proc"])
@@ -436,12 +440,18 @@ CASES = []
 
 
 def log_tail(h, name, lines=6):
+    """What a dead process's log says about it: a Swift fatal error and the first frames in Poplar's own sources,
+    else the last lines."""
     try:
         with open(os.path.join(h.dir, f"{name}.log"), "rb") as f:
-            text = f.read()[-4000:].decode(errors="replace")
+            text = f.read()[-400000:].decode(errors="replace")
     except OSError:
         return ""
-    return "\n".join("      | " + l[:200] for l in text.splitlines()[-lines:])
+    all_lines = text.splitlines()
+    key = [l for l in all_lines if re.search(r"Fatal error|Program crashed|crashed:", l)]
+    own = [l.strip() for l in all_lines if "/Sources/" in l and "/.build/" not in l][:3]
+    chosen = (key[:3] + own) if key else all_lines[-lines:]
+    return "\n".join("      | " + l[:220] for l in chosen)
 
 
 def case(target, fresh=False):
@@ -573,7 +583,7 @@ def socketmap_huge_length(ctx, rec):
     rec.check(ok, text)
 
 
-def smtp_start(port, rec=None):
+def smtp_start(port):
     l = Line(port)
     code, g = l.reply()
     assert code == 220, f"greeting {g}"
@@ -651,7 +661,10 @@ def _smuggle(ctx, rec, sep, label):
     l.send(body)
     rec.send_note(f"DATA with {label}, then a smuggled MAIL/RCPT/DATA")
     after_data = []
-    code, r = l.reply(10) if True else (None, [])
+    try:
+        code, r = l.reply(10)
+    except socket.timeout:
+        code, r = None, ["(no reply to the end of DATA in 10 s)"]
     after_data.append((code, r))
     # Anything further (the smuggled transaction's replies, if the server saw two transactions).
     deadline = time.time() + 2
@@ -857,6 +870,74 @@ def long_names(ctx, rec):
     rec.send_note("poplar mailbox add: 250-byte name, U+202E, U+200B")
 
 
+@case(None)
+def guid_file_readable_by_others(ctx, rec):
+    """A GUID file others may read is refused, with the fix in the message (as ssh does with keys)."""
+    h = ctx.h
+    loose = os.path.join(h.dir, "guid-loose")
+    shutil.copyfile(h.guid, loose)
+    os.chmod(loose, 0o644)
+    r = subprocess.run([h.poplar, "mailbox", "list", DOMAIN, "--root", h.root, "--guid-file", loose],
+                       capture_output=True, timeout=60)
+    err = r.stderr.decode(errors="replace").strip()
+    rec.send_note("poplar mailbox list with a GUID file of mode 0644")
+    rec.got([err.splitlines()[0] if err else f"exit {r.returncode}"])
+    rec.check(r.returncode != 0 and "chmod 600" in err, "refused, saying how to fix it")
+    rec.check(oct(os.stat(h.guid).st_mode & 0o777) == "0o600", "poplar init wrote the GUID file 0600")
+
+
+@case(None)
+def concurrent_mailbox_adds(ctx, rec):
+    """Sixteen `poplar mailbox add` of different names at once, in a domain that is new: every one succeeds."""
+    h = ctx.h
+    h.cli("domain", "add", "race.test")
+    procs = [subprocess.Popen([h.poplar, "mailbox", "add", f"racer{i}@race.test", "--password-stdin", "--root", h.root,
+                               "--guid-file", h.guid], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+             for i in range(16)]
+    results = [p.communicate(b"pw-racer\n", timeout=120) + (p.returncode,) for p in procs]
+    failed = [(i, r[1].decode(errors="replace").strip()[:120]) for i, r in enumerate(results) if r[2] != 0]
+    listed = h.cli("mailbox", "list", "race.test").stdout.decode()
+    rec.send_note("16 x poplar mailbox add racerN@race.test at once")
+    rec.got([f"{16 - len(failed)} of 16 exit 0"] + [f"racer{i}: {e}" for i, e in failed[:3]])
+    rec.check(not failed, "every concurrent add succeeded")
+    rec.check(all(f"racer{i}@race.test" in listed for i in range(16)), "all 16 mailboxes listed")
+
+
+@case(None)
+def mta_listeners_refuse_other_networks(ctx, rec):
+    """LMTP, socketmap and the coordinator's HTTP serve only --mta-networks: a peer outside is closed before the
+    greeting; SMTP still greets."""
+    h = ctx.h
+    ports = {k: free_port() for k in ("lmtp", "smtp", "socketmap", "http")}
+    log = open(os.path.join(h.dir, "mtanet.log"), "ab")
+    proc = subprocess.Popen([h.poplar, "coordinator", "--root", h.root, "--guid-file", h.guid,
+                             "--lmtp", f"127.0.0.1:{ports['lmtp']}", "--smtp", f"127.0.0.1:{ports['smtp']}",
+                             "--socketmap", f"127.0.0.1:{ports['socketmap']}", "--http-listen", f"127.0.0.1:{ports['http']}",
+                             "--mta-networks", "10.0.0.0/8", "--coordinator-id", "mtanet", "--pickup-interval", "0",
+                             "--log-level", "warning"], stdout=log, stderr=log)
+    try:
+        wait_port(ports["smtp"], proc)
+        got = {}
+        for name, hello in (("lmtp", b""), ("socketmap", b"15:domains x.test,"), ("http", b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"),
+                            ("smtp", b"")):
+            s = socket.create_connection(("127.0.0.1", ports[name]), timeout=5)
+            try:
+                if hello:
+                    s.sendall(hello)
+                got[name] = s.recv(200)
+            except OSError:
+                got[name] = b""
+            finally:
+                s.close()
+        rec.send_note("from 127.0.0.1 to a coordinator with --mta-networks 10.0.0.0/8")
+        rec.got([f"{k}: {v[:40]!r}" for k, v in got.items()])
+        for name in ("lmtp", "socketmap", "http"):
+            rec.check(got[name] == b"", f"{name}: closed without a word")
+        rec.check(got["smtp"].startswith(b"220") or got["smtp"].startswith(b"421"), "SMTP answers (it is for the Internet)")
+    finally:
+        stop(proc)
+
+
 @case("node")
 def capa_after_login(ctx, rec):
     n = ctx.node()
@@ -947,8 +1028,19 @@ def stls_injection(ctx, rec):
 
 
 # --------------------------------------------------------------------------------------------------- setup, run
+LEASE = "6"  # seconds: a coordinator started after one that crashed waits this long for the coordinators' lease
+
+
 def setup(h):
-    h.setup()  # run_clients: init, domain, alice/bob/carol/dave with messages, the certificate
+    # run_clients' setup (init, domain, alice/bob/carol/dave with messages, the certificate), with a short lease if
+    # this binary's init has --lock-lease: cases that crash the coordinator must not cost 30 s each.
+    cli = h.cli
+    if "--lock-lease" in subprocess.run([h.poplar, "init", "--help"], capture_output=True, timeout=30).stdout.decode():
+        h.cli = lambda *a, **kw: cli(*a, *(("--lock-lease", LEASE) if a[:1] == ("init",) else ()), **kw)
+    try:
+        h.setup()
+    finally:
+        h.cli = cli
     for user, pw in EXTRA.items():
         h.cli("mailbox", "add", f"{user}@{DOMAIN}", "--password-stdin", stdin=(pw + "\n").encode())
     body = b"".join(b"line %04d of a message to be fetched over and over, 8 KiB or so in all\r\n" % i for i in range(110))
@@ -979,6 +1071,7 @@ def main():
     ctx = Ctx(h)
     rows = []
     passed = failed = 0
+    interrupted = None
 
     def took_too_long(*_):
         raise TimeoutError(f"case still running after {CASE_LIMIT} s")
@@ -1008,6 +1101,7 @@ def main():
                 traceback.print_exc(limit=3)
             finally:
                 signal.alarm(0)
+                ctx.report_deaths(rec)
                 if rec.sampler:
                     rec.sampler.stop()
                     if rec.after is None:
@@ -1024,6 +1118,10 @@ def main():
             print("  " + row(HEAD, WIDTHS), flush=True)
             print("  " + row(cells, WIDTHS), flush=True)
             print(f"{'PASS' if ok else 'FAIL'} {name} ({time.time() - t:.1f}s)", flush=True)
+    except (SystemExit, KeyboardInterrupt) as e:
+        failed += 1
+        interrupted = e
+        print(f"FAIL interrupted ({type(e).__name__})", flush=True)
     except Exception as e:
         failed += 1
         print(f"FAIL setup: {type(e).__name__}: {e}", flush=True)
@@ -1039,6 +1137,10 @@ def main():
         for cells in rows:
             print(row(cells, WIDTHS))
     print(f"{passed} passed, {failed} failed")
+    if isinstance(interrupted, SystemExit):
+        return interrupted.code
+    if isinstance(interrupted, KeyboardInterrupt):
+        return 130
     return 0 if failed == 0 else 1
 
 
