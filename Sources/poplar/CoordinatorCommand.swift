@@ -44,7 +44,7 @@ struct CoordinatorOptions: ParsableArguments {
             guard !c.mtaNetworks.isEmpty else { throw UserError("MTA networks: at least one network") }
         }
         if let id = coordinatorID ?? reader.string(forKey: "coordinator.id") {
-            do { c.coordinatorID = try Names.validateNodeID(id) } catch { throw UserError("coordinator id \(id) must be 1-32 characters of a-z, 0-9 and -") }
+            do { c.coordinatorID = try Names.validateNodeID(id) } catch { throw UserError("coordinator id: \(error)") }
         }
         if let h = hostname ?? reader.string(forKey: "coordinator.hostname") {
             guard !h.isEmpty, h.utf8.count <= 255, h.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" }) else {

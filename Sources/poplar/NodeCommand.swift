@@ -51,10 +51,7 @@ struct NodeOptions: ParsableArguments {
         if (c.certificatePath == nil) != (c.privateKeyPath == nil) { throw UserError("--cert and --key go together") }
         c.tlsPolicy = try tls.policy(reader)
         if let id = nodeID ?? reader.string(forKey: "node.id") {
-            guard !id.isEmpty, id.count <= 32, id.allSatisfy({ ($0.isLetter && $0.isASCII && $0.isLowercase) || $0.isNumber || $0 == "-" }) else {
-                throw UserError("node id \(id) must be 1-32 characters of a-z, 0-9 and -")
-            }
-            c.nodeID = id
+            do { c.nodeID = try Names.validateNodeID(id) } catch { throw UserError("node id: \(error)") }
         }
         c.idleTimeout = try seconds(idleTimeout ?? reader.double(forKey: "pop3.idle-timeout"), default: c.idleTimeout, name: "idle timeout", max: 24 * 3600)
         c.authorizationIdleTimeout = try seconds(authIdleTimeout ?? reader.double(forKey: "pop3.auth-idle-timeout"), default: c.authorizationIdleTimeout, name: "auth idle timeout", max: 3600)
