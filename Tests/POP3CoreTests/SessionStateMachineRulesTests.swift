@@ -248,7 +248,7 @@ final class SessionStateMachineRulesTests: XCTestCase {
     // MARK: CAPA (RFC 2449 §5)
 
     func testCAPAExactLists() {
-        let base = ["TOP", "UIDL", "RESP-CODES", "AUTH-RESP-CODE", "PIPELINING", "EXPIRE NEVER", "LOGIN-DELAY 0"]
+        let base = POP3Capabilities.always
         var plain = machine()
         XCTAssertEqual(send(&plain, "CAPA"), .send(.multiline("Capability list follows", base + ["USER", "SASL PLAIN LOGIN CRAM-MD5", "STLS"])))
         var tls = machine { $0.isTLS = true; $0.tlsAvailable = false; $0.plaintextAllowedWithoutTLS = false }

@@ -193,7 +193,6 @@ public struct POP3SessionStateMachine: Sendable {
 
     /// The STLS capability: "indicates this command is present and permitted in the current state" and the command
     /// is "only permitted in AUTHORIZATION state" (RFC 2595 §4), so it is the one capability not announced after login.
-    static let startTLSCapability = "STLS"
 
     /// RFC 2449 §5: "Capabilities available in the AUTHORIZATION state MUST be announced in both states." USER
     /// (§6.6), SASL (§6.3) and the others are "Announced states: both"; only STLS is left out after login, since its
@@ -204,18 +203,18 @@ public struct POP3SessionStateMachine: Sendable {
         case .authorization:
             return .multiline("Capability list follows", authorizationCapabilities())
         case .authenticating, .transaction, .update, .closed:
-            return .multiline("Capability list follows", authorizationCapabilities().filter { $0 != Self.startTLSCapability })
+            return .multiline("Capability list follows", authorizationCapabilities().filter { $0 != POP3Capabilities.startTLS })
         }
     }
 
     /// The AUTHORIZATION state's list, as announced on this connection now.
     func authorizationCapabilities() -> [String] {
-        var caps = ["TOP", "UIDL", "RESP-CODES", "AUTH-RESP-CODE", "PIPELINING", "EXPIRE NEVER", "LOGIN-DELAY 0"]
-        if plaintextAllowed { caps.append("USER") }
+        var caps = POP3Capabilities.always
+        if plaintextAllowed { caps.append(POP3Capabilities.user) }
         let mechanisms = enabledMechanisms
-        if !mechanisms.isEmpty { caps.append("SASL " + mechanisms.map(\.rawValue).joined(separator: " ")) }
-        if configuration.tlsAvailable && !configuration.isTLS { caps.append(Self.startTLSCapability) }
-        if let implementation = configuration.implementation { caps.append("IMPLEMENTATION \(implementation)") }
+        if !mechanisms.isEmpty { caps.append(POP3Capabilities.sasl(mechanisms.map(\.rawValue))) }
+        if configuration.tlsAvailable && !configuration.isTLS { caps.append(POP3Capabilities.startTLS) }
+        if let implementation = configuration.implementation { caps.append(POP3Capabilities.implementation(implementation)) }
         return caps
     }
 
