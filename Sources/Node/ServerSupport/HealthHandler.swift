@@ -38,7 +38,10 @@ public final class HealthHandler: ChannelInboundHandler {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 if allowed.refuse(channel) { return channel.eventLoop.makeSucceededVoidFuture() }
-                return channel.pipeline.configureHTTPServerPipeline().flatMap { channel.pipeline.addHandler(HealthHandler(probe: probe)) }
+                return channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                    try channel.pipeline.syncOperations.addHandler(HealthHandler(probe: probe))
+                }
             }
             .bind(to: address).get()
     }
@@ -62,11 +65,13 @@ public final class HealthHandler: ChannelInboundHandler {
         case "/health/live":
             respond(context, head, .ok, "live\n")
         case "/health/ready":
+            let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
             probe.readiness(context.eventLoop).whenComplete { result in
+                let (handler, context) = bound.value
                 switch result {
-                case .success(nil): self.respond(context, head, .ok, "ready\n")
-                case .success(let why?): self.respond(context, head, .serviceUnavailable, why + "\n")
-                case .failure(let error): self.respond(context, head, .serviceUnavailable, "\(error)\n")
+                case .success(nil): handler.respond(context, head, .ok, "ready\n")
+                case .success(let why?): handler.respond(context, head, .serviceUnavailable, why + "\n")
+                case .failure(let error): handler.respond(context, head, .serviceUnavailable, "\(error)\n")
                 }
             }
         case "/health/active":
@@ -90,6 +95,7 @@ public final class HealthHandler: ChannelInboundHandler {
         if request.method != .HEAD {
             context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
         }
-        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in context.close(promise: nil) }
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
     }
 }

@@ -1,0 +1,84 @@
+import CNFS
+import Foundation
+
+/// Directory listings: READDIRPLUS in large pages, started again when the directory changes under the listing.
+extension NFSVolume {
+    /// A listing of a directory that changes between its READDIRPLUS pages (entries renamed, created, removed by
+    /// other hosts) can be answered NFS3ERR_STALE or BAD_COOKIE by nfs-ganesha, whose directory cache dropped the
+    /// chunk the cookie pointed into: the listing is started again, this many times at most.
+    static let maxListAttempts = 4
+
+    /// READDIRPLUS: names with sizes and times, no call per entry, in pages of up to `readdirMaxCount` bytes.
+    /// RPC budget: 1 READDIRPLUS per page of up to 1 MB (10,000 messages: a few); started again at most `maxListAttempts` times.
+    public func list(_ directory: StorePath) throws -> [DirectoryEntry] {
+        var handle = try directoryHandle(directory)
+        var attempt = 1
+        while true {
+            let page = try listOnce(handle, directory)
+            switch page {
+            case .entries(let entries):
+                return entries
+            case .failed(let status, let linked):
+                let gone = Self.directoryGone(status, linked: linked)
+                if gone || status == NFS3ERR_BAD_COOKIE, attempt < Self.maxListAttempts {
+                    attempt += 1
+                    if gone { handle = try directoryHandle(directory, fresh: true) }
+                    continue
+                }
+                throw Self.failure(status, "list \(directory)")
+            }
+        }
+    }
+
+    enum Listing {
+        case entries([DirectoryEntry])
+        case failed(nfsstat3, linked: Bool)
+    }
+
+    func listOnce(_ handle: [UInt8], _ directory: StorePath) throws -> Listing {
+        var entries: [DirectoryEntry] = []
+        var cookie: UInt64 = 0
+        var verifier = READDIRPLUS3args().cookieverf
+        while true {
+            var status = NFS3_OK
+            var linked = true
+            var eof = false
+            var lastCookie = cookie
+            try call("list \(directory)", issue: { rpc, cb, box in
+                Self.withHandle(handle) { fh in
+                    var args = READDIRPLUS3args(dir: fh, cookie: cookie, cookieverf: verifier, dircount: Self.readdirDirCount, maxcount: Self.readdirMaxCount)
+                    return rpc_nfs3_readdirplus_async(rpc, cb, &args, box)
+                }
+            }, decode: { data in
+                let res = data.assumingMemoryBound(to: READDIRPLUS3res.self).pointee
+                status = res.status
+                guard res.status == NFS3_OK else {
+                    linked = Self.linked(res.READDIRPLUS3res_u.resfail.dir_attributes)
+                    return
+                }
+                let ok = res.READDIRPLUS3res_u.resok
+                verifier = ok.cookieverf
+                eof = ok.reply.eof != 0
+                var next = ok.reply.entries
+                while let e = next {
+                    let entry = e.pointee
+                    lastCookie = entry.cookie
+                    next = entry.nextentry
+                    guard let cName = entry.name else { continue }
+                    let name = String(cString: cName)
+                    if name == "." || name == ".." { continue }
+                    let attributes = entry.name_attributes.attributes_follow != 0
+                        ? Self.attributes(entry.name_attributes.post_op_attr_u.attributes)
+                        : FileAttributes(kind: .other, size: 0, modifiedNanoseconds: 0, fileID: entry.fileid)
+                    entries.append(DirectoryEntry(name: name, attributes: attributes))
+                }
+            })
+            guard status == NFS3_OK else { return .failed(status, linked: linked) }
+            if eof { return .entries(entries) }
+            guard lastCookie != cookie else {
+                throw StoreError(code: .io, message: "list \(directory): the server's listing made no progress")
+            }
+            cookie = lastCookie
+        }
+    }
+}
