@@ -148,7 +148,8 @@ public final class LineConnection: ChannelInboundHandler, RemovableChannelHandle
 
     /// Ends one `hold()`; with none left, pipelined commands are worked through and reading resumes.
     public func release() {
-        precondition(holds > 0, "release without hold")
+        // A release without a hold is a session's bug; it must not stop the server, so it changes nothing.
+        guard holds > 0 else { return }
         holds -= 1
         if holds == 0 { processInput() }
     }
