@@ -1,21 +1,27 @@
-import Crypto
 import Foundation
 import Logging
 import Metrics
 import POP3Core
 import SharedStore
 
-/// Checks credentials against the password records in the store and, on success, takes the mailbox lock.
-/// Every method blocks (store calls, the slow hash): the handler runs them on the thread pool, never on an event loop.
+/// A login: the name must be a mailbox in an accepted domain, the `AuthBackend` (password file, LDAP, PAM) must
+/// accept the credentials, and then the mailbox lock is taken. Every method blocks (store calls, the slow hash, the
+/// directory): the session runs them on the thread pool, never on an event loop. A directory or store that cannot
+/// answer is `[SYS/TEMP]`, never a wrong password.
 public final class Authenticator: Sendable {
     public let store: MailStore
     public let nodeID: String
-    public let cache: LoginCache
+    public let backend: any AuthBackend
 
-    public init(store: MailStore, nodeID: String, cache: LoginCache) {
+    public init(store: MailStore, nodeID: String, backend: any AuthBackend) {
         self.store = store
         self.nodeID = nodeID
-        self.cache = cache
+        self.backend = backend
+    }
+
+    /// The password-file backend with its login cache (today's default).
+    public convenience init(store: MailStore, nodeID: String, cache: LoginCache) {
+        self.init(store: store, nodeID: nodeID, backend: PasswdBackend(store: store, cache: cache))
     }
 
     /// The result of a login: what the client is told, and the held mailbox on success.
@@ -24,7 +30,7 @@ public final class Authenticator: Sendable {
         public var session: MailboxSession?
         /// A bounded label for metrics and logs: success, bad-credentials, in-use, locked, temporary, …
         public var label: String
-        /// For the log only, on a temporary failure: what failed in the store (never a secret).
+        /// For the log only, on a temporary failure: what failed in the store or the directory (never a secret).
         public var detail: String? = nil
     }
 
@@ -35,19 +41,21 @@ public final class Authenticator: Sendable {
             user = u
         }
         do {
-            guard let address = try? MailboxAddress(parsing: user),
-                try store.isDomainAccepted(address.domain),
-                let record = try Self.missingAsNil({ try store.passwordRecord(address) })
-            else {
-                // Unknown user, invalid name or a domain not accepted: the same work as a real check, so the
-                // answer and its timing do not tell a wrong password from a missing mailbox.
-                burnEquivalentWork(credentials)
+            guard let address = try? MailboxAddress(parsing: user), try store.isDomainAccepted(address.domain) else {
+                // Invalid name or a domain not accepted: the same work as a real check, so the answer and its timing
+                // do not tell a wrong password from a missing mailbox.
+                backend.burnEquivalentWork(credentials)
                 return Result(outcome: .badCredentials, session: nil, label: "bad-credentials")
             }
-            guard try verify(credentials, address: address, record: record) else {
+            switch backend.verify(credentials, address: address) {
+            case .accepted:
+                return try openMailbox(address, sessionID: sessionID)
+            case .rejected:
                 return Result(outcome: .badCredentials, session: nil, label: "bad-credentials")
+            case .unavailable(let why):
+                return Result(outcome: .temporaryFailure("account directory unavailable, try again later"), session: nil,
+                              label: "temporary", detail: "\(backend.name): \(why)")
             }
-            return try openMailbox(address, sessionID: sessionID)
         } catch let error as StoreError {
             return Result(outcome: .temporaryFailure(Self.temporaryText(error)), session: nil, label: "temporary", detail: error.message)
         } catch {
@@ -73,34 +81,6 @@ public final class Authenticator: Sendable {
         } catch let error as StoreError where error.code == .notFound {
             // Removed between the password check and the lock.
             return Result(outcome: .badCredentials, session: nil, label: "bad-credentials")
-        }
-    }
-
-    private func verify(_ credentials: POP3Credentials, address: MailboxAddress, record: PasswordRecord) throws -> Bool {
-        let recordBytes = Array(record.phc.utf8) + (record.sealedSecret ?? [])
-        switch credentials {
-        case .password(_, let password):
-            let bytes = Array(password.utf8)
-            if cache.contains(user: address.description, password: bytes, recordBytes: recordBytes) { return true }
-            guard PasswordHasher.verify(password: bytes, record: record, guid: store.guid) else { return false }
-            cache.insert(user: address.description, password: bytes, recordBytes: recordBytes)
-            return true
-        case .apop(_, let digest, let timestamp):
-            // RFC 1939 §7: MD5(timestamp + secret), lowercase hex.
-            guard let secret = try PasswordHasher.openSecret(record: record, address: address, guid: store.guid) else { return false }
-            let expected = Insecure.MD5.hash(data: Array(timestamp.utf8) + secret).hexString
-            return Self.constantTimeEqual(expected, digest.lowercased())
-        case .cramMD5(_, let digest, let challenge):
-            // RFC 2195: HMAC-MD5(secret, challenge), lowercase hex.
-            guard let secret = try PasswordHasher.openSecret(record: record, address: address, guid: store.guid) else { return false }
-            let mac = HMAC<Insecure.MD5>.authenticationCode(for: Array(challenge.utf8), using: SymmetricKey(data: secret))
-            return Self.constantTimeEqual(Data(mac).hexString, digest.lowercased())
-        }
-    }
-
-    private func burnEquivalentWork(_ credentials: POP3Credentials) {
-        if case .password(_, let password) = credentials {
-            PasswordHasher.dummyVerify(password: Array(password.utf8), guid: store.guid, rounds: store.info.kdfRounds)
         }
     }
 

@@ -50,6 +50,8 @@ public struct NodeConfiguration: Sendable {
     public var plaintext: PlaintextPolicy
     /// Offer AUTH CRAM-MD5 (only mailboxes created with `--apop` can use it).
     public var cramMD5: Bool
+    /// The account directory logins are checked against (password file, LDAP, PAM) and its time limit.
+    public var auth: AuthConfiguration = AuthConfiguration()
     /// Delay before any failed login is answered, the same for a wrong password and an unknown user.
     public var authFailureDelay: TimeAmount
     /// How long a graceful shutdown lets sessions finish before closing them.

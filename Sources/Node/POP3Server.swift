@@ -129,7 +129,10 @@ public final class POP3Server: Service, @unchecked Sendable {
             throw NodeError.configuration("--tls-listen needs --cert and --key")
         }
         let cache = LoginCache(ttl: configuration.loginCacheTTL, capacity: configuration.loginCacheSize)
-        let authenticator = Authenticator(store: store, nodeID: configuration.nodeID, cache: cache)
+        let backend = try await threadPool.runIfActive { [store, configuration] in
+            try AuthBackends.make(configuration.auth, store: store, cache: cache)
+        }
+        let authenticator = Authenticator(store: store, nodeID: configuration.nodeID, backend: backend)
         let shared = Shared(configuration: configuration, authenticator: authenticator, threadPool: threadPool, tls: tls, logger: logger,
                             draining: draining)
         var channels: [Channel] = []

@@ -119,7 +119,7 @@ final class POP3Session: LineSession {
             greeting: shared.configuration.greeting,
             apopTimestamp: "<\(nonce).\(now)@\(host)>",
             cramChallenge: "<\(UInt64.random(in: 0...UInt64.max)).\(now)@\(host)>",
-            cramMD5Enabled: shared.configuration.cramMD5,
+            cramMD5Enabled: shared.configuration.cramMD5 && shared.authenticator.backend.supportsSharedSecrets,
             tlsAvailable: shared.tls != nil && !isTLS,
             isTLS: isTLS,
             plaintextAllowedWithoutTLS: plaintextAllowed,

@@ -27,6 +27,8 @@ public struct MailboxInfo: Sendable {
     public var quota: Int64?
     public var lock: LockState
     public var allowsAPOP: Bool
+    /// False for an external mailbox (its account lives in a directory).
+    public var hasPassword: Bool
 }
 
 /// A mail root opened with the cluster GUID: the Mail Storage Access API used by the node, the delivery and the
@@ -220,7 +222,9 @@ public final class MailStore: Sendable {
 
     // MARK: Mailboxes
 
-    public func createMailbox(_ address: MailboxAddress, password: String, allowAPOP: Bool, quota: Int64?) throws {
+    /// `password` nil: an external mailbox, whose account lives in a directory (`auth.backend` ldap or pam): no
+    /// password record, so the password file never accepts a login into it.
+    public func createMailbox(_ address: MailboxAddress, password: String?, allowAPOP: Bool, quota: Int64?) throws {
         guard try isDomainAccepted(address.domain) else {
             throw StoreError(code: .notFound, message: "domain \(address.domain) is not in the metabase (`poplar domain add`)")
         }
@@ -240,8 +244,10 @@ public final class MailStore: Sendable {
             }
         }
         try volume.mkdir(try dir.appending("tmp"))
-        let record = try PasswordHasher.makeRecord(password: password, address: address, guid: guid, rounds: info.kdfRounds, allowAPOP: allowAPOP)
-        try volume.writeFile(try dir.appending("passwd"), record.encoded(), exclusive: true)
+        if let password {
+            let record = try PasswordHasher.makeRecord(password: password, address: address, guid: guid, rounds: info.kdfRounds, allowAPOP: allowAPOP)
+            try volume.writeFile(try dir.appending("passwd"), record.encoded(), exclusive: true)
+        }
         if let quota, quota > 0 { try volume.writeFile(try dir.appending("quota"), Array("\(quota)\n".utf8), exclusive: true) }
         // The mailbox exists once its lock file exists.
         try volume.writeFile(try dir.appending(Self.lockName), [], exclusive: true)
@@ -288,7 +294,8 @@ public final class MailStore: Sendable {
             totalBytes: messages.reduce(0) { $0 + $1.size },
             quota: try quota(dir),
             lock: try lockState(dir: dir, entries: entries),
-            allowsAPOP: (try? passwordRecord(address).allowsAPOP) ?? false
+            allowsAPOP: (try? passwordRecord(address).allowsAPOP) ?? false,
+            hasPassword: entries.contains { $0.name == "passwd" }
         )
     }
 

@@ -96,14 +96,19 @@ struct MailboxCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create a mailbox; the password is read from standard input.")
         @OptionGroup var common: CommonOptions
         @OptionGroup var target: Target
-        @Flag(name: .customLong("password-stdin"), help: "Read the password from standard input (required).") var passwordStdin = false
+        @Flag(name: .customLong("password-stdin"), help: "Read the password from standard input (required unless --external).") var passwordStdin = false
+        @Flag(help: "An account of the directory (--auth ldap or pam): no password record here.") var external = false
         @Flag(help: "Allow APOP and CRAM-MD5 (keeps the password sealed with a key derived from the GUID).") var apop = false
         @Option(help: "Quota in bytes (0: none).") var quota: Int64?
         func run() async throws {
-            guard passwordStdin else { throw UserError("pass --password-stdin and give the password on standard input") }
+            guard passwordStdin != external else {
+                throw UserError(external ? "--external mailboxes have no password: leave out --password-stdin"
+                                         : "pass --password-stdin and give the password on standard input (or --external for a directory account)")
+            }
+            if external && apop { throw UserError("--apop needs a password record; an --external mailbox has none") }
             if let quota, quota < 0 { throw UserError("--quota must not be negative") }
             let address = try target.parsed()
-            let password = try readPasswordFromStdin()
+            let password = external ? nil : try readPasswordFromStdin()
             let (store, _) = try await common.openStore()
             try storeCall("cannot create \(address)") {
                 try store.createMailbox(address, password: password, allowAPOP: apop, quota: quota == 0 ? nil : quota)
@@ -154,6 +159,7 @@ struct MailboxCommand: AsyncParsableCommand {
             print("messages: \(info.messageCount) (\(info.totalBytes) bytes)")
             print("quota: \(info.quota.map { "\($0) bytes" } ?? "none")")
             print("apop: \(info.allowsAPOP ? "allowed" : "not allowed")")
+            print("password: \(info.hasPassword ? "in the password file" : "none (external: the directory's account)")")
             print("lock: \(describe(info.lock))")
         }
     }

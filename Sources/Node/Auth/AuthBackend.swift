@@ -1,0 +1,33 @@
+import POP3Core
+import SharedStore
+
+/// What an account directory says of a login's credentials.
+public enum AuthVerdict: Sendable, Equatable {
+    /// The credentials are the account's (and it passes the directory's group gate, if any).
+    case accepted
+    /// Wrong password, unknown account, outside the group, empty password, a mechanism the directory cannot check:
+    /// all answered alike (`-ERR [AUTH]`), so none of them tells an attacker anything.
+    case rejected
+    /// The directory could not be asked (unreachable, timed out, misconfigured): `-ERR [SYS/TEMP]`, never a wrong
+    /// password. The text is for the log only and must hold no secret.
+    case unavailable(String)
+}
+
+/// An account directory (`auth.backend`: `passwd`, `ldap`, `pam`): it only says whether credentials are an
+/// account's; the `Authenticator` around it checks the domain and takes the mailbox lock. Every call blocks (a slow
+/// hash, a network round trip, PAM) and runs on the thread pool, never on an event loop; each backend bounds its own
+/// time (`AuthConfiguration.timeout`) and answers `unavailable` when it runs out.
+public protocol AuthBackend: Sendable {
+    /// `passwd`, `ldap`, `pam`: for logs and metrics.
+    var name: String { get }
+    /// APOP and CRAM-MD5 need a password equivalent that only the password file keeps (sealed by the GUID).
+    var supportsSharedSecrets: Bool { get }
+    func verify(_ credentials: POP3Credentials, address: MailboxAddress) -> AuthVerdict
+    /// Called instead of `verify` for a name that cannot be an account here (invalid, or a domain not accepted), so
+    /// that the answer's timing does not tell it from a wrong password.
+    func burnEquivalentWork(_ credentials: POP3Credentials)
+}
+
+extension AuthBackend {
+    public func burnEquivalentWork(_ credentials: POP3Credentials) {}
+}
