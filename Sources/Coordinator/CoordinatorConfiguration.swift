@@ -19,6 +19,9 @@ public struct CoordinatorConfiguration: Sendable {
     public var hostname: String
     public var maxMessageSize: Int
     public var maxRecipients: Int
+    /// A bare LF or CR in DATA is refused (`550 5.5.2`, Postfix's `smtpd_forbid_bare_newline = reject`) unless this is
+    /// on: then each is written as CRLF and the message accepted. Only CRLF.CRLF ends DATA either way.
+    public var normalizeBareLineEndings = false
     /// An idle LMTP/SMTP client is disconnected after this (RFC 5321 §4.5.3.2.7: 5 minutes at least).
     public var idleTimeout: TimeAmount
     /// How often `.poplar/pickup/` is scanned; zero turns the pickup folder off.

@@ -34,7 +34,8 @@ final class InboundSession: LineSession {
         self.mode = mode
         self.machine = SMTPSessionStateMachine(configuration: SMTPSessionConfiguration(
             mode: mode, hostname: shared.configuration.hostname, maxMessageSize: shared.configuration.maxMessageSize,
-            maxRecipients: shared.configuration.maxRecipients, tlsAvailable: mode == .smtp && shared.tls != nil))
+            maxRecipients: shared.configuration.maxRecipients, tlsAvailable: mode == .smtp && shared.tls != nil,
+            normalizeBareLineEndings: shared.configuration.normalizeBareLineEndings))
         var logger = shared.logger
         logger[metadataKey: "smtp.session"] = .string(sessionID)
         logger[metadataKey: "smtp.protocol"] = .string(mode == .lmtp ? "lmtp" : "smtp")

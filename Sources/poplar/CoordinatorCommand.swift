@@ -21,6 +21,7 @@ struct CoordinatorOptions: ParsableArguments {
     @Option(help: "Private key, PEM (config tls.key).") var key: String?
     @Option(help: "Name in greetings and Received: headers (config coordinator.hostname; default: host name).") var hostname: String?
     @Option(name: .customLong("max-message-size"), help: "Largest message in bytes (config coordinator.max-message-size; default 64 MiB).") var maxMessageSize: Int?
+    @Flag(name: .customLong("normalize-bare-line-endings"), help: "Accept a bare LF or CR in DATA, written as CRLF, instead of refusing the message with 550 5.5.2 (config coordinator.normalize-bare-line-endings; default off).") var normalizeBareLineEndings = false
     @Option(name: .customLong("max-recipients"), help: "Recipients per transaction (config coordinator.max-recipients; default 1000).") var maxRecipients: Int?
     @Option(name: .customLong("pickup-interval"), help: "Seconds between pickup-folder scans, 0 = off (config coordinator.pickup-interval; default 1).") var pickupInterval: Double?
     @Option(name: .customLong("spool"), help: "Local directory for messages being received (config coordinator.spool; default the temp dir).") var spool: String?
@@ -56,6 +57,7 @@ struct CoordinatorOptions: ParsableArguments {
             guard n >= 1024 else { throw UserError("max message size must be at least 1024 bytes") }
             c.maxMessageSize = n
         }
+        c.normalizeBareLineEndings = normalizeBareLineEndings || reader.bool(forKey: "coordinator.normalize-bare-line-endings", default: false)
         if let n = maxRecipients ?? reader.int(forKey: "coordinator.max-recipients") {
             guard n >= 1 else { throw UserError("max recipients must be at least 1") }
             c.maxRecipients = n

@@ -101,6 +101,24 @@ final class InboundSessionHandlerTests: XCTestCase {
         _ = try await output(c, until: "250 2.0.0 ok")
     }
 
+    /// The option that normalises instead (off by default): each bare LF becomes CRLF and the message is kept; a bare
+    /// LF before the dot still does not end DATA.
+    func testNormalisingOptionStoresCRLF() async throws {
+        let bob = try fixture.addMailbox("bob")
+        let c = try await smtpChannel(.lmtp, shared: try makeShared { $0.normalizeBareLineEndings = true })
+        _ = try await output(c, until: "220 ")
+        try await send(c, "LHLO x\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<\(bob)>\r\nDATA\r\n")
+        _ = try await output(c, until: "354 ")
+        try await send(c, "Subject: one\n\nbody\n.\nstill body\r\n.\r\n")
+        _ = try await output(c, until: "250 2.0.0")
+        let session = try fixture.store.openSession(bob, node: "t", session: "t")
+        defer { try? session.release() }
+        let handle = try session.openMessage(try XCTUnwrap(session.messages.first))
+        defer { handle.close() }
+        let text = String(decoding: try handle.read(at: 0, count: 4096), as: UTF8.self)
+        XCTAssertTrue(text.hasSuffix("Subject: one\r\n\r\nbody\r\n.\r\nstill body\r\n"), text)
+    }
+
     func testIdleTimeoutOnTheTestClock() async throws {
         let c = try await smtpChannel(.smtp, shared: try makeShared())
         _ = try await output(c, until: "220 ")
