@@ -50,38 +50,19 @@ final class InboundSessionHandlerTests: XCTestCase {
 
     enum SMTPModeForTest: Sendable { case lmtp, smtp }
 
-    func output(_ channel: NIOAsyncTestingChannel, until marker: String) async throws -> String {
-        var text = ""
-        let deadline = Date().addingTimeInterval(5)
-        while Date() < deadline {
-            while var buffer = try await channel.readOutbound(as: ByteBuffer.self) {
-                text += buffer.readString(length: buffer.readableBytes) ?? ""
-            }
-            if text.contains(marker) { return text }
-            try await Task.sleep(nanoseconds: 5_000_000)
-        }
-        XCTFail("no \"\(marker)\" in: \(text.suffix(300))")
-        return text
-    }
-
-    func send(_ channel: NIOAsyncTestingChannel, _ text: String) async throws {
-        try await channel.writeInbound(ByteBuffer(string: text))
-        channel.pipeline.fireChannelReadComplete()
-    }
-
     func testNoopFloodIsNotAnsweredWhileThePeerDoesNotRead() async throws {
         let shared = try makeShared()
         for mode in [SMTPModeForTest.lmtp, .smtp] {
             let c = try await smtpChannel(mode, shared: shared)
-            _ = try await output(c, until: "220 ")
+            _ = try await c.output(until: "220 ")
             c.isWritable = false
             c.pipeline.fireChannelWritabilityChanged()
-            try await send(c, String(repeating: "NOOP\r\n", count: 5000))
+            try await c.send(String(repeating: "NOOP\r\n", count: 5000))
             let none = try await c.readOutbound(as: ByteBuffer.self)
             XCTAssertNil(none, "\(mode): nothing answered while the output is over the water mark")
             c.isWritable = true
             c.pipeline.fireChannelWritabilityChanged()
-            _ = try await output(c, until: "250 2.0.0 ok")
+            _ = try await c.output(until: "250 2.0.0 ok")
             try? await c.close()
         }
     }
@@ -90,15 +71,15 @@ final class InboundSessionHandlerTests: XCTestCase {
     func testBareLineFeedInDataIsRefusedAndTheTextAfterItIsNotACommand() async throws {
         let bob = try fixture.addMailbox("bob")
         let c = try await smtpChannel(.lmtp, shared: try makeShared())
-        _ = try await output(c, until: "220 ")
-        try await send(c, "LHLO x\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<\(bob)>\r\nDATA\r\n")
-        _ = try await output(c, until: "354 ")
-        try await send(c, "Subject: one\r\n\r\nbody\n.\nMAIL FROM:<evil@x.test>\r\nRCPT TO:<\(bob)>\r\nDATA\r\nevil\r\n.\r\n")
-        let text = try await output(c, until: "550 5.5.2")
+        _ = try await c.output(until: "220 ")
+        try await c.send("LHLO x\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<\(bob)>\r\nDATA\r\n")
+        _ = try await c.output(until: "354 ")
+        try await c.send("Subject: one\r\n\r\nbody\n.\nMAIL FROM:<evil@x.test>\r\nRCPT TO:<\(bob)>\r\nDATA\r\nevil\r\n.\r\n")
+        let text = try await c.output(until: "550 5.5.2")
         XCTAssertFalse(text.contains("354"), text)
         XCTAssertEqual(try fixture.store.mailboxInfo(bob).messageCount, 0, "nothing stored")
-        try await send(c, "NOOP\r\n")
-        _ = try await output(c, until: "250 2.0.0 ok")
+        try await c.send("NOOP\r\n")
+        _ = try await c.output(until: "250 2.0.0 ok")
     }
 
     /// The option that normalises instead (off by default): each bare LF becomes CRLF and the message is kept; a bare
@@ -106,11 +87,11 @@ final class InboundSessionHandlerTests: XCTestCase {
     func testNormalisingOptionStoresCRLF() async throws {
         let bob = try fixture.addMailbox("bob")
         let c = try await smtpChannel(.lmtp, shared: try makeShared { $0.normalizeBareLineEndings = true })
-        _ = try await output(c, until: "220 ")
-        try await send(c, "LHLO x\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<\(bob)>\r\nDATA\r\n")
-        _ = try await output(c, until: "354 ")
-        try await send(c, "Subject: one\n\nbody\n.\nstill body\r\n.\r\n")
-        _ = try await output(c, until: "250 2.0.0")
+        _ = try await c.output(until: "220 ")
+        try await c.send("LHLO x\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<\(bob)>\r\nDATA\r\n")
+        _ = try await c.output(until: "354 ")
+        try await c.send("Subject: one\n\nbody\n.\nstill body\r\n.\r\n")
+        _ = try await c.output(until: "250 2.0.0")
         let session = try fixture.store.openSession(bob, node: "t", session: "t")
         defer { try? session.release() }
         let handle = try session.openMessage(try XCTUnwrap(session.messages.first))
@@ -121,12 +102,12 @@ final class InboundSessionHandlerTests: XCTestCase {
 
     func testIdleTimeoutOnTheTestClock() async throws {
         let c = try await smtpChannel(.smtp, shared: try makeShared())
-        _ = try await output(c, until: "220 ")
+        _ = try await c.output(until: "220 ")
         await c.testingEventLoop.advanceTime(by: .seconds(299))
-        try await send(c, "NOOP\r\n")
-        _ = try await output(c, until: "250")
+        try await c.send("NOOP\r\n")
+        _ = try await c.output(until: "250")
         await c.testingEventLoop.advanceTime(by: .seconds(301))
-        _ = try await output(c, until: "421 4.4.2")
+        _ = try await c.output(until: "421 4.4.2")
     }
 
     func testSocketmapAnswersInOrderAndClosesOnAHugeLength() async throws {
@@ -134,10 +115,10 @@ final class InboundSessionHandlerTests: XCTestCase {
         let shared = try makeShared()
         let c = try await channel(options: SocketmapSession.connectionOptions(shared.configuration)) { SocketmapSession(shared: shared) }
         func ns(_ s: String) -> String { "\(s.utf8.count):\(s)," }
-        try await send(c, ns("mailboxes bob@example.test") + ns("domains example.test") + ns("domains none.test"))
-        let text = try await output(c, until: "NOTFOUND")
+        try await c.send(ns("mailboxes bob@example.test") + ns("domains example.test") + ns("domains none.test"))
+        let text = try await c.output(until: "NOTFOUND")
         XCTAssertEqual(text, ns("OK bob@example.test") + ns("OK example.test") + ns("NOTFOUND "))
-        try await send(c, "99999999999999999999999:")
+        try await c.send("99999999999999999999999:")
         try await Task.sleep(nanoseconds: 50_000_000)
         let open = c.isActive
         XCTAssertFalse(open, "a length of more digits than the bound needs closes the connection")

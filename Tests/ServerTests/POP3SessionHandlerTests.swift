@@ -44,37 +44,17 @@ final class POP3SessionHandlerTests: XCTestCase {
         return channel
     }
 
-    /// Output until `marker` appears (the thread pool answers from another thread), at most 5 s.
-    func output(_ channel: NIOAsyncTestingChannel, until marker: String) async throws -> String {
-        var text = ""
-        let deadline = Date().addingTimeInterval(5)
-        while Date() < deadline {
-            while var buffer = try await channel.readOutbound(as: ByteBuffer.self) {
-                text += buffer.readString(length: buffer.readableBytes) ?? ""
-            }
-            if text.contains(marker) { return text }
-            try await Task.sleep(nanoseconds: 5_000_000)
-        }
-        XCTFail("no \"\(marker)\" in: \(text.prefix(300))")
-        return text
-    }
-
-    func send(_ channel: NIOAsyncTestingChannel, _ text: String) async throws {
-        try await channel.writeInbound(ByteBuffer(string: text))
-        channel.pipeline.fireChannelReadComplete()
-    }
-
     func testCapaFloodIsNotAnsweredWhileThePeerDoesNotRead() async throws {
         let (channel, _) = try await makeChannel()
-        _ = try await output(channel, until: "+OK")
+        _ = try await channel.output(until: "+OK")
         channel.isWritable = false
         channel.pipeline.fireChannelWritabilityChanged()
-        try await send(channel, String(repeating: "CAPA\r\n", count: 2000))
+        try await channel.send(String(repeating: "CAPA\r\n", count: 2000))
         let none = try await channel.readOutbound(as: ByteBuffer.self)
         XCTAssertNil(none, "nothing is answered while the output is over the water mark")
         channel.isWritable = true
         channel.pipeline.fireChannelWritabilityChanged()
-        let text = try await output(channel, until: "+OK Capability list follows")
+        let text = try await channel.output(until: "+OK Capability list follows")
         XCTAssertGreaterThan(text.components(separatedBy: "+OK Capability").count - 1, 0)
     }
 
@@ -82,16 +62,16 @@ final class POP3SessionHandlerTests: XCTestCase {
     /// connection (and its slot) forever, nor a CAPA every 35 s.
     func testCommandsBeforeLoginDoNotExtendTheLoginDeadline() async throws {
         let (channel, _) = try await makeChannel { $0.loginTimeout = .seconds(180); $0.authorizationIdleTimeout = .seconds(60) }
-        _ = try await output(channel, until: "+OK")
+        _ = try await channel.output(until: "+OK")
         for _ in 0..<5 {
             await channel.testingEventLoop.advanceTime(by: .seconds(35))
-            try await send(channel, "CAPA\r\n")
-            _ = try await output(channel, until: "\r\n.\r\n")
+            try await channel.send("CAPA\r\n")
+            _ = try await channel.output(until: "\r\n.\r\n")
         }
         let active = channel.isActive
         XCTAssertTrue(active)
         await channel.testingEventLoop.advanceTime(by: .seconds(10))
-        let text = try await output(channel, until: "-ERR")
+        let text = try await channel.output(until: "-ERR")
         XCTAssertTrue(text.contains("autologout"), text)
         try await Task.sleep(nanoseconds: 20_000_000)
         let closed = !channel.isActive
@@ -101,42 +81,42 @@ final class POP3SessionHandlerTests: XCTestCase {
     func testIdleAfterLoginLogsOutAndGivesTheLockBack() async throws {
         let address = try fixture.addMailbox("alice")
         let (channel, shared) = try await makeChannel { $0.idleTimeout = .seconds(600) }
-        _ = try await output(channel, until: "+OK")
-        try await send(channel, "USER \(address)\r\n")
-        _ = try await output(channel, until: "+OK")
-        try await send(channel, "PASS secret\r\n")
-        _ = try await output(channel, until: "has 0 messages")
+        _ = try await channel.output(until: "+OK")
+        try await channel.send("USER \(address)\r\n")
+        _ = try await channel.output(until: "+OK")
+        try await channel.send("PASS secret\r\n")
+        _ = try await channel.output(until: "has 0 messages")
         XCTAssertNotEqual(try fixture.store.lockState(address), .free)
         // Past the 3-minute login deadline: logged in, it no longer applies.
         await channel.testingEventLoop.advanceTime(by: .seconds(599))
         let stillActive = channel.isActive
         XCTAssertTrue(stillActive)
         await channel.testingEventLoop.advanceTime(by: .seconds(2))
-        _ = try await output(channel, until: "autologout")
+        _ = try await channel.output(until: "autologout")
         XCTAssertTrue(try fixture.waitUntilFree(address))
         XCTAssertEqual(shared.connections.count, 0)
     }
 
     func testProxyHeaderFromAnUntrustedPeerIsRefusedBeforeAnyCommand() async throws {
         let (channel, _) = try await makeChannel()
-        _ = try await output(channel, until: "+OK")
-        try await send(channel, "PROXY TCP4 10.0.0.1 10.0.0.2 1000 110\r\nQUIT\r\n")
-        let text = try await output(channel, until: "-ERR")
+        _ = try await channel.output(until: "+OK")
+        try await channel.send("PROXY TCP4 10.0.0.1 10.0.0.2 1000 110\r\nQUIT\r\n")
+        let text = try await channel.output(until: "-ERR")
         XCTAssertTrue(text.contains("PROXY header not accepted"), text)
         XCTAssertFalse(text.contains("+OK"), text)
     }
 
     func testQueuedConnectionIsNotReadUntilAdmitted() async throws {
         let (first, shared) = try await makeChannel { $0.maxConnections = 1; $0.backlog = 1 }
-        _ = try await output(first, until: "+OK")
+        _ = try await first.output(until: "+OK")
         let second = try await Self.pop3Channel(shared, port: 2)
-        try await send(second, "CAPA\r\n")
+        try await second.send("CAPA\r\n")
         let none = try await second.readOutbound(as: ByteBuffer.self)
         XCTAssertNil(none, "no greeting and no answer while queued")
-        try await send(first, "QUIT\r\n")
-        _ = try await output(first, until: "+OK")
+        try await first.send("QUIT\r\n")
+        _ = try await first.output(until: "+OK")
         try? await first.close()
-        let text = try await output(second, until: "Capability list")
+        let text = try await second.output(until: "Capability list")
         XCTAssertTrue(text.hasPrefix("+OK"), text)
     }
 }
