@@ -19,7 +19,7 @@ public final class DeliveryWriter: @unchecked Sendable {
         self.store = store
         self.address = address
         self.dir = try store.mailboxDir(address)
-        guard try store.volume.exists(try dir.appending("passwd")) else {
+        guard try store.mailboxPresent(dir) else {
             throw StoreError(code: .notFound, message: "no mailbox \(address)")
         }
         self.namer = try store.messageNamer()

@@ -247,6 +247,8 @@ public final class MailStore: Sendable {
         if let password {
             let record = try PasswordHasher.makeRecord(password: password, address: address, guid: guid, rounds: info.kdfRounds, allowAPOP: allowAPOP)
             try volume.writeFile(try dir.appending("passwd"), record.encoded(), exclusive: true)
+        } else {
+            try volume.writeFile(try dir.appending(Self.externalMarker), Array("account=directory\n".utf8), exclusive: true)
         }
         if let quota, quota > 0 { try volume.writeFile(try dir.appending("quota"), Array("\(quota)\n".utf8), exclusive: true) }
         // The mailbox exists once its lock file exists.
@@ -277,8 +279,17 @@ public final class MailStore: Sendable {
         }.sorted { $0.mailbox < $1.mailbox }
     }
 
+    /// The file that marks a mailbox whose account lives in a directory (`--external`): it has no `passwd`.
+    static let externalMarker = "external"
+
     public func mailboxExists(_ address: MailboxAddress) throws -> Bool {
-        try volume.exists(try mailboxDir(address).appending("passwd"))
+        try mailboxPresent(try mailboxDir(address))
+    }
+
+    /// A mailbox is there when its password record is, or the marker of an external one (one stat for the usual
+    /// mailbox; the lock's names move, so they mark nothing).
+    func mailboxPresent(_ dir: StorePath) throws -> Bool {
+        try volume.exists(try dir.appending("passwd")) || volume.exists(try dir.appending(Self.externalMarker))
     }
 
     public func mailboxInfo(_ address: MailboxAddress) throws -> MailboxInfo {
@@ -302,6 +313,9 @@ public final class MailStore: Sendable {
     public func setPassword(_ address: MailboxAddress, password: String, allowAPOP: Bool) throws {
         let dir = try mailboxDir(address)
         guard try mailboxExists(address) else { throw StoreError(code: .notFound, message: "no mailbox \(address)") }
+        guard try !volume.exists(try dir.appending(Self.externalMarker)) else {
+            throw StoreError(code: .invalidName, message: "\(address) is an external mailbox: its password is the directory's (LDAP or PAM)")
+        }
         let record = try PasswordHasher.makeRecord(password: password, address: address, guid: guid, rounds: info.kdfRounds, allowAPOP: allowAPOP)
         try volume.writeAtomically(try dir.appending("passwd"), record.encoded(), staging: try dir.appending("tmp"))
     }

@@ -114,3 +114,23 @@ final class MailStoreTests: XCTestCase {
         XCTAssertTrue(record.phc.hasPrefix("$pbkdf2-sha256$i=210000$"))
     }
 }
+
+/// Mailboxes whose account lives in a directory (`mailbox add --external`): no password record, a marker instead;
+/// they exist for delivery and lookups like any other.
+final class ExternalMailboxTests: XCTestCase {
+    func testExternalMailboxExistsTakesMailAndHasNoPassword() throws {
+        let f = try StoreFixture()
+        let address = try MailboxAddress(mailbox: "ext", domain: "example.test")
+        try f.store.createMailbox(address, password: nil, allowAPOP: false, quota: nil)
+        XCTAssertTrue(try f.store.mailboxExists(address))
+        XCTAssertFalse(try f.store.mailboxInfo(address).hasPassword)
+        _ = try f.store.deliver(to: address, message: Array("Subject: x\r\n\r\nbody\r\n".utf8), enforceQuota: true)
+        XCTAssertEqual(try f.store.mailboxInfo(address).messageCount, 1)
+        try f.store.setQuota(address, 1000)
+        XCTAssertThrowsError(try f.store.setPassword(address, password: "pw", allowAPOP: false)) { error in
+            XCTAssertTrue("\(error)".contains("external mailbox"), "\(error)")
+        }
+        XCTAssertThrowsError(try f.store.passwordRecord(address))
+        XCTAssertFalse(try f.store.mailboxExists(try MailboxAddress(mailbox: "none", domain: "example.test")))
+    }
+}
