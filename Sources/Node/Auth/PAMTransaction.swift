@@ -37,10 +37,10 @@ struct PAMTransaction {
     static let authenticateRejections: Set<Int32> = [
         PAM_AUTH_ERR, PAM_USER_UNKNOWN, PAM_CRED_INSUFFICIENT, PAM_MAXTRIES, PAM_PERM_DENIED, PAM_ACCT_EXPIRED,
     ]
-    /// The account is known and the password right, but it may not log in now: expired, its password must be
-    /// changed first (POP3 cannot), refused by a module (pam_access, pam_time).
+    /// The account is known and the password right, but it may not log in now: expired, its password expired or
+    /// to be changed first (POP3 cannot), refused by a module (pam_access, pam_time).
     static let accountRejections: Set<Int32> = [
-        PAM_AUTH_ERR, PAM_USER_UNKNOWN, PAM_ACCT_EXPIRED, PAM_NEW_AUTHTOK_REQD, PAM_PERM_DENIED,
+        PAM_AUTH_ERR, PAM_USER_UNKNOWN, PAM_ACCT_EXPIRED, PAM_AUTHTOK_EXPIRED, PAM_NEW_AUTHTOK_REQD, PAM_PERM_DENIED,
     ]
 
     /// Nil on success; `.rejected` for the codes of a wrong login; `.unavailable` for everything else (PAM_SYSTEM_ERR,
