@@ -55,14 +55,19 @@ public final class PAMBackend: AuthBackend {
         guard !password.isEmpty, password.utf8.count <= Self.maxPasswordBytes, UnixUserName.isValid(user),
               let secret = PAMConversationCredentials(user: user, password: password)
         else { return .rejected }
-        if let problem = PAMServiceFile.problem(settings.service) ?? gate?.problem() {
+        if let problem = PAMServiceFile.problem(settings.service) {
             secret.wipe()
             logger.error("PAM is misconfigured: \(problem)")
             return .unavailable(problem)
         }
-        let service = settings.service, gate = self.gate, started = self.started
+        let service = settings.service, gate = self.gate, started = self.started, logger = self.logger
+        // Everything that may block (NSS lookups of the group, the PAM modules) runs under the timeout.
         let outcome = watchdog.run(timeout: timeout) {
             defer { secret.wipe() }
+            if let problem = gate?.problem() {
+                logger.error("PAM is misconfigured: \(problem)")
+                return .unavailable(problem)
+            }
             started.withLockedValue { $0 += 1 }
             let verdict = PAMTransaction(service: service).run(secret)
             guard verdict == .accepted, let gate else { return verdict }

@@ -6,7 +6,9 @@ import NIOCore
 /// Runs each PAM transaction on a thread of its own and waits for it at most the auth timeout: a hung module (a
 /// network directory behind PAM, a `pam_exec` script) costs one stuck thread, not a pool thread or a login forever.
 /// A transaction past its timeout is abandoned and finishes on its own; while `maxStuck` of them are still running,
-/// new logins are refused as unavailable rather than piling up threads.
+/// new logins are refused as unavailable rather than piling up threads. (Transactions within their timeout are
+/// bounded by the thread pool the logins run on; so PAM threads number at most `maxStuck` plus the pool's size, give
+/// or take the logins that pass the check together.)
 final class PAMWatchdog: Sendable {
     enum Outcome: Equatable {
         case finished(AuthVerdict)
