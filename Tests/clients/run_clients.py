@@ -532,6 +532,90 @@ def poplib_full(h, n):
     p.quit()
 
 
+def run_root_tool(*cmd, stdin=None):
+    r = subprocess.run(list(cmd), input=stdin, capture_output=True, timeout=60)
+    if r.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)}: {r.stderr.decode(errors='replace')}")
+
+
+@test
+def pam_accounts_with_poplib_and_curl(h, n):
+    """--auth pam: a real system account (useradd, chpasswd) in the group logs in with poplib (USER/PASS, POP3S)
+    and curl (AUTH PLAIN) to its external mailbox; a wrong password, an account outside the group and APOP get
+    -ERR [AUTH]; a node whose PAM service has no file does not start. Needs root (pam_unix reads /etc/shadow)."""
+    if os.geteuid() != 0:
+        print("  (not root: no system accounts made, nothing checked)", flush=True)
+        return
+    suffix = "%06x" % random.randrange(16 ** 6)
+    user, outsider, group, service = f"cpam_{suffix}", f"cpao_{suffix}", f"cpag_{suffix}", f"poplar-clients-{suffix}"
+    pw = f"pam pw-{suffix}"
+    pamfile = f"/etc/pam.d/{service}"
+    users, groups = [], []
+    node = None
+    try:
+        run_root_tool("groupadd", group)
+        groups.append(group)
+        for u in (user, outsider):
+            run_root_tool("useradd", "-M", "-s", "/usr/sbin/nologin", u)
+            users.append(u)
+        run_root_tool("chpasswd", stdin=f"{user}:{pw}\n{outsider}:{pw}\n".encode())
+        run_root_tool("usermod", "-aG", group, user)
+        with open(pamfile, "w") as f:
+            f.write("# Poplar's client suite (Tests/clients/run_clients.py): removed after the test.\n"
+                    "auth     required  pam_unix.so\naccount  required  pam_unix.so\n")
+        for u in (user, outsider):
+            h.cli("mailbox", "add", f"{u}@{DOMAIN}", "--external")
+        try:
+            h.start_node("--auth", "pam", "--pam-service", f"{service}-missing", "--pam-group", group, name="pam-missing")
+            raise AssertionError("a node whose PAM service has no file started")
+        except RuntimeError as e:
+            assert "has no configuration file" in str(e), str(e)[-500:]
+        node = h.start_node("--auth", "pam", "--pam-service", service, "--pam-group", group, name="pam")
+        p = poplib.POP3("127.0.0.1", node["port"], timeout=15)
+        p.user(f"{user}@{DOMAIN}")
+        p.pass_(pw)
+        assert p.stat() == (0, 0), p.stat()
+        p.quit()
+        p = poplib.POP3_SSL("127.0.0.1", node["tls"], context=insecure_context(), timeout=15)
+        p.user(f"{user}@{DOMAIN}")
+        p.pass_(pw)
+        p.quit()
+        for who, secret in ((user, "wrong"), (outsider, pw), (f"nosuch_{suffix}", pw)):
+            p = poplib.POP3("127.0.0.1", node["port"], timeout=15)
+            p.user(f"{who}@{DOMAIN}")
+            try:
+                p.pass_(secret)
+                raise AssertionError(f"{who} logged in")
+            except poplib.error_proto as e:
+                assert str(e).startswith("b'-ERR [AUTH]"), (who, str(e))
+            p.close()
+        p = poplib.POP3("127.0.0.1", node["port"], timeout=15)
+        try:
+            p.apop(f"{user}@{DOMAIN}", pw)
+            raise AssertionError("APOP logged a PAM account in")
+        except poplib.error_proto as e:
+            assert str(e).startswith("b'-ERR"), str(e)
+        p.close()
+        for url in (f"pop3://127.0.0.1:{node['port']}/", f"pop3s://127.0.0.1:{node['tls']}/"):
+            out = subprocess.run(["curl", "-s", "-k", "--login-options", "AUTH=PLAIN", url, "-u", f"{user}@{DOMAIN}:{pw}"],
+                                 capture_output=True, timeout=30)
+            assert out.returncode == 0 and out.stdout.strip() == b"", (url, out.returncode, out.stdout[:100])  # LIST of none
+        out = subprocess.run(["curl", "-s", f"pop3://127.0.0.1:{node['port']}/", "-u", f"{outsider}@{DOMAIN}:{pw}"],
+                             capture_output=True, timeout=30)
+        assert out.returncode == 67, ("curl: login denied", out.returncode)
+        log = open(os.path.join(h.dir, "pam.log"), "rb").read()
+        assert pw.encode() not in log, "the password reached the log"
+    finally:
+        if node:
+            h.stop_node(node)
+        for u in users:
+            subprocess.run(["userdel", u], capture_output=True, timeout=60)
+        for g in groups:
+            subprocess.run(["groupdel", g], capture_output=True, timeout=60)
+        if os.path.exists(pamfile):
+            os.remove(pamfile)
+
+
 @test
 def perl_net_pop3_apop_and_user(h, n):
     script = os.path.join(os.path.dirname(__file__), "netpop3.pl")

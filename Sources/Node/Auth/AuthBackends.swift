@@ -9,8 +9,10 @@ public enum AuthBackends {
             return PasswdBackend(store: store, cache: cache)
         case .ldap:
             throw NodeError.configuration("auth backend ldap is not built yet")
-        case .pam:
-            throw NodeError.configuration("auth backend pam is not built yet")
+        case .pam(let settings):
+            let backend = PAMBackend(settings: settings, timeout: configuration.timeout)
+            try backend.checkConfiguration()
+            return backend
         }
     }
 }
