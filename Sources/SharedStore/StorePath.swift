@@ -43,12 +43,7 @@ public struct FileAttributes: Sendable, Equatable {
     public var size: Int64
     public var modifiedNanoseconds: Int64
     public var fileID: UInt64
-    public init(kind: FileKind, size: Int64, modifiedNanoseconds: Int64, fileID: UInt64) {
-        self.kind = kind
-        self.size = size
-        self.modifiedNanoseconds = modifiedNanoseconds
-        self.fileID = fileID
-    }
+    // Made only by the volumes (this module): the memberwise init is enough.
 }
 
 public struct DirectoryEntry: Sendable, Equatable {
