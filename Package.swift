@@ -36,6 +36,11 @@ let package = Package(
             path: "Sources/SharedStore/CNFS",
             providers: [.apt(["libnfs-dev"])]
         ),
+        .systemLibrary(
+            name: "CLDAP",
+            path: "Sources/Node/CLDAP",
+            providers: [.apt(["libldap-dev"])]
+        ),
         .target(
             name: "SharedStore",
             dependencies: [
@@ -66,6 +71,7 @@ let package = Package(
         .target(
             name: "Node",
             dependencies: [
+                "CLDAP",
                 "POP3Core",
                 "ServerSupport",
                 "SharedStore",
@@ -79,7 +85,7 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Sources/Node",
-            exclude: ["POP3Core", "ServerSupport"]
+            exclude: ["CLDAP", "POP3Core", "ServerSupport"]
         ),
         .target(
             name: "SMTPCore",
