@@ -41,6 +41,11 @@ let package = Package(
             path: "Sources/Node/CPAM",
             providers: [.apt(["libpam0g-dev"])]
         ),
+        .systemLibrary(
+            name: "CLDAP",
+            path: "Sources/Node/CLDAP",
+            providers: [.apt(["libldap-dev"])]
+        ),
         .target(
             name: "SharedStore",
             dependencies: [
@@ -72,6 +77,7 @@ let package = Package(
             name: "Node",
             dependencies: [
                 "CPAM",
+                "CLDAP",
                 "POP3Core",
                 "ServerSupport",
                 "SharedStore",
@@ -85,7 +91,7 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Sources/Node",
-            exclude: ["CPAM", "POP3Core", "ServerSupport"]
+            exclude: ["CLDAP", "CPAM", "POP3Core", "ServerSupport"]
         ),
         .target(
             name: "SMTPCore",

@@ -617,6 +617,85 @@ def pam_accounts_with_poplib_and_curl(h, n):
 
 
 @test
+def ldap_accounts_with_poplib_and_curl(h, n):
+    """poplar node --auth ldap against a private slapd (Tests/clients/slapd.py), StartTLS verified with its CA: an
+    account in the group logs in with poplib (USER/PASS, POP3S) and curl (AUTH PLAIN) to its external mailbox; a wrong
+    password, an account outside the group, an empty password and APOP get -ERR [AUTH]; slapd killed: -ERR [SYS/TEMP],
+    then logins again once it is back; the password is not in the node's log."""
+    import slapd as slapd_module
+    if not slapd_module.installed():
+        print("  (slapd or ldap-utils not installed: nothing checked)", flush=True)
+        return
+    directory = tempfile.mkdtemp(prefix="poplar-clients-slapd-")
+    directory_server = slapd_module.Slapd(directory, free_port(), free_port())
+    node = None
+    pw = "ldap pw-%06x" % random.randrange(16 ** 6)
+    try:
+        directory_server.start()
+        directory_server.seed({"lalice": (f"lalice@{DOMAIN}", pw), "lbob": (f"lbob@{DOMAIN}", pw)}, members=["lalice"])
+        for u in ("lalice", "lbob"):
+            h.cli("mailbox", "add", f"{u}@{DOMAIN}", "--external")
+        pwfile = os.path.join(directory, "service.pw")
+        with open(pwfile, "w") as f:
+            f.write(slapd_module.SERVICE_PW + "\n")
+        os.chmod(pwfile, 0o600)
+        node = h.start_node("--auth", "ldap", "--ldap-uri", directory_server.uri, "--ldap-starttls", "--ldap-ca-file",
+                            directory_server.ca, "--ldap-base", slapd_module.SUFFIX, "--ldap-bind-dn", slapd_module.SERVICE_DN,
+                            "--ldap-bind-password-file", pwfile, "--ldap-group-dn", slapd_module.GROUP_DN,
+                            "--auth-timeout", "3", name="ldap")
+
+        def refused(user, secret, prefix="-ERR [AUTH]"):
+            p = poplib.POP3("127.0.0.1", node["port"], timeout=15)
+            p.user(user)
+            try:
+                p.pass_(secret)
+                raise AssertionError(f"{user} logged in")
+            except poplib.error_proto as e:
+                assert str(e).startswith(f"b'{prefix}"), (user, str(e))
+            p.close()
+
+        p = poplib.POP3("127.0.0.1", node["port"], timeout=15)
+        p.user(f"lalice@{DOMAIN}")
+        p.pass_(pw)
+        assert p.stat() == (0, 0), p.stat()
+        p.quit()
+        p = poplib.POP3_SSL("127.0.0.1", node["tls"], context=insecure_context(), timeout=15)
+        p.user(f"lalice@{DOMAIN}")
+        p.pass_(pw)
+        p.quit()
+        out = subprocess.run(["curl", "-s", "-k", "--login-options", "AUTH=PLAIN", f"pop3s://127.0.0.1:{node['tls']}/",
+                              "-u", f"lalice@{DOMAIN}:{pw}"], capture_output=True, timeout=30)
+        assert out.returncode == 0 and out.stdout.strip() == b"", (out.returncode, out.stdout[:100])
+        refused(f"lalice@{DOMAIN}", "wrong")
+        refused(f"lbob@{DOMAIN}", pw)
+        refused(f"nobody@{DOMAIN}", pw)
+        p = poplib.POP3("127.0.0.1", node["port"], timeout=15)
+        try:
+            p.apop(f"lalice@{DOMAIN}", pw)
+            raise AssertionError("APOP logged an LDAP account in")
+        except poplib.error_proto as e:
+            assert str(e).startswith("b'-ERR"), str(e)
+        p.close()
+        out = subprocess.run(["curl", "-s", "--login-options", "AUTH=PLAIN", f"pop3://127.0.0.1:{node['port']}/",
+                              "-u", f"lalice@{DOMAIN}:"], capture_output=True, timeout=30)
+        assert out.returncode == 67, ("curl with an empty password: login denied", out.returncode)
+        directory_server.stop()
+        refused(f"lalice@{DOMAIN}", pw, "-ERR [SYS/TEMP]")
+        directory_server.start()
+        p = poplib.POP3("127.0.0.1", node["port"], timeout=15)
+        p.user(f"lalice@{DOMAIN}")
+        p.pass_(pw)
+        p.quit()
+        log = open(os.path.join(h.dir, "ldap.log"), "rb").read()
+        assert pw.encode() not in log and slapd_module.SERVICE_PW.encode() not in log, "a password reached the log"
+    finally:
+        if node:
+            h.stop_node(node)
+        directory_server.stop()
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+@test
 def perl_net_pop3_apop_and_user(h, n):
     script = os.path.join(os.path.dirname(__file__), "netpop3.pl")
     for method in ("apop", "login"):

@@ -7,8 +7,8 @@ public enum AuthBackends {
         switch configuration.method {
         case .passwd:
             return PasswdBackend(store: store, cache: cache)
-        case .ldap:
-            throw NodeError.configuration("auth backend ldap is not built yet")
+        case .ldap(let settings):
+            return try LDAPBackend(settings: settings, timeout: configuration.timeout)
         case .pam(let settings):
             let backend = PAMBackend(settings: settings, timeout: configuration.timeout)
             try backend.checkConfiguration()
