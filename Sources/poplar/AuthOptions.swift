@@ -18,6 +18,7 @@ struct AuthOptions: ParsableArguments {
     @Flag(name: .customLong("ldap-starttls"), help: "StartTLS on an ldap:// URI, certificate verified (config auth.ldap.starttls).") var ldapStartTLS = false
     @Option(name: .customLong("ldap-group-dn"), help: "Only members of this group may log in (config auth.ldap.group-dn; default: any account found).") var ldapGroupDN: String?
     @Option(name: .customLong("ldap-preset"), help: "openldap or ad (Active Directory: userPrincipalName/sAMAccountName, memberOf) (config auth.ldap.preset; default openldap).") var ldapPreset: String?
+    @Option(name: .customLong("ldap-pool-size"), help: "Connections kept to the directory for searches, and as many for password binds, 1-64 (config auth.ldap.pool-size; default 4).") var ldapPoolSize: Int?
     @Option(name: .customLong("pam-service"), help: "PAM service, /etc/pam.d/NAME (config auth.pam.service; default poplar).") var pamService: String?
     @Option(name: .customLong("pam-group"), help: "Only members of this Unix group may log in; \"\" for any account (config auth.pam.group; default pop3users).") var pamGroup: String?
 
@@ -42,6 +43,8 @@ struct AuthOptions: ParsableArguments {
             if let filter, !(filter.hasPrefix("(") && filter.hasSuffix(")") && (filter.contains("%u") || filter.contains("%l"))) {
                 throw UserError("LDAP filter must be a parenthesised filter naming %u or %l, not \(filter)")
             }
+            let poolSize = ldapPoolSize ?? reader.int(forKey: "auth.ldap.pool-size") ?? 4
+            guard (1...64).contains(poolSize) else { throw UserError("LDAP pool size must be 1 to 64, not \(poolSize)") }
             c.method = .ldap(LDAPSettings(
                 uri: uri, base: base, filter: filter,
                 bindDN: ldapBindDN ?? reader.string(forKey: "auth.ldap.bind-dn"),
@@ -49,7 +52,7 @@ struct AuthOptions: ParsableArguments {
                 caFile: ldapCAFile ?? reader.string(forKey: "auth.ldap.ca-file"),
                 startTLS: ldapStartTLS || reader.bool(forKey: "auth.ldap.starttls", default: false),
                 groupDN: ldapGroupDN ?? reader.string(forKey: "auth.ldap.group-dn"),
-                preset: preset))
+                preset: preset, poolSize: poolSize))
         case "pam":
             let service = pamService ?? reader.string(forKey: "auth.pam.service") ?? PAMSettings.defaultService
             guard !service.isEmpty, service.utf8.count <= 64, service.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) }) else {
