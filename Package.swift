@@ -117,6 +117,23 @@ let package = Package(
             ],
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),
+        // Fuzzing (docs/fuzzing.md): the targets as a library, one libFuzzer binary that dispatches on
+        // POPLAR_FUZZ_TARGET (built with -DFUZZING by Tests/Fuzz/run-fuzz.sh; otherwise a corpus replayer), and
+        // the replay of every corpus and crash input that CI runs.
+        .target(
+            name: "FuzzTargets",
+            dependencies: [
+                "POP3Core", "SMTPCore", "ServerSupport", "SharedStore",
+                .product(name: "Configuration", package: "swift-configuration"),
+            ],
+            path: "Tests/Fuzz/FuzzTargets"
+        ),
+        .executableTarget(
+            name: "PoplarFuzz",
+            dependencies: ["FuzzTargets"],
+            path: "Tests/Fuzz/PoplarFuzz"
+        ),
+        .testTarget(name: "FuzzReplayTests", dependencies: ["FuzzTargets"]),
         .testTarget(name: "SharedStoreTests", dependencies: ["SharedStore"]),
         .testTarget(name: "POP3CoreTests", dependencies: ["POP3Core"]),
         .testTarget(name: "SMTPCoreTests", dependencies: ["SMTPCore"]),
