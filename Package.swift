@@ -128,9 +128,10 @@ let package = Package(
             ],
             path: "Tests/Fuzz/FuzzTargets"
         ),
+        .target(name: "CFuzzDriver", path: "Tests/Fuzz/CFuzzDriver"),
         .executableTarget(
             name: "PoplarFuzz",
-            dependencies: ["FuzzTargets"],
+            dependencies: ["FuzzTargets", "CFuzzDriver"],
             path: "Tests/Fuzz/PoplarFuzz"
         ),
         .testTarget(name: "FuzzReplayTests", dependencies: ["FuzzTargets"]),

@@ -34,7 +34,8 @@ struct PoplarFuzzReplay {
                 : [path]
             for file in files {
                 guard let data = FileManager.default.contents(atPath: file) else { continue }
-                print("replay \(name) \(file)")
+                // stderr: unbuffered, so the last file named is the one that crashed.
+                FileHandle.standardError.write(Data("replay \(name) \(file)\n".utf8))
                 run(Array(data))
                 count += 1
             }
