@@ -2,11 +2,11 @@ import ServerSupport
 
 /// (d) The PROXY v1/v2 header decoder and `ProxyHeaderGate`.
 ///
-/// Input: the bytes a peer sends first (a real header from HAProxy, or anything). Byte 0's low bits only choose
-/// how the bytes arrive (the chunk size for the incremental checks); byte 0 is part of the stream too.
+/// Input: the bytes a peer sends first (a real header from HAProxy, or anything). The last byte also chooses how
+/// the bytes arrive (the chunk size, 1...17, for the incremental checks); it is part of the stream too.
 public enum FuzzProxyHeader {
     public static func run(_ data: [UInt8]) {
-        let chunk = 1 + Int(data.first ?? 0) % 17
+        let chunk = 1 + Int(data.last ?? 0) % 17
 
         // The decoder is total and consistent: what it consumed is there; a decision never changes with more bytes.
         let result = ProxyHeaderDecoder.decode(data)
