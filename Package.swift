@@ -126,13 +126,15 @@ let package = Package(
                 "POP3Core", "SMTPCore", "ServerSupport", "SharedStore",
                 .product(name: "Configuration", package: "swift-configuration"),
             ],
-            path: "Tests/Fuzz/FuzzTargets"
+            path: "Tests/Fuzz/FuzzTargets",
+            swiftSettings: [.swiftLanguageMode(.v6)]
         ),
         .target(name: "CFuzzDriver", path: "Tests/Fuzz/CFuzzDriver"),
         .executableTarget(
             name: "PoplarFuzz",
             dependencies: ["FuzzTargets", "CFuzzDriver"],
-            path: "Tests/Fuzz/PoplarFuzz"
+            path: "Tests/Fuzz/PoplarFuzz",
+            swiftSettings: [.swiftLanguageMode(.v6)]
         ),
         .testTarget(name: "FuzzReplayTests", dependencies: ["FuzzTargets"]),
         .testTarget(name: "SharedStoreTests", dependencies: ["SharedStore"]),
