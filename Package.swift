@@ -126,6 +126,26 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        // Fuzzing (docs/fuzzing.md): the targets as a library, one libFuzzer binary that dispatches on
+        // POPLAR_FUZZ_TARGET (built with -DFUZZING by Tests/Fuzz/run-fuzz.sh; otherwise a corpus replayer), and
+        // the replay of every corpus and crash input that CI runs.
+        .target(
+            name: "FuzzTargets",
+            dependencies: [
+                "POP3Core", "SMTPCore", "ServerSupport", "SharedStore",
+                .product(name: "Configuration", package: "swift-configuration"),
+            ],
+            path: "Tests/Fuzz/FuzzTargets",
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        .target(name: "CFuzzDriver", path: "Tests/Fuzz/CFuzzDriver"),
+        .executableTarget(
+            name: "PoplarFuzz",
+            dependencies: ["FuzzTargets", "CFuzzDriver"],
+            path: "Tests/Fuzz/PoplarFuzz",
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        .testTarget(name: "FuzzReplayTests", dependencies: ["FuzzTargets"]),
         .testTarget(name: "SharedStoreTests", dependencies: ["SharedStore"]),
         .testTarget(name: "DocsTests"),
         .testTarget(name: "POP3CoreTests", dependencies: ["POP3Core"]),

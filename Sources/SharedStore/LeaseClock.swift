@@ -35,10 +35,14 @@ public final class ManualLeaseClock: LeaseClock {
 public struct LockLease: Sendable, Equatable {
     public static let defaultMilliseconds = 30_000
     public static let minimumMilliseconds = 300
+    /// `poplar init --lock-lease` allows up to 3600 s. A larger value (a hand-edited or damaged `.poplar/cluster`)
+    /// counts as this: the deadlines are nanoseconds in a UInt64, and `lock-lease-ms=9223372036854775807` trapped
+    /// every node at its first lock (found by the store fuzz target, Tests/Fuzz/Crashes/store).
+    public static let maximumMilliseconds = 3_600_000
     public var milliseconds: Int
 
     public init(milliseconds: Int = LockLease.defaultMilliseconds) {
-        self.milliseconds = max(Self.minimumMilliseconds, milliseconds)
+        self.milliseconds = min(max(Self.minimumMilliseconds, milliseconds), Self.maximumMilliseconds)
     }
 
     public var nanoseconds: UInt64 { UInt64(milliseconds) * 1_000_000 }

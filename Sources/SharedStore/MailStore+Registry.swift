@@ -167,8 +167,12 @@ extension MailStore {
     public func pendingControl(node: String) throws -> (drain: Bool, kicks: [String]) {
         let entries: [DirectoryEntry]
         do { entries = try volume.list(try controlFolder(node)) } catch let e as StoreError where e.code == .notFound { return (false, []) }
-        let names = entries.map(\.name)
-        return (names.contains("drain"), names.filter { $0.hasPrefix("kick.") }.map { String($0.dropFirst(5)) })
+        return Self.decodeControl(names: entries.map(\.name))
+    }
+
+    /// A control folder's file names: `drain`, and `kick.<session>` per session to end. Pure, for the fuzz targets.
+    public static func decodeControl(names: [String]) -> (drain: Bool, kicks: [String]) {
+        (names.contains("drain"), names.filter { $0.hasPrefix("kick.") }.map { String($0.dropFirst(5)) })
     }
 
     public func clearKick(node: String, session: String) throws {

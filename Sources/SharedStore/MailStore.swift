@@ -135,6 +135,12 @@ public final class MailStore: Sendable {
         } catch let e as StoreError where e.code == .notFound {
             throw StoreError(code: .notInitialized, message: "no Poplar mail root here (no .poplar/cluster): run `poplar init`")
         }
+        let info = try decodeClusterFile(bytes, guid: guid)
+        return MailStore(volume: volume, guid: guid, info: info, namer: namer, clock: clock)
+    }
+
+    /// `.poplar/cluster` as `open` reads it: pure, so the fuzz targets reach it (Tests/Fuzz).
+    public static func decodeClusterFile(_ bytes: [UInt8], guid: ClusterGUID) throws -> ClusterInfo {
         var fields: [String: String] = [:]
         for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
             if let eq = line.firstIndex(of: "=") { fields[String(line[..<eq])] = String(line[line.index(after: eq)...]) }
@@ -150,7 +156,7 @@ public final class MailStore: Sendable {
         }
         let info = ClusterInfo(format: format, id: id, kdfRounds: fields["kdf-rounds"].flatMap(Int.init) ?? PasswordHasher.defaultRounds,
                                lockLease: LockLease(milliseconds: fields["lock-lease-ms"].flatMap(Int.init) ?? LockLease.defaultMilliseconds))
-        return MailStore(volume: volume, guid: guid, info: info, namer: namer, clock: clock)
+        return info
     }
 
     /// Whether the store answers (a readiness check): a stat of the cluster file.
@@ -161,7 +167,12 @@ public final class MailStore: Sendable {
     // MARK: Metabase
 
     private func readMetabase() throws -> (version: Int, domains: [String]) {
-        let text = String(decoding: try volume.readAll(Self.metabaseFile, limit: Self.maxSmallFile), as: UTF8.self)
+        Self.decodeMetabase(try volume.readAll(Self.metabaseFile, limit: Self.maxSmallFile))
+    }
+
+    /// The metabase file (`version=<n>` and one accepted domain a line): pure, for the fuzz targets (Tests/Fuzz).
+    public static func decodeMetabase(_ bytes: [UInt8]) -> (version: Int, domains: [String]) {
+        let text = String(decoding: bytes, as: UTF8.self)
         var version = 0
         var domains: [String] = []
         for line in text.split(separator: "\n") {
@@ -371,12 +382,17 @@ public final class MailStore: Sendable {
 
     func quota(_ dir: StorePath) throws -> Int64? {
         do {
-            let text = String(decoding: try volume.readAll(try dir.appending("quota"), limit: 64), as: UTF8.self)
-            let q = Int64(text.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
-            return q > 0 ? q : nil
+            return Self.decodeQuota(try volume.readAll(try dir.appending("quota"), limit: 64))
         } catch let e as StoreError where e.code == .notFound {
             return nil
         }
+    }
+
+    /// A quota file: a positive byte count, anything else is no quota. Pure, for the fuzz targets (Tests/Fuzz).
+    public static func decodeQuota(_ bytes: [UInt8]) -> Int64? {
+        let text = String(decoding: bytes, as: UTF8.self)
+        let q = Int64(text.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        return q > 0 ? q : nil
     }
 
     /// The messages of a listing, oldest first: only `P3_<26 digits>.eml` files.

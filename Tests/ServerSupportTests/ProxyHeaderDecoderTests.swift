@@ -88,6 +88,19 @@ final class ProxyHeaderDecoderTests: XCTestCase {
         XCTAssertFalse(ProxyHeaderDecoder.looksLikeHeader(Array("\r\nUSER".utf8)))
     }
 
+    // A v2 header from an untrusted peer is refused however it is split, even before its 4th byte.
+    func testGateSeesAV2HeaderSplitBeforeItsFourthByte() {
+        for cut in 1...4 {
+            var gate = ProxyHeaderGate()
+            let header = ProxyHeaderDecoder.v2Signature + [0x20, 0x00, 0x00, 0x00]
+            XCTAssertEqual(gate.inspect(header.prefix(cut)), .undecided, "first read of \(cut) bytes")
+            XCTAssertEqual(gate.inspect(header.dropFirst(cut)), .header, "first read of \(cut) bytes")
+        }
+        var gate = ProxyHeaderGate()
+        XCTAssertEqual(gate.inspect(Array("\r\n".utf8)), .undecided)
+        XCTAssertEqual(gate.inspect(Array("USER a\r\n".utf8)), .notAHeader, "an empty line, then a command")
+    }
+
     func testIPv6TextRoundTrip() {
         let cases = ["::", "::1", "2001:db8::7", "fe80::1:0:0:1", "2001:db8:0:1:1:1:1:1", "1::", "::ffff:192.0.2.1"]
         let expected = ["::", "::1", "2001:db8::7", "fe80::1:0:0:1", "2001:db8:0:1:1:1:1:1", "1::", "::ffff:c000:201"]

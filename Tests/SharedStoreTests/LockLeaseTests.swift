@@ -62,6 +62,15 @@ final class LockLeaseTests: XCTestCase {
         XCTAssertEqual(LockLease(milliseconds: 1).milliseconds, LockLease.minimumMilliseconds)
     }
 
+    // A damaged or hand-edited cluster file with a huge lease must not overflow the nanosecond deadlines.
+    func testHugeLeaseInTheClusterFileIsBounded() throws {
+        let guid = try ClusterGUID(text: String(repeating: "ab", count: 32))
+        let text = "format=1\nid=x\nguid-check=\(guid.checkValue)\nlock-lease-ms=9223372036854775807\n"
+        let info = try MailStore.decodeClusterFile(Array(text.utf8), guid: guid)
+        XCTAssertEqual(info.lockLease.milliseconds, LockLease.maximumMilliseconds)
+        XCTAssertEqual(info.lockLease.nanoseconds, 3_600_000_000_000)
+    }
+
     // Stale = the same name and record seen a whole lease apart; not a moment earlier.
     func testDeadHolderIsTakenOverAfterOneLeaseNotBefore() throws {
         let (f, a, b, box) = try make()

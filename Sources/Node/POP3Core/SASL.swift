@@ -18,9 +18,10 @@ public enum SASLMechanism: String, Sendable, CaseIterable {
     }
 }
 
-enum SASLCodec {
+/// Public for the fuzz targets (Tests/Fuzz).
+public enum SASLCodec {
     /// Strict base64 (RFC 4648 §4), as RFC 5034 §4 requires; nil when invalid.
-    static func decode(_ text: String) -> [UInt8]? {
+    public static func decode(_ text: String) -> [UInt8]? {
         if text.isEmpty { return [] }
         guard text.utf8.count <= POP3Limits.maxSASLResponseLength, text.utf8.count % 4 == 0,
             text.utf8.allSatisfy({ ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2B || $0 == 0x2F || $0 == 0x3D }),
@@ -39,7 +40,7 @@ enum SASLCodec {
         return pad
     }
 
-    static func encode(_ bytes: [UInt8]) -> String {
+    public static func encode(_ bytes: [UInt8]) -> String {
         Data(bytes).base64EncodedString()
     }
 

@@ -21,7 +21,10 @@ public struct ProxyHeaderGate: Sendable {
         guard verdict == .undecided else { return verdict }
         let signature = ProxyHeaderDecoder.v2Signature
         seen += bytes.prefix(signature.count - seen.count)
-        if !ProxyHeaderDecoder.looksLikeHeader(seen) {
+        // Under 4 bytes `looksLikeHeader` says no to the start of the v2 signature ("\r", "\r\n", "\r\n\r"): a peer
+        // whose first read was that short got its v2 header through as protocol bytes. Such a start stays undecided.
+        let v2Start = seen.count < 4 && seen == Array(signature.prefix(seen.count))
+        if !v2Start && !ProxyHeaderDecoder.looksLikeHeader(seen) {
             verdict = .notAHeader
         } else if (seen.count >= 6 && seen.first == UInt8(ascii: "P")) || seen.count >= signature.count {
             verdict = .header

@@ -1,0 +1,2 @@
+// Declarations only (include/CFuzzDriver.h); a C target needs a source file.
+#include "CFuzzDriver.h"

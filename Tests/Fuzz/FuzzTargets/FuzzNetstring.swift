@@ -1,0 +1,61 @@
+import SMTPCore
+
+/// (e) The socketmap netstring decoder (`NetstringDecoder`).
+///
+/// Input: byte 0 chooses the payload limit (from a table) and the chunk size; the rest is the stream Postfix sends.
+/// The decoder fed in chunks must give what it gives fed at once; every value must be within the limit and
+/// re-encode to the bytes it came from; a failure is final.
+public enum FuzzNetstring {
+    static let limits = [0, 1, 9, 10, 99, 100, 10_000, 100_000]
+
+    public static func run(_ data: [UInt8]) {
+        guard let selector = data.first else { return }
+        let maxPayload = limits[Int(selector) % limits.count]
+        let chunk = 1 + Int(selector >> 3)
+        let stream = Array(data.dropFirst())
+
+        var whole = NetstringDecoder(maxPayload: maxPayload)
+        whole.append(stream)
+        let wholeResults = drain(&whole, maxPayload: maxPayload)
+
+        var chunked = NetstringDecoder(maxPayload: maxPayload)
+        var chunkedResults: [NetstringDecoder.Result] = []
+        var offset = 0
+        while offset < stream.count {
+            chunked.append(stream[offset..<min(stream.count, offset + chunk)])
+            chunkedResults += drain(&chunked, maxPayload: maxPayload)
+            offset += chunk
+        }
+        if stream.isEmpty { chunkedResults += drain(&chunked, maxPayload: maxPayload) }
+        // Values are the same; an invalid stream is refused with the same reason (possibly earlier in the chunked
+        // run, which may see a bad byte before the whole run's needMore: compare values and the final state).
+        let wholeValues = wholeResults.filter { if case .value = $0 { return true } else { return false } }
+        let chunkedValues = chunkedResults.filter { if case .value = $0 { return true } else { return false } }
+        fuzzCheck(wholeValues == chunkedValues, "chunking changed the values")
+        fuzzCheck(wholeResults.last == chunkedResults.last, "chunking changed the end: \(String(describing: wholeResults.last)) vs \(String(describing: chunkedResults.last))")
+
+        // The values re-encode to the stream's prefix they came from.
+        var encoded: [UInt8] = []
+        for case .value(let v) in wholeValues { encoded += NetstringDecoder.encode(v) }
+        fuzzCheck(Array(stream.prefix(encoded.count)) == encoded, "values do not re-encode to the input")
+    }
+
+    /// `next()` until it needs more or fails; a failure must repeat.
+    static func drain(_ d: inout NetstringDecoder, maxPayload: Int) -> [NetstringDecoder.Result] {
+        var results: [NetstringDecoder.Result] = []
+        while true {
+            let r = d.next()
+            results.append(r)
+            switch r {
+            case .value(let v):
+                fuzzCheck(v.count <= maxPayload, "a value over the limit")
+            case .needMore:
+                return results
+            case .invalid:
+                fuzzCheck(d.next() == r, "a failure is not final")
+                fuzzCheck(d.bufferedByteCount == 0, "a failed decoder still holds bytes")
+                return results
+            }
+        }
+    }
+}
