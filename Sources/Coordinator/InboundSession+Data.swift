@@ -35,9 +35,7 @@ extension InboundSession {
 
     func consumeData(_ bytes: [UInt8]) {
         guard var decoder else { return }
-        var out: [UInt8] = []
-        let used = decoder.decode(bytes, into: &out)
-        decoded += out
+        let used = decoder.decode(bytes, into: &decoded)
         if decoder.finished {
             self.decoder = nil
             dataEnd = decoder.outcome ?? .complete

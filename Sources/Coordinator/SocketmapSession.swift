@@ -78,7 +78,7 @@ final class SocketmapSession: LineSession {
                 else { return "NOTFOUND " }
                 return "OK \(address)"
             default:
-                return "PERM unknown map \(name.prefix(40).filter { $0.isASCII && !$0.isWhitespace && $0.asciiValue.map { $0 >= 0x21 && $0 < 0x7F } ?? false })"
+                return "PERM unknown map \(LogSafeText.escaped(String(name), limit: 40))"
             }
         } catch {
             return "TEMP mail store unavailable"

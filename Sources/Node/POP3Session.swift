@@ -64,7 +64,7 @@ final class POP3Session: LineSession {
         self.connection = connection
         // Behind a load balancer the real client came in the PROXY header.
         let remote = connection.peerAddress
-        peerIsLoopback = remote.map(Self.isLoopback) ?? false
+        peerIsLoopback = remote.map(TrustedNetworks.loopback.contains) ?? false
         peerDescription = remote.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "unknown"
         logger[metadataKey: "pop3.peer"] = .string(remote?.description ?? "unknown")
         if !peerIsLoopback, let address = remote?.ipAddress {
@@ -261,21 +261,6 @@ final class POP3Session: LineSession {
     }
 
     // MARK: Helpers
-
-    static func isLoopback(_ address: SocketAddress) -> Bool {
-        switch address {
-        case .v4(let a):
-            return (UInt32(bigEndian: a.address.sin_addr.s_addr) >> 24) == 127
-        case .v6(let a):
-            var addr = a.address.sin6_addr
-            let bytes = withUnsafeBytes(of: &addr) { Array($0) }
-            if bytes == Array(repeating: 0, count: 15) + [1] { return true }
-            // IPv4-mapped 127.x.x.x
-            return bytes[0..<10].allSatisfy { $0 == 0 } && bytes[10] == 0xff && bytes[11] == 0xff && bytes[12] == 127
-        case .unixDomainSocket:
-            return true
-        }
-    }
 
     /// The verbs counted by name in `poplar_pop3_commands_total` (a bounded label: anything else is "other",
     /// and nothing after the verb, such as a password, is ever looked at).

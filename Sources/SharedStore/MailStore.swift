@@ -323,10 +323,10 @@ public final class MailStore: Sendable {
 
     public func setPassword(_ address: MailboxAddress, password: String, allowAPOP: Bool) throws {
         let dir = try mailboxDir(address)
-        guard try mailboxExists(address) else { throw StoreError(code: .notFound, message: "no mailbox \(address)") }
         guard try !volume.exists(try dir.appending(Self.externalMarker)) else {
             throw StoreError(code: .invalidName, message: "\(address) is an external mailbox: its password is the directory's (LDAP or PAM)")
         }
+        guard try volume.exists(try dir.appending("passwd")) else { throw StoreError(code: .notFound, message: "no mailbox \(address)") }
         let record = try PasswordHasher.makeRecord(password: password, address: address, guid: guid, rounds: info.kdfRounds, allowAPOP: allowAPOP)
         try volume.writeAtomically(try dir.appending("passwd"), record.encoded(), staging: try dir.appending("tmp"))
     }

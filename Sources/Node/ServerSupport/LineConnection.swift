@@ -75,6 +75,8 @@ public final class LineConnection: ChannelInboundHandler, RemovableChannelHandle
     private var ended = false
     private var unflushed = 0
     private var idleTimer: Scheduled<Void>?
+    /// When the peer last made progress, on the event loop's clock.
+    private var lastActivity = NIODeadline.uptimeNanoseconds(0)
     private var deadlineTimer: Scheduled<Void>?
 
     public init(session: any LineSession, id: String, options: Options, registry: ConnectionRegistry? = nil) {
@@ -103,6 +105,9 @@ public final class LineConnection: ChannelInboundHandler, RemovableChannelHandle
         get { options.idleTimeout }
         set {
             options.idleTimeout = newValue
+            // A shorter idle time must not wait for a timer armed for the longer one.
+            idleTimer?.cancel()
+            idleTimer = nil
             touch()
         }
     }
@@ -133,12 +138,12 @@ public final class LineConnection: ChannelInboundHandler, RemovableChannelHandle
         deadlineTimer = nil
     }
 
-    /// Restarts the idle clock (progress the peer made: a command, or taking a chunk of a long answer).
+    /// Restarts the idle clock (progress the peer made: a command, or taking a chunk of a long answer). On the hot
+    /// path this only records the time: the one idle timer, when it fires, re-arms itself for what is left.
     public func touch() {
         guard let context, !isClosing else { return }
-        idleTimer?.cancel()
-        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        idleTimer = context.eventLoop.scheduleTask(in: options.idleTimeout) { bound.value.fire(.idle) }
+        lastActivity = context.eventLoop.now
+        if idleTimer == nil { armIdleTimer(context.eventLoop, at: lastActivity + options.idleTimeout) }
     }
 
     /// Stops reading and working through pipelined commands until `release()`. Holds nest.
@@ -363,6 +368,23 @@ public final class LineConnection: ChannelInboundHandler, RemovableChannelHandle
     }
 
     // MARK: Clocks
+
+    private func armIdleTimer(_ loop: EventLoop, at deadline: NIODeadline) {
+        let bound = NIOLoopBound(self, eventLoop: loop)
+        idleTimer = loop.scheduleTask(deadline: deadline) { bound.value.idleTimerFired() }
+    }
+
+    /// The idle time is over only if nothing happened since the timer was armed; else it waits for the rest.
+    private func idleTimerFired() {
+        idleTimer = nil
+        guard let loop = context?.eventLoop, !isClosing else { return }
+        let due = lastActivity + options.idleTimeout
+        if loop.now < due {
+            armIdleTimer(loop, at: due)
+        } else {
+            fire(.idle)
+        }
+    }
 
     private func fire(_ timeout: ConnectionTimeout) {
         guard !isClosing else { return }
