@@ -179,3 +179,14 @@ final class SMTPSessionTests: XCTestCase {
         XCTAssertEqual(l.lineTooLong(), .send(SMTPReply(500, "5.5.6", "line too long")))
     }
 }
+
+/// RFC 5321 §4.2: reply text is a textstring (HT, printable ASCII); nothing a caller puts in it can break a line.
+final class SMTPReplyTextTests: XCTestCase {
+    func testReplyTextIsPrintableASCIIWhateverItHolds() {
+        let reply = SMTPReply(550, "5.5.2", "x\r\n250 forged §")
+        XCTAssertEqual(String(decoding: reply.encoded(), as: UTF8.self), "550 5.5.2 x??250 forged ??\r\n")
+        for line in SMTPSessionStateMachine.bareLineEndingReply.encoded().split(separator: 0x0A) {
+            XCTAssertTrue(line.allSatisfy { $0 == 0x09 || $0 == 0x0D || (0x20...0x7E).contains($0) })
+        }
+    }
+}

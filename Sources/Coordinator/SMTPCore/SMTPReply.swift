@@ -19,7 +19,9 @@ public struct SMTPReply: Sendable, Equatable {
 
     public var isPositive: Bool { code < 400 }
 
-    /// "250-first\r\n250 last\r\n"; the enhanced code, when set, starts every line.
+    /// "250-first\r\n250 last\r\n"; the enhanced code, when set, starts every line. The text is RFC 5321 §4.2's
+    /// textstring (HT and printable ASCII): any other byte, whatever a caller put in the text (a CR or LF that would
+    /// start a forged reply, 8-bit), is sent as "?".
     public func encoded() -> [UInt8] {
         var out: [UInt8] = []
         let texts = lines.isEmpty ? [""] : lines
@@ -27,7 +29,7 @@ public struct SMTPReply: Sendable, Equatable {
             var line = "\(code)\(i == texts.count - 1 ? " " : "-")"
             if let enhanced { line += enhanced + " " }
             line += text
-            out += Array(line.utf8) + [0x0D, 0x0A]
+            out += line.utf8.map { $0 == 0x09 || (0x20...0x7E).contains($0) ? $0 : 0x3F } + [0x0D, 0x0A]
         }
         return out
     }

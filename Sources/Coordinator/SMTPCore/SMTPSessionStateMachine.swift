@@ -219,7 +219,7 @@ public struct SMTPSessionStateMachine: Sendable {
     /// RFC 5321 §2.3.8, after Postfix's `smtpd_forbid_bare_newline = reject` ("550 5.5.2 Error: bare <LF>
     /// received"): permanent (the same bytes would fail again), 5.5.2 "syntax error". The message is refused
     /// for every recipient once the real <CRLF>.<CRLF> was read, so the session stays in step.
-    public static let bareLineEndingReply = SMTPReply(550, "5.5.2", "message refused: bare <LF> or <CR> received (RFC 5321 §2.3.8)")
+    public static let bareLineEndingReply = SMTPReply(550, "5.5.2", "message refused: bare <LF> or <CR> received (RFC 5321 section 2.3.8)")
     /// RFC 1870 §6.2 / RFC 3463: over the size limit.
     public static let tooLargeReply = SMTPReply(552, "5.3.4", "message too large")
 
