@@ -59,6 +59,10 @@ let package = Package(
         ),
         .target(
             name: "POP3Core",
+            dependencies: [
+                // SCRAM's proof check (HMAC and SHA-256): computation only, no I/O.
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             path: "Sources/Node/POP3Core"
         ),
         .target(
@@ -70,6 +74,7 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Sources/Node/ServerSupport"
         ),

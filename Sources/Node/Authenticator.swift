@@ -37,7 +37,7 @@ public final class Authenticator: Sendable {
     public func authenticate(_ credentials: POP3Credentials, sessionID: String) -> Result {
         let user: String
         switch credentials {
-        case .password(let u, _), .apop(let u, _, _), .cramMD5(let u, _, _):
+        case .password(let u, _), .apop(let u, _, _), .cramMD5(let u, _, _), .scram(let u, _):
             user = u
         }
         do {
@@ -60,6 +60,22 @@ public final class Authenticator: Sendable {
             return Result(outcome: .temporaryFailure(Self.temporaryText(error)), session: nil, label: "temporary", detail: error.message)
         } catch {
             return Result(outcome: .temporaryFailure("mail store unavailable"), session: nil, label: "temporary", detail: "\(error)")
+        }
+    }
+
+    /// RFC 5802: the keys the machine checks a SCRAM proof with. Only the password file has them; for a name that is
+    /// no mailbox in an accepted domain the backend answers with decoy keys, so the exchange looks the same.
+    public func scramKeys(user: String) -> SCRAMLookup {
+        guard let passwd = backend as? PasswdBackend else { return .unavailable("SCRAM is not available") }
+        do {
+            guard let address = try? MailboxAddress(parsing: user), try store.isDomainAccepted(address.domain) else {
+                return passwd.scramKeys(user: user, address: nil)
+            }
+            return passwd.scramKeys(user: user, address: address)
+        } catch let error as StoreError {
+            return .unavailable(Self.temporaryText(error))
+        } catch {
+            return .unavailable("mail store unavailable, try again later")
         }
     }
 

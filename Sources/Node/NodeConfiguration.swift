@@ -50,6 +50,8 @@ public struct NodeConfiguration: Sendable {
     public var plaintext: PlaintextPolicy
     /// Offer AUTH CRAM-MD5 (only mailboxes created with `--apop` can use it).
     public var cramMD5: Bool
+    /// Offer AUTH SCRAM-SHA-256, and SCRAM-SHA-256-PLUS over TLS (password file only; RFC 5802, RFC 7677).
+    public var scram: Bool = true
     /// The account directory logins are checked against (password file, LDAP, PAM) and its time limit.
     public var auth: AuthConfiguration = AuthConfiguration()
     /// Delay before any failed login is answered, the same for a wrong password and an unknown user.

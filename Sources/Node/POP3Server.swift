@@ -239,10 +239,11 @@ public final class POP3Server: Service, @unchecked Sendable {
                     if let remote = channel.remoteAddress, shared.configuration.proxyTrusted.contains(remote) {
                         try channel.pipeline.syncOperations.addHandler(ProxyProtocolHandler())
                     }
-                    if let implicitTLS {
-                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: implicitTLS.current))
+                    let tls = implicitTLS?.snapshot
+                    if let tls {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls.context))
                     }
-                    let session = POP3Session(shared: shared, isTLS: implicitTLS != nil)
+                    let session = POP3Session(shared: shared, isTLS: implicitTLS != nil, tls: tls)
                     try channel.pipeline.syncOperations.addHandler(
                         LineConnection(session: session, id: session.sessionID, options: POP3Session.connectionOptions(shared.configuration),
                                        registry: shared.connections))

@@ -38,10 +38,14 @@ final class POP3Session: LineSession {
     private var peerIsLoopback = false
     /// The client's address as ip:port, for the registry.
     var peerDescription = "unknown"
+    /// The SASL channel bindings of this connection's TLS (implicit, or the one STLS is starting).
+    var channelBindings: [SCRAMChannelBindingType: [UInt8]]
 
-    init(shared: POP3Server.Shared, isTLS: Bool, sessionID: String = POP3Session.makeSessionID()) {
+    init(shared: POP3Server.Shared, isTLS: Bool, tls: ReloadableTLSContext.Snapshot? = nil,
+         sessionID: String = POP3Session.makeSessionID()) {
         self.shared = shared
         self.isTLS = isTLS
+        self.channelBindings = Self.channelBindings(tls)
         self.sessionID = sessionID
         var logger = shared.logger
         logger[metadataKey: "pop3.session"] = .string(sessionID)
@@ -120,6 +124,9 @@ final class POP3Session: LineSession {
             apopTimestamp: "<\(nonce).\(now)@\(host)>",
             cramChallenge: "<\(UInt64.random(in: 0...UInt64.max)).\(now)@\(host)>",
             cramMD5Enabled: shared.configuration.cramMD5 && shared.authenticator.backend.supportsSharedSecrets,
+            scramEnabled: shared.configuration.scram && shared.authenticator.backend.supportsSCRAM,
+            scramNonce: Self.makeSCRAMNonce(),
+            channelBindings: isTLS ? channelBindings : [:],
             tlsAvailable: shared.tls != nil && !isTLS,
             isTLS: isTLS,
             plaintextAllowedWithoutTLS: plaintextAllowed,
@@ -155,7 +162,7 @@ final class POP3Session: LineSession {
     func tlsEstablished(on connection: LineConnection) {
         // STLS finished: a fresh AUTHORIZATION over TLS (RFC 2595 §4).
         logger.debug("TLS established after STLS")
-        perform(machine.tlsEstablished())
+        perform(machine.tlsEstablished(channelBindings: channelBindings))
     }
 
     /// RFC 1939 §3 autologout (the Internet Exchange FAQ's inactivity logout), and the absolute time allowed to log in.
@@ -211,6 +218,8 @@ final class POP3Session: LineSession {
             connection?.writeAndClose(response.encoded())
         case .authenticate(let credentials):
             authenticate(credentials)
+        case .lookupSCRAM(let user):
+            lookupSCRAM(user)
         case .startTLS(let response):
             startTLS(response)
         case .retrieve(_, let message, let topBodyLines):
@@ -226,11 +235,12 @@ final class POP3Session: LineSession {
 
     /// STLS (RFC 2595 §4): the skeleton refuses plaintext pipelined behind the command.
     private func startTLS(_ response: POP3Response) {
-        guard let connection, let tls = shared.tls?.current else {
+        guard let connection, let tls = shared.tls?.snapshot else {
             connection?.write(POP3Response.err(nil, "TLS not available").encoded())
             return
         }
-        if !connection.startTLS(tls, reply: response.encoded()) {
+        channelBindings = Self.channelBindings(tls)
+        if !connection.startTLS(tls.context, reply: response.encoded()) {
             logger.notice("plaintext bytes pipelined after STLS (or TLS could not start): connection closed")
         }
     }
@@ -270,6 +280,19 @@ final class POP3Session: LineSession {
     static func countCommand(_ line: [UInt8]) {
         let verb = String(decoding: line.prefix(while: { $0 != 0x20 }).prefix(4), as: UTF8.self).uppercased()
         Counter(label: "poplar_pop3_commands_total", dimensions: [("command", countedVerbs.contains(verb) ? verb : "other")]).increment()
+    }
+
+    /// The bindings SCRAM-SHA-256-PLUS can use on a TLS channel with this certificate: tls-server-end-point.
+    /// (tls-exporter needs the TLS exporter, which swift-nio-ssl does not expose: docs/security.md.)
+    static func channelBindings(_ tls: ReloadableTLSContext.Snapshot?) -> [SCRAMChannelBindingType: [UInt8]] {
+        guard let endPoint = tls?.serverEndPoint else { return [:] }
+        return [.tlsServerEndPoint: endPoint]
+    }
+
+    /// 18 random bytes, base64: printable, no ",".
+    static func makeSCRAMNonce() -> String {
+        var rng = SystemRandomNumberGenerator()
+        return SASLCodec.encode((0..<18).map { _ in UInt8.random(in: 0...255, using: &rng) })
     }
 
     static func makeSessionID() -> String {

@@ -258,6 +258,7 @@ public final class MailStore: Sendable {
         if let password {
             let record = try PasswordHasher.makeRecord(password: password, address: address, guid: guid, rounds: info.kdfRounds, allowAPOP: allowAPOP)
             try volume.writeFile(try dir.appending("passwd"), record.encoded(), exclusive: true)
+            try writeSCRAM(address, password: password, record: record)
         } else {
             try volume.writeFile(try dir.appending(Self.externalMarker), Array("account=directory\n".utf8), exclusive: true)
         }
@@ -329,6 +330,8 @@ public final class MailStore: Sendable {
         guard try volume.exists(try dir.appending("passwd")) else { throw StoreError(code: .notFound, message: "no mailbox \(address)") }
         let record = try PasswordHasher.makeRecord(password: password, address: address, guid: guid, rounds: info.kdfRounds, allowAPOP: allowAPOP)
         try volume.writeAtomically(try dir.appending("passwd"), record.encoded(), staging: try dir.appending("tmp"))
+        // The old keys no longer open (they are bound to the old record); the new ones follow.
+        try writeSCRAM(address, password: password, record: record)
     }
 
     public func setQuota(_ address: MailboxAddress, _ quota: Int64?) throws {

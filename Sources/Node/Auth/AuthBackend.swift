@@ -22,6 +22,8 @@ public protocol AuthBackend: Sendable {
     var name: String { get }
     /// APOP and CRAM-MD5 need a password equivalent that only the password file keeps (sealed by the GUID).
     var supportsSharedSecrets: Bool { get }
+    /// SCRAM-SHA-256 needs the salted keys only the password file keeps.
+    var supportsSCRAM: Bool { get }
     func verify(_ credentials: POP3Credentials, address: MailboxAddress) -> AuthVerdict
     /// Called instead of `verify` for a name that cannot be an account here (invalid, or a domain not accepted), so
     /// that the answer's timing does not tell it from a wrong password.
@@ -29,5 +31,6 @@ public protocol AuthBackend: Sendable {
 }
 
 extension AuthBackend {
+    public var supportsSCRAM: Bool { false }
     public func burnEquivalentWork(_ credentials: POP3Credentials) {}
 }

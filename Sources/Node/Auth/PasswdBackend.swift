@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Metrics
 import POP3Core
 import SharedStore
 
@@ -11,6 +12,7 @@ public final class PasswdBackend: AuthBackend {
     public let cache: LoginCache
     public var name: String { "passwd" }
     public var supportsSharedSecrets: Bool { true }
+    public var supportsSCRAM: Bool { true }
 
     public init(store: MailStore, cache: LoginCache) {
         self.store = store
@@ -40,6 +42,7 @@ public final class PasswdBackend: AuthBackend {
             if cache.contains(user: address.description, password: bytes, recordBytes: recordBytes) { return true }
             guard PasswordHasher.verify(password: bytes, record: record, guid: store.guid) else { return false }
             cache.insert(user: address.description, password: bytes, recordBytes: recordBytes)
+            addSCRAMKeys(address, password: password, record: record)
             return true
         case .apop(_, let digest, let timestamp):
             // RFC 1939 §7: MD5(timestamp + secret), lowercase hex.
@@ -51,6 +54,37 @@ public final class PasswdBackend: AuthBackend {
             guard let secret = try PasswordHasher.openSecret(record: record, address: address, guid: store.guid) else { return false }
             let mac = HMAC<Insecure.MD5>.authenticationCode(for: Array(challenge.utf8), using: SymmetricKey(data: secret))
             return Authenticator.constantTimeEqual(Data(mac).hexString, digest.lowercased())
+        case .scram(_, let proofValid):
+            // The session's machine checked the proof against the keys `scramKeys` gave it.
+            return proofValid
+        }
+    }
+
+    /// A record written before SCRAM existed gets its keys from the password it was just verified with (on a cache
+    /// miss only, after the slow hash: two more store calls beside 40 ms of PBKDF2). Best effort: a store that cannot
+    /// write now is asked again at the next such login.
+    private func addSCRAMKeys(_ address: MailboxAddress, password: String, record: PasswordRecord) {
+        do {
+            if try store.addSCRAMIfMissing(address, password: password, record: record) {
+                Counter(label: "poplar_scram_keys_added_total").increment()
+            }
+        } catch {
+            Counter(label: "poplar_scram_keys_add_failures_total").increment()
+        }
+    }
+
+    /// The SCRAM keys of a login name: the mailbox's, or decoy keys (the same salt on every try, no password matches)
+    /// for a name that is no account or has no keys, so that the exchange does not tell them apart.
+    public func scramKeys(user: String, address: MailboxAddress?) -> SCRAMLookup {
+        let decoy = SCRAMSecret.decoy(user: address?.description ?? user, guid: store.guid, iterations: store.info.kdfRounds)
+        do {
+            let secret = try address.flatMap { try store.scramSecret($0) } ?? decoy
+            return .keys(SCRAMServerKeys(iterations: secret.iterations, salt: secret.salt, storedKey: secret.storedKey,
+                                         serverKey: secret.serverKey))
+        } catch let error as StoreError {
+            return .unavailable(Authenticator.temporaryText(error))
+        } catch {
+            return .unavailable("mail store unavailable, try again later")
         }
     }
 

@@ -9,6 +9,9 @@ public enum POP3Action: Sendable, Equatable {
     /// RFC 1939 §7 (USER/PASS, APOP), RFC 5034 (AUTH): verify, take the mailbox, then call
     /// `authenticationCompleted`.
     case authenticate(POP3Credentials)
+    /// RFC 5802: fetch the SCRAM keys of this user name (or keys that match no password when it is no account
+    /// here), then call `scramKeysLoaded`.
+    case lookupSCRAM(user: String)
     /// RFC 2595 §4: send the reply, then start TLS. Bytes already buffered after the STLS line must be discarded,
     /// never read as commands of the TLS session.
     case startTLS(POP3Response)

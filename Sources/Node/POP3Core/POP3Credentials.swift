@@ -6,4 +6,7 @@ public enum POP3Credentials: Sendable, Equatable {
     case apop(user: String, digest: String, timestamp: String)
     /// RFC 2195: digest = lowercase hex HMAC-MD5(secret, challenge).
     case cramMD5(user: String, digest: String, challenge: String)
+    /// RFC 5802: the machine checked the proof against the keys the handler gave it; `proofValid` false is a wrong
+    /// password, answered like one.
+    case scram(user: String, proofValid: Bool)
 }

@@ -9,6 +9,12 @@ public struct POP3SessionConfiguration: Sendable {
     /// CRAM-MD5 offered (CAPA SASL, bare AUTH). Off by default: it needs the sealed secret that only mailboxes
     /// created with `--apop` keep, and clients such as curl pick it when offered and do not fall back.
     public var cramMD5Enabled: Bool
+    /// SCRAM-SHA-256 offered (the password file keeps its keys; LDAP and PAM do not).
+    public var scramEnabled: Bool
+    /// The server's part of the SCRAM nonce, unique per connection: printable ASCII without ",".
+    public var scramNonce: String
+    /// The channel bindings this TLS connection can compute, for SCRAM-SHA-256-PLUS; empty without TLS.
+    public var channelBindings: [SCRAMChannelBindingType: [UInt8]]
     /// STLS can be offered (a certificate is configured).
     public var tlsAvailable: Bool
     public var isTLS: Bool
@@ -24,6 +30,9 @@ public struct POP3SessionConfiguration: Sendable {
         apopTimestamp: String? = nil,
         cramChallenge: String = "<0.0@localhost>",
         cramMD5Enabled: Bool = false,
+        scramEnabled: Bool = false,
+        scramNonce: String = "0",
+        channelBindings: [SCRAMChannelBindingType: [UInt8]] = [:],
         tlsAvailable: Bool = false,
         isTLS: Bool = false,
         plaintextAllowedWithoutTLS: Bool = true,
@@ -34,6 +43,9 @@ public struct POP3SessionConfiguration: Sendable {
         self.apopTimestamp = apopTimestamp
         self.cramChallenge = cramChallenge
         self.cramMD5Enabled = cramMD5Enabled
+        self.scramEnabled = scramEnabled
+        self.scramNonce = scramNonce
+        self.channelBindings = channelBindings
         self.tlsAvailable = tlsAvailable
         self.isTLS = isTLS
         self.plaintextAllowedWithoutTLS = plaintextAllowedWithoutTLS

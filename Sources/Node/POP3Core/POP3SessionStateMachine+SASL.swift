@@ -10,12 +10,27 @@ extension POP3SessionStateMachine {
         case loginPassword(user: String)
         /// CRAM-MD5: the challenge was sent.
         case cramMD5
+        /// SCRAM: "+ " was sent; the client-first message comes next.
+        case scramClientFirst(plus: Bool)
+        /// SCRAM: the server-first message was sent; the client-final message comes next.
+        case scramClientFinal(SCRAMExchange)
+        /// SCRAM: the server-final message (the server's signature) was sent; an empty response comes next.
+        case scramServerFinal(user: String)
     }
 
     /// The mechanisms offered right now: PLAIN and LOGIN only where plaintext is allowed (RFC 2595 §2.1),
-    /// CRAM-MD5 only when enabled.
+    /// CRAM-MD5 and SCRAM only when enabled, SCRAM-SHA-256-PLUS only over TLS with a channel binding.
     var enabledMechanisms: [SASLMechanism] {
-        SASLMechanism.allCases.filter { $0.isPlaintext ? plaintextAllowed : configuration.cramMD5Enabled }
+        SASLMechanism.allCases.filter { isEnabled($0) }
+    }
+
+    func isEnabled(_ mechanism: SASLMechanism) -> Bool {
+        switch mechanism {
+        case .plain, .login: return plaintextAllowed
+        case .cramMD5: return configuration.cramMD5Enabled
+        case .scramSHA256: return scramOffered
+        case .scramSHA256Plus: return scramPlusOffered
+        }
     }
 
     mutating func auth(mechanism: String?, initialResponse: String?) -> POP3Action {
@@ -45,6 +60,8 @@ extension POP3SessionStateMachine {
             guard initialResponse == nil else { return badCommand("CRAM-MD5 takes no initial response") }
             state = .sasl(.cramMD5)
             return .send(.continuation(SASLCodec.encode(configuration.cramChallenge)))
+        case .scramSHA256, .scramSHA256Plus:
+            return startSCRAM(plus: m == .scramSHA256Plus, initialResponse: initialResponse)
         }
     }
 
@@ -90,6 +107,8 @@ extension POP3SessionStateMachine {
             let digest = String(response[response.index(after: space)...]).lowercased()
             state = .authenticating
             return .authenticate(.cramMD5(user: user, digest: digest, challenge: configuration.cramChallenge))
+        case .scramClientFirst, .scramClientFinal, .scramServerFinal:
+            return scramResponse(data, step: step)
         }
     }
 }

@@ -10,6 +10,8 @@ public struct POP3SessionStateMachine: Sendable {
         case authorization(user: String?)
         /// RFC 5034 §4: an AUTH exchange waits for the client's next response line.
         case sasl(SASLStep)
+        /// `.lookupSCRAM` was returned; waiting for `scramKeysLoaded`.
+        case lookingUpSCRAM(SCRAMExchange)
         /// `.authenticate` was returned; waiting for `authenticationCompleted`.
         case authenticating
         /// `.startTLS` was returned; waiting for `tlsEstablished`.
@@ -35,7 +37,7 @@ public struct POP3SessionStateMachine: Sendable {
     public var phase: POP3Phase {
         switch state {
         case .notStarted, .authorization, .sasl: return .authorization
-        case .authenticating, .startingTLS: return .authenticating
+        case .authenticating, .lookingUpSCRAM, .startingTLS: return .authenticating
         case .transaction: return .transaction
         case .update: return .update
         case .closed: return .closed
@@ -47,7 +49,7 @@ public struct POP3SessionStateMachine: Sendable {
     public var isAwaitingSASLResponse: Bool {
         switch state {
         case .sasl: return true
-        case .notStarted, .authorization, .authenticating, .startingTLS, .transaction, .update, .closed: return false
+        case .notStarted, .authorization, .authenticating, .lookingUpSCRAM, .startingTLS, .transaction, .update, .closed: return false
         }
     }
 
@@ -55,7 +57,7 @@ public struct POP3SessionStateMachine: Sendable {
     public var mailbox: String? {
         switch state {
         case .transaction(let t), .update(let t): return t.mailbox
-        case .notStarted, .authorization, .sasl, .authenticating, .startingTLS, .closed: return nil
+        case .notStarted, .authorization, .sasl, .authenticating, .lookingUpSCRAM, .startingTLS, .closed: return nil
         }
     }
 
@@ -77,7 +79,7 @@ public struct POP3SessionStateMachine: Sendable {
         switch state {
         case .sasl(let step):
             return saslResponse(line, step: step)
-        case .authenticating, .startingTLS:
+        case .authenticating, .lookingUpSCRAM, .startingTLS:
             // The handler holds lines while it works; one arriving anyway is refused, not queued.
             return .send(.err(nil, "busy: one command at a time"))
         case .update, .closed, .notStarted:
@@ -103,7 +105,7 @@ public struct POP3SessionStateMachine: Sendable {
             return authorization(command, user: user)
         case .transaction(let t):
             return transaction(command, t)
-        case .notStarted, .sasl, .authenticating, .startingTLS, .update, .closed:
+        case .notStarted, .sasl, .authenticating, .lookingUpSCRAM, .startingTLS, .update, .closed:
             return .none
         }
     }
@@ -120,7 +122,7 @@ public struct POP3SessionStateMachine: Sendable {
             return badCommand("line too long")
         case .transaction:
             return badCommand("line too long")
-        case .authenticating, .startingTLS:
+        case .authenticating, .lookingUpSCRAM, .startingTLS:
             return .send(.err(nil, "busy: one command at a time"))
         case .notStarted, .update, .closed:
             return .none
@@ -153,10 +155,12 @@ public struct POP3SessionStateMachine: Sendable {
     }
 
     /// RFC 2595 §4: after STLS the session starts afresh in AUTHORIZATION, over TLS; returns `.none` (no new
-    /// greeting). Only after `.startTLS`; otherwise nothing changes.
-    public mutating func tlsEstablished() -> POP3Action {
+    /// greeting). Only after `.startTLS`; otherwise nothing changes. `channelBindings` are the new TLS channel's, for
+    /// SCRAM-SHA-256-PLUS.
+    public mutating func tlsEstablished(channelBindings: [SCRAMChannelBindingType: [UInt8]] = [:]) -> POP3Action {
         guard case .startingTLS = state else { return .none }
         configuration.isTLS = true
+        configuration.channelBindings = channelBindings
         configuration.tlsAvailable = false
         userGiven = false
         state = .authorization(user: nil)

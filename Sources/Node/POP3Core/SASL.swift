@@ -8,12 +8,16 @@ public enum SASLMechanism: String, Sendable, CaseIterable {
     case login = "LOGIN"
     /// RFC 2195: challenge-response with HMAC-MD5.
     case cramMD5 = "CRAM-MD5"
+    /// RFC 5802, RFC 7677: salted challenge-response; the server keeps no password equivalent.
+    case scramSHA256 = "SCRAM-SHA-256"
+    /// The same bound to the TLS channel (RFC 5802 §6; tls-server-end-point, RFC 5929; tls-exporter, RFC 9266).
+    case scramSHA256Plus = "SCRAM-SHA-256-PLUS"
 
     /// Sends the password itself, so only over TLS or where plaintext is allowed (RFC 2595 §2.1).
     public var isPlaintext: Bool {
         switch self {
         case .plain, .login: return true
-        case .cramMD5: return false
+        case .cramMD5, .scramSHA256, .scramSHA256Plus: return false
         }
     }
 }
@@ -44,5 +48,5 @@ public enum SASLCodec {
         Data(bytes).base64EncodedString()
     }
 
-    static func encode(_ text: String) -> String { encode(Array(text.utf8)) }
+    public static func encode(_ text: String) -> String { encode(Array(text.utf8)) }
 }

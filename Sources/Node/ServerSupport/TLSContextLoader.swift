@@ -29,22 +29,36 @@ public final class ReloadableTLSContext: Sendable {
     public let certificatePath: String
     public let privateKeyPath: String
     public let policy: TLSPolicy
-    private let context: NIOLockedValueBox<NIOSSLContext>
+    private let state: NIOLockedValueBox<Snapshot>
+
+    /// A context with what SASL channel bindings need of its certificate.
+    public struct Snapshot: Sendable {
+        public var context: NIOSSLContext
+        /// tls-server-end-point (RFC 5929 §4.1) of the leaf certificate; nil when its hash is not known.
+        public var serverEndPoint: [UInt8]?
+    }
 
     /// Blocking: call it from a thread pool.
     public init(certificatePath: String, privateKeyPath: String, policy: TLSPolicy) throws {
         self.certificatePath = certificatePath
         self.privateKeyPath = privateKeyPath
         self.policy = policy
-        context = NIOLockedValueBox(try TLSContextLoader.serverContext(certificatePath: certificatePath, privateKeyPath: privateKeyPath,
-                                                                       policy: policy))
+        state = NIOLockedValueBox(try Self.load(certificatePath, privateKeyPath, policy))
     }
 
-    public var current: NIOSSLContext { context.withLockedValue { $0 } }
+    public var current: NIOSSLContext { state.withLockedValue { $0.context } }
+    /// The context and its certificate's binding, taken together (a reload may come between two reads).
+    public var snapshot: Snapshot { state.withLockedValue { $0 } }
 
     /// Reads the files again; on failure the old context stays and the error says why. Blocking.
     public func reload() throws {
-        let fresh = try TLSContextLoader.serverContext(certificatePath: certificatePath, privateKeyPath: privateKeyPath, policy: policy)
-        context.withLockedValue { $0 = fresh }
+        let fresh = try Self.load(certificatePath, privateKeyPath, policy)
+        state.withLockedValue { $0 = fresh }
+    }
+
+    private static func load(_ certificatePath: String, _ privateKeyPath: String, _ policy: TLSPolicy) throws -> Snapshot {
+        let context = try TLSContextLoader.serverContext(certificatePath: certificatePath, privateKeyPath: privateKeyPath, policy: policy)
+        let leaf = try? NIOSSLCertificate.fromPEMFile(certificatePath).first
+        return Snapshot(context: context, serverEndPoint: leaf.flatMap { TLSServerEndPoint.binding($0) })
     }
 }

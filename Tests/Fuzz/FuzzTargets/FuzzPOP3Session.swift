@@ -4,7 +4,7 @@ import POP3Core
 ///
 /// Input: the first line configures the session (byte 0: bit 0 CRAM-MD5, bit 1 STLS available, bit 2 already TLS,
 /// bit 3 plaintext refused without TLS, bit 4 APOP timestamp, bit 5 IMPLEMENTATION, bit 6 end with the idle timer
-/// rather than a shutdown; byte 1: the bad-command limit, 1...32). Every further line is one client line, framed as
+/// rather than a shutdown, bit 7 SCRAM; byte 1: the bad-command limit, 1...32). Every further line is one client line, framed as
 /// the LineFramer frames it: over 255 octets (4096 during AUTH) it is `lineTooLong()`. Each action is answered:
 /// `.authenticate` with an outcome chosen by the last byte of the line that asked (success with messages made from
 /// that line, or each failure), `.retrieve` by streaming a message made of the next lines (up to 8) through `MessageStreamer`,
@@ -19,6 +19,9 @@ public enum FuzzPOP3Session {
             apopTimestamp: flags & 0x10 != 0 ? "<1896.697170952@dbc.mtview.ca.us>" : nil,
             cramChallenge: "<42.1@host>",
             cramMD5Enabled: flags & 0x01 != 0,
+            scramEnabled: flags & 0x80 != 0,
+            scramNonce: "srvnonce",
+            channelBindings: flags & 0x04 != 0 ? [.tlsServerEndPoint: Array(repeating: 7, count: 32)] : [:],
             tlsAvailable: flags & 0x02 != 0,
             isTLS: flags & 0x04 != 0,
             plaintextAllowedWithoutTLS: flags & 0x08 == 0,
@@ -55,7 +58,11 @@ public enum FuzzPOP3Session {
                     action = m.updateCompleted(failed ? .failure(POP3UpdateFailure(message: "store unavailable")) : .success(deletions.count))
                     continue
                 case .startTLS:
-                    action = m.tlsEstablished()
+                    action = m.tlsEstablished(channelBindings: [.tlsServerEndPoint: Array(repeating: 7, count: 32)])
+                    continue
+                case .lookupSCRAM:
+                    fuzzCheck(m.phase == .authenticating, ".lookupSCRAM outside AUTHENTICATING")
+                    action = m.scramKeysLoaded((line.last ?? 0) & 1 == 0 ? .keys(fuzzSCRAMKeys) : .unavailable("store unavailable"))
                     continue
                 case .none, .send, .sendAndClose:
                     break
@@ -76,7 +83,7 @@ public enum FuzzPOP3Session {
         case .sendAndClose(let r):
             _ = r.encoded()
             fuzzCheck(m.phase == .closed, ".sendAndClose but the session is not closed")
-        case .none, .authenticate, .retrieve, .update:
+        case .none, .authenticate, .retrieve, .update, .lookupSCRAM:
             break
         }
     }

@@ -1,7 +1,8 @@
 import POP3Core
 
 /// (b) The SASL decoders: strict base64 (`SASLCodec`) against a reference decoder, and the AUTH exchanges of the
-/// state machine (PLAIN with and without an initial response, LOGIN, CRAM-MD5, cancel, "=").
+/// state machine (PLAIN with and without an initial response, LOGIN, CRAM-MD5, SCRAM-SHA-256 with and without
+/// -PLUS, cancel, "=").
 ///
 /// Input: byte 0 chooses the exchange (below); the rest, split at LF, is the client's responses.
 public enum FuzzSASL {
@@ -11,17 +12,21 @@ public enum FuzzSASL {
         codec(rest)
         let responses = fuzzLines(rest)
         var m = POP3SessionStateMachine(configuration: POP3SessionConfiguration(
-            cramChallenge: "<42.1@host>", cramMD5Enabled: selector & 0x10 == 0, plaintextAllowedWithoutTLS: selector & 0x20 == 0,
-            maxBadCommands: 1 + Int(selector >> 6) * 3))
+            cramChallenge: "<42.1@host>", cramMD5Enabled: selector & 0x10 == 0, scramEnabled: true, scramNonce: "srvnonce",
+            channelBindings: [.tlsServerEndPoint: Array(repeating: 7, count: 32)], isTLS: selector & 0x04 == 0,
+            plaintextAllowedWithoutTLS: selector & 0x20 == 0, maxBadCommands: 1 + Int(selector >> 6) * 3))
         _ = m.start()
         var first: [UInt8]
         var queue = responses[...]
-        switch selector % 6 {
+        switch selector % 9 {
         case 0: first = Array("AUTH PLAIN".utf8)
         case 1: first = Array("AUTH PLAIN ".utf8) + (queue.popFirst() ?? [])
         case 2: first = Array("AUTH LOGIN".utf8)
         case 3: first = Array("AUTH LOGIN ".utf8) + (queue.popFirst() ?? [])
         case 4: first = Array("AUTH CRAM-MD5".utf8)
+        case 5: first = Array("AUTH SCRAM-SHA-256".utf8)
+        case 6: first = Array("AUTH SCRAM-SHA-256-PLUS".utf8)
+        case 7: first = Array("AUTH SCRAM-SHA-256 ".utf8) + (queue.popFirst() ?? [])
         default: first = Array("AUTH ".utf8) + (queue.popFirst() ?? [])
         }
         var action = m.receive(line: first)
@@ -31,6 +36,11 @@ public enum FuzzSASL {
                 fuzzCheck(m.phase == .authenticating, ".authenticate outside AUTHENTICATING")
                 check(credentials)
                 action = m.authenticationCompleted(selector & 0x08 == 0 ? .badCredentials : .success(mailbox: "alice@example.test", messages: []))
+                continue
+            case .lookupSCRAM(let user):
+                fuzzCheck(m.phase == .authenticating, ".lookupSCRAM outside AUTHENTICATING")
+                fuzzCheck(!user.isEmpty, "SCRAM lookup of an empty user")
+                action = m.scramKeysLoaded(selector & 0x08 == 0 ? .keys(fuzzSCRAMKeys) : .unavailable("store unavailable"))
                 continue
             case .send(let r), .sendAndClose(let r), .startTLS(let r):
                 _ = r.encoded()
@@ -53,6 +63,8 @@ public enum FuzzSASL {
             fuzzCheck(challenge == "<42.1@host>", "CRAM-MD5 with another challenge")
         case .apop:
             fuzzCheck(false, "APOP out of an AUTH exchange")
+        case .scram(let user, _):
+            fuzzCheck(!user.isEmpty, "SCRAM with an empty user")
         }
     }
 
@@ -104,3 +116,6 @@ public enum FuzzSASL {
         return out
     }
 }
+
+/// Keys for the fuzzers' SCRAM exchanges (a fixed salted password: no fuzzed proof is expected to match).
+let fuzzSCRAMKeys = SCRAMServerKeys.keys(saltedPassword: Array(repeating: 0x5A, count: 32), salt: Array("saltsaltsaltsalt".utf8), iterations: 4096)
