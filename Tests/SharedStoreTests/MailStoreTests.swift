@@ -72,7 +72,7 @@ final class MailStoreTests: XCTestCase {
         let a = try f.mailbox("alice", quota: 1000)
         XCTAssertThrowsError(try f.mailbox("alice")) { XCTAssertEqual(($0 as? StoreError)?.code, .alreadyExists) }
         XCTAssertThrowsError(try f.store.createMailbox(try MailboxAddress(mailbox: "x", domain: "other.test"), password: "p", allowAPOP: false, quota: nil))
-        XCTAssertEqual(f.files("example.test/P3_alice.mbx"), ["lock", "passwd", "quota", "tmp"])
+        XCTAssertEqual(f.files("example.test/P3_alice.mbx"), ["lock", "passwd", "quota", "scram", "tmp"])
         XCTAssertEqual(try f.store.mailboxes(in: "example.test"), [a])
         var info = try f.store.mailboxInfo(a)
         XCTAssertEqual(info.quota, 1000)
