@@ -45,8 +45,9 @@ put("pop3", "sasl-long-line", crlf(CRAM_APOP_IMPL + "9", "AUTH PLAIN", "A" * 500
 put("pop3", "login-failures", crlf(CRAM_APOP_IMPL + "9", "USER a", "PASS x4", "USER a", "PASS x5", "USER a", "PASS x6",
     "USER a", "PASS x7", "USER a", "PASS x8", "USER a", "PASS x9", "QUIT"))
 
-# --- sasl: byte 0 chooses the exchange (% 6: 0 PLAIN, 1 PLAIN initial, 2 LOGIN, 3 LOGIN initial, 4 CRAM-MD5,
-# 5 AUTH <line>; 0x08 success, 0x10 CRAM-MD5 off, 0x20 plaintext refused), then the responses.
+# --- sasl: byte 0 chooses the exchange (& 7: 0 PLAIN, 1 PLAIN initial, 2 LOGIN, 3 LOGIN initial, 4 CRAM-MD5,
+# 5 AUTH <line>, 6 SCRAM-SHA-256, 7 SCRAM-SHA-256-PLUS over TLS; 0x08 success, 0x10 CRAM-MD5 off, 0x20 plaintext
+# refused, 0x30 SCRAM keys unavailable), then the responses.
 b64 = lambda b: base64.b64encode(b).decode()
 put("sasl", "plain", bytes([0x08]) + (b64(b"\0alice@example.test\0secret") + "\r\n").encode())
 put("sasl", "plain-authzid", bytes([0x08 | 1]) + (b64(b"alice\0alice\0pw") + "\r\n").encode())
@@ -59,6 +60,17 @@ put("sasl", "empty-response", bytes([0]) + crlf("=").encode())
 put("sasl", "auth-mechanism-line", bytes([5]) + crlf("XOAUTH2 dXNlcj1h", "").encode())
 put("sasl", "bad-padding", bytes([0]) + crlf("QQ=A").encode())
 put("sasl", "plaintext-refused", bytes([0x20]) + crlf(b64(b"\0a\0b")).encode())
+# SCRAM (RFC 7677 §3's messages; the fuzz keys match no proof, so each ends at the proof check).
+scram_final = "c=biws,r=rOprNGfwEbeRWgbNEkqOsrvnonce,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ="
+put("sasl", "scram", bytes([0x08 | 6]) + crlf(b64(b"n,,n=user,r=rOprNGfwEbeRWgbNEkqO"), b64(scram_final.encode()), "").encode())
+put("sasl", "scram-initial", bytes([5]) + crlf("SCRAM-SHA-256 " + b64(b"n,a=user,n=us=2Cer,r=abc"), b64(b"c=biws,r=abcsrvnonce,x=1,p=AAAA")).encode())
+put("sasl", "scram-plus", bytes([7]) + crlf(b64(b"p=tls-server-end-point,,n=user,r=abc"),
+    b64(b"c=" + base64.b64encode(b"p=tls-server-end-point,," + bytes([7]) * 32) + b",r=abcsrvnonce,p=" + base64.b64encode(bytes(32)))).encode())
+put("sasl", "scram-plus-exporter", bytes([7]) + crlf(b64(b"p=tls-exporter,,n=user,r=abc")).encode())
+put("sasl", "scram-downgrade", bytes([6]) + crlf(b64(b"y,,n=user,r=abc"), "*").encode())
+put("sasl", "scram-unavailable", bytes([0x30 | 6]) + crlf(b64(b"n,,n=user,r=abc")).encode())
+put("pop3", "scram", bytes([0x80 | 0x04]) + crlf("9", "CAPA", "AUTH SCRAM-SHA-256", b64(b"n,,n=alice,r=abc"),
+    b64(b"c=biws,r=abcsrvnonce,p=" + base64.b64encode(bytes(32))), "AUTH SCRAM-SHA-256-PLUS", b64(b"p=tls-server-end-point,,n=a,r=b"), "QUIT").encode())
 
 # --- smtp: line 1 = config (flags, size index, bad-command limit, DATA chunk), then the client's stream.
 def smtp_config(smtp=False, tls_avail=False, is_tls=False, normalize=False, max_rcpt=4, size=6, bad=19, chunk=0):

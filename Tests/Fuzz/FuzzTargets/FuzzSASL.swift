@@ -4,7 +4,9 @@ import POP3Core
 /// state machine (PLAIN with and without an initial response, LOGIN, CRAM-MD5, SCRAM-SHA-256 with and without
 /// -PLUS, cancel, "=").
 ///
-/// Input: byte 0 chooses the exchange (below); the rest, split at LF, is the client's responses.
+/// Input: byte 0 chooses the exchange (bits 0-2, below; 0x08 the login succeeds, 0x10 CRAM-MD5 off, 0x20 plaintext
+/// refused, both: the SCRAM keys are unavailable; bits 6-7 the bad-command limit); the rest, split at LF, is the
+/// client's responses. SCRAM with an initial response comes through 5, "AUTH <line>".
 public enum FuzzSASL {
     public static func run(_ data: [UInt8]) {
         guard let selector = data.first else { return }
@@ -13,20 +15,19 @@ public enum FuzzSASL {
         let responses = fuzzLines(rest)
         var m = POP3SessionStateMachine(configuration: POP3SessionConfiguration(
             cramChallenge: "<42.1@host>", cramMD5Enabled: selector & 0x10 == 0, scramEnabled: true, scramNonce: "srvnonce",
-            channelBindings: [.tlsServerEndPoint: Array(repeating: 7, count: 32)], isTLS: selector & 0x04 == 0,
+            channelBindings: [.tlsServerEndPoint: Array(repeating: 7, count: 32)], isTLS: selector & 0x07 == 7,
             plaintextAllowedWithoutTLS: selector & 0x20 == 0, maxBadCommands: 1 + Int(selector >> 6) * 3))
         _ = m.start()
         var first: [UInt8]
         var queue = responses[...]
-        switch selector % 9 {
+        switch selector & 0x07 {
         case 0: first = Array("AUTH PLAIN".utf8)
         case 1: first = Array("AUTH PLAIN ".utf8) + (queue.popFirst() ?? [])
         case 2: first = Array("AUTH LOGIN".utf8)
         case 3: first = Array("AUTH LOGIN ".utf8) + (queue.popFirst() ?? [])
         case 4: first = Array("AUTH CRAM-MD5".utf8)
-        case 5: first = Array("AUTH SCRAM-SHA-256".utf8)
-        case 6: first = Array("AUTH SCRAM-SHA-256-PLUS".utf8)
-        case 7: first = Array("AUTH SCRAM-SHA-256 ".utf8) + (queue.popFirst() ?? [])
+        case 6: first = Array("AUTH SCRAM-SHA-256".utf8)
+        case 7: first = Array("AUTH SCRAM-SHA-256-PLUS".utf8)
         default: first = Array("AUTH ".utf8) + (queue.popFirst() ?? [])
         }
         var action = m.receive(line: first)
@@ -40,7 +41,7 @@ public enum FuzzSASL {
             case .lookupSCRAM(let user):
                 fuzzCheck(m.phase == .authenticating, ".lookupSCRAM outside AUTHENTICATING")
                 fuzzCheck(!user.isEmpty, "SCRAM lookup of an empty user")
-                action = m.scramKeysLoaded(selector & 0x08 == 0 ? .keys(fuzzSCRAMKeys) : .unavailable("store unavailable"))
+                action = m.scramKeysLoaded(selector & 0x30 != 0x30 ? .keys(fuzzSCRAMKeys) : .unavailable("store unavailable"))
                 continue
             case .send(let r), .sendAndClose(let r), .startTLS(let r):
                 _ = r.encoded()
