@@ -240,10 +240,11 @@ public final class POP3Server: Service, @unchecked Sendable {
                         try channel.pipeline.syncOperations.addHandler(ProxyProtocolHandler())
                     }
                     let tls = implicitTLS?.snapshot
+                    let session = POP3Session(shared: shared, isTLS: implicitTLS != nil, tls: tls)
                     if let tls {
+                        try channel.pipeline.syncOperations.addHandler(session.clientRandomHandler())
                         try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls.context))
                     }
-                    let session = POP3Session(shared: shared, isTLS: implicitTLS != nil, tls: tls)
                     try channel.pipeline.syncOperations.addHandler(
                         LineConnection(session: session, id: session.sessionID, options: POP3Session.connectionOptions(shared.configuration),
                                        registry: shared.connections))

@@ -40,12 +40,18 @@ final class POP3Session: LineSession {
     var peerDescription = "unknown"
     /// The SASL channel bindings of this connection's TLS (implicit, or the one STLS is starting).
     var channelBindings: [SCRAMChannelBindingType: [UInt8]]
+    /// The ClientHello random of this connection's TLS handshake, which names its exporter secret.
+    var clientRandom: [UInt8]?
+    /// TLS is up (implicit, or STLS finished), so the exporter secret can be looked up.
+    var tlsUp: Bool
+    private var exporterLookedUp = false
 
     init(shared: POP3Server.Shared, isTLS: Bool, tls: ReloadableTLSContext.Snapshot? = nil,
          sessionID: String = POP3Session.makeSessionID()) {
         self.shared = shared
         self.isTLS = isTLS
         self.channelBindings = Self.channelBindings(tls)
+        self.tlsUp = isTLS
         self.sessionID = sessionID
         var logger = shared.logger
         logger[metadataKey: "pop3.session"] = .string(sessionID)
@@ -152,6 +158,8 @@ final class POP3Session: LineSession {
         guard machine != nil else { return }
         switch event {
         case .line(let line):
+            // A line over TLS: the handshake is done and the key log has named its exporter secret.
+            if tlsUp && !exporterLookedUp { addExporterBinding() }
             if !machine.isAwaitingSASLResponse { Self.countCommand(line) }
             perform(machine.receive(line: line))
         case .tooLong:
@@ -162,6 +170,7 @@ final class POP3Session: LineSession {
     func tlsEstablished(on connection: LineConnection) {
         // STLS finished: a fresh AUTHORIZATION over TLS (RFC 2595 §4).
         logger.debug("TLS established after STLS")
+        tlsUp = true
         perform(machine.tlsEstablished(channelBindings: channelBindings))
     }
 
@@ -240,7 +249,7 @@ final class POP3Session: LineSession {
             return
         }
         channelBindings = Self.channelBindings(tls)
-        if !connection.startTLS(tls.context, reply: response.encoded()) {
+        if !connection.startTLS(tls.context, reply: response.encoded(), inFront: clientRandomHandler()) {
             logger.notice("plaintext bytes pipelined after STLS (or TLS could not start): connection closed")
         }
     }
@@ -283,10 +292,25 @@ final class POP3Session: LineSession {
     }
 
     /// The bindings SCRAM-SHA-256-PLUS can use on a TLS channel with this certificate: tls-server-end-point.
-    /// (tls-exporter needs the TLS exporter, which swift-nio-ssl does not expose: docs/security.md.)
+    /// tls-exporter comes once the handshake is done (`addExporterBinding`).
     static func channelBindings(_ tls: ReloadableTLSContext.Snapshot?) -> [SCRAMChannelBindingType: [UInt8]] {
         guard let endPoint = tls?.serverEndPoint else { return [:] }
         return [.tlsServerEndPoint: endPoint]
+    }
+
+    /// Reads the ClientHello random from in front of the TLS handler (on this connection's event loop).
+    func clientRandomHandler() -> ClientHelloRandomHandler {
+        ClientHelloRandomHandler { [weak self] random in self?.clientRandom = random }
+    }
+
+    /// tls-exporter (RFC 9266), TLS 1.3 only: the exporter secret the key log recorded for this handshake. Once.
+    private func addExporterBinding() {
+        exporterLookedUp = true
+        guard let random = clientRandom, let secret = shared.tls?.exporterSecrets.take(clientRandom: random),
+            let binding = TLS13Exporter.channelBinding(exporterSecret: secret)
+        else { return }
+        channelBindings[.tlsExporter] = binding
+        machine.addChannelBinding(.tlsExporter, binding)
     }
 
     /// 18 random bytes, base64: printable, no ",".

@@ -120,7 +120,8 @@ final class SCRAMTests: XCTestCase {
         refusal(send(&m, b64("c=\(c),r=abc\(Self.serverNonce),p=" + b64(Array(repeating: 1, count: 32)))), .channelBindingsDontMatch)
     }
 
-    // RFC 5802 §6, §7: a binding type the server cannot compute (tls-exporter here, tls-unique) is refused.
+    // RFC 5802 §6, §7: a binding type this connection cannot give (tls-exporter without an exporter secret: TLS 1.2),
+    // or one Poplar never offers (tls-unique), is refused.
     func testUnsupportedBindingType() {
         for type in ["tls-exporter", "tls-unique", "x-made-up"] {
             var m = machine(tls: true)

@@ -473,6 +473,19 @@ def scramp_scram_sha_256_and_plus(h, n):
 
 
 @test
+def scram_plus_with_tls_exporter(h, n):
+    """SCRAM-SHA-256-PLUS bound with tls-exporter (RFC 9266) on TLS 1.3: the binding data is OpenSSL's exporter
+    (Perl Net::SSLeay), over POP3S and after STLS; a binding that differs by every bit is refused."""
+    script = os.path.join(os.path.dirname(__file__), "scram_exporter.pl")
+    for mode in ("right", "wrong-binding", "stls"):
+        port = n["port"] if mode == "stls" else n["tls"]
+        r = subprocess.run(["perl", script, "127.0.0.1", str(port), f"carol@{DOMAIN}", PW["carol"], mode],
+                           capture_output=True, timeout=60)
+        assert r.returncode == 0, (mode, r.stdout.decode(errors="replace"), r.stderr.decode(errors="replace"))
+        assert h.wait_free("carol"), mode
+
+
+@test
 def scram_keys_come_with_the_next_password_login(h, n):
     """A record written before SCRAM existed (no scram file): SCRAM fails, a password login adds the keys, SCRAM
     then works."""

@@ -167,6 +167,12 @@ public struct POP3SessionStateMachine: Sendable {
         return .none
     }
 
+    /// A channel binding learnt after the session started (tls-exporter, once the handshake is done); only on TLS.
+    public mutating func addChannelBinding(_ type: SCRAMChannelBindingType, _ data: [UInt8]) {
+        guard configuration.isTLS else { return }
+        configuration.channelBindings[type] = data
+    }
+
     /// RFC 1939 §6: the end of UPDATE.
     public mutating func updateCompleted(_ result: Result<Int, POP3UpdateFailure>) -> POP3Action {
         guard case .update = state else { return .none }

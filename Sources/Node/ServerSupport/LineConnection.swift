@@ -226,8 +226,9 @@ public final class LineConnection: ChannelInboundHandler, RemovableChannelHandle
     /// Sends `reply` in plaintext, then starts TLS (RFC 2595 §4, RFC 3207 §4). Plaintext the peer pipelined behind
     /// the command must not be read as if it had come over TLS (the STARTTLS command-injection class): such a peer is
     /// not speaking the protocol and is disconnected. Returns false when the connection was closed instead.
+    /// `inFront`: a handler to place before the TLS handler (it sees the peer's TLS bytes: `ClientHelloRandomHandler`).
     @discardableResult
-    public func startTLS(_ tls: NIOSSLContext, reply: [UInt8]) -> Bool {
+    public func startTLS(_ tls: NIOSSLContext, reply: [UInt8], inFront: (any ChannelHandler)? = nil) -> Bool {
         guard let context, !isClosing else { return false }
         write(reply)
         flush()
@@ -237,6 +238,7 @@ public final class LineConnection: ChannelInboundHandler, RemovableChannelHandle
         }
         do {
             try context.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls), position: .first)
+            if let inFront { try context.pipeline.syncOperations.addHandler(inFront, position: .first) }
         } catch {
             close()
             return false

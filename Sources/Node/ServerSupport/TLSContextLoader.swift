@@ -4,13 +4,16 @@ import NIOSSL
 /// Builds a server TLS context from PEM files (certificate chain and private key) under a `TLSPolicy`.
 /// Blocking (reads files): call it from a thread pool.
 public enum TLSContextLoader {
-    public static func serverContext(certificatePath: String, privateKeyPath: String, policy: TLSPolicy = TLSPolicy()) throws -> NIOSSLContext {
+    /// `keyLog` receives each handshake's secrets (for `TLSExporterSecrets`); nil: none.
+    public static func serverContext(certificatePath: String, privateKeyPath: String, policy: TLSPolicy = TLSPolicy(),
+                                     keyLog: NIOSSLKeyLogCallback? = nil) throws -> NIOSSLContext {
         do {
             let chain = try NIOSSLCertificate.fromPEMFile(certificatePath).map { NIOSSLCertificateSource.certificate($0) }
             guard !chain.isEmpty else { throw TLSContextError(description: "no certificate in \(certificatePath)") }
             let key = try NIOSSLPrivateKey(file: privateKeyPath, format: .pem)
             var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
             policy.apply(to: &tls)
+            tls.keyLogCallback = keyLog
             return try NIOSSLContext(configuration: tls)
         } catch {
             throw TLSContextError(description: "cannot load the TLS certificate \(certificatePath) or key \(privateKeyPath): \(error)")
@@ -29,6 +32,8 @@ public final class ReloadableTLSContext: Sendable {
     public let certificatePath: String
     public let privateKeyPath: String
     public let policy: TLSPolicy
+    /// The TLS 1.3 exporter secrets of recent handshakes, for the tls-exporter channel binding (RFC 9266).
+    public let exporterSecrets = TLSExporterSecrets()
     private let state: NIOLockedValueBox<Snapshot>
 
     /// A context with what SASL channel bindings need of its certificate.
@@ -43,7 +48,7 @@ public final class ReloadableTLSContext: Sendable {
         self.certificatePath = certificatePath
         self.privateKeyPath = privateKeyPath
         self.policy = policy
-        state = NIOLockedValueBox(try Self.load(certificatePath, privateKeyPath, policy))
+        state = NIOLockedValueBox(try Self.load(certificatePath, privateKeyPath, policy, exporterSecrets))
     }
 
     public var current: NIOSSLContext { state.withLockedValue { $0.context } }
@@ -52,12 +57,14 @@ public final class ReloadableTLSContext: Sendable {
 
     /// Reads the files again; on failure the old context stays and the error says why. Blocking.
     public func reload() throws {
-        let fresh = try Self.load(certificatePath, privateKeyPath, policy)
+        let fresh = try Self.load(certificatePath, privateKeyPath, policy, exporterSecrets)
         state.withLockedValue { $0 = fresh }
     }
 
-    private static func load(_ certificatePath: String, _ privateKeyPath: String, _ policy: TLSPolicy) throws -> Snapshot {
-        let context = try TLSContextLoader.serverContext(certificatePath: certificatePath, privateKeyPath: privateKeyPath, policy: policy)
+    private static func load(_ certificatePath: String, _ privateKeyPath: String, _ policy: TLSPolicy,
+                             _ secrets: TLSExporterSecrets) throws -> Snapshot {
+        let context = try TLSContextLoader.serverContext(certificatePath: certificatePath, privateKeyPath: privateKeyPath, policy: policy,
+                                                         keyLog: secrets.keyLogCallback)
         let leaf = try? NIOSSLCertificate.fromPEMFile(certificatePath).first
         return Snapshot(context: context, serverEndPoint: leaf.flatMap { TLSServerEndPoint.binding($0) })
     }
