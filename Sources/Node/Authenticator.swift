@@ -12,11 +12,14 @@ public final class Authenticator: Sendable {
     public let store: MailStore
     public let nodeID: String
     public let backend: any AuthBackend
+    /// OAUTHBEARER and XOAUTH2 tokens; nil when not configured.
+    public let bearer: BearerTokenVerifier?
 
-    public init(store: MailStore, nodeID: String, backend: any AuthBackend) {
+    public init(store: MailStore, nodeID: String, backend: any AuthBackend, bearer: BearerTokenVerifier? = nil) {
         self.store = store
         self.nodeID = nodeID
         self.backend = backend
+        self.bearer = bearer
     }
 
     /// The password-file backend with its login cache (today's default).
@@ -39,6 +42,8 @@ public final class Authenticator: Sendable {
         switch credentials {
         case .password(let u, _), .apop(let u, _, _), .cramMD5(let u, _, _), .scram(let u, _):
             user = u
+        case .bearer(let named, let token):
+            return authenticateBearer(named: named, token: token, sessionID: sessionID)
         }
         do {
             guard let address = try? MailboxAddress(parsing: user), try store.isDomainAccepted(address.domain) else {
@@ -76,6 +81,25 @@ public final class Authenticator: Sendable {
             return .unavailable(Self.temporaryText(error))
         } catch {
             return .unavailable("mail store unavailable, try again later")
+        }
+    }
+
+    /// RFC 7628: the token names the mailbox (its user claim); a name the client gave must be the same mailbox. The
+    /// mailbox must exist, whatever the account directory (password file, LDAP, PAM).
+    private func authenticateBearer(named: String?, token: String, sessionID: String) -> Result {
+        let refused = Result(outcome: .badCredentials, session: nil, label: "bad-credentials")
+        guard let bearer else { return refused }
+        guard case .user(let claimed) = bearer.verify(token), let address = try? MailboxAddress(parsing: claimed) else {
+            return refused
+        }
+        if let named, (try? MailboxAddress(parsing: named)) != address { return refused }
+        do {
+            guard try store.isDomainAccepted(address.domain) else { return refused }
+            return try openMailbox(address, sessionID: sessionID)
+        } catch let error as StoreError {
+            return Result(outcome: .temporaryFailure(Self.temporaryText(error)), session: nil, label: "temporary", detail: error.message)
+        } catch {
+            return Result(outcome: .temporaryFailure("mail store unavailable"), session: nil, label: "temporary", detail: "\(error)")
         }
     }
 

@@ -132,7 +132,10 @@ public final class POP3Server: Service, @unchecked Sendable {
         let backend = try await threadPool.runIfActive { [store, configuration] in
             try AuthBackends.make(configuration.auth, store: store, cache: cache)
         }
-        let authenticator = Authenticator(store: store, nodeID: configuration.nodeID, backend: backend)
+        let bearer = try await threadPool.runIfActive { [configuration] in
+            try configuration.auth.oauth.map { try BearerTokenVerifier(settings: $0) }
+        }
+        let authenticator = Authenticator(store: store, nodeID: configuration.nodeID, backend: backend, bearer: bearer)
         let shared = Shared(configuration: configuration, authenticator: authenticator, threadPool: threadPool, tls: tls, logger: logger,
                             draining: draining)
         var channels: [Channel] = []

@@ -133,6 +133,7 @@ final class POP3Session: LineSession {
             scramEnabled: shared.configuration.scram && shared.authenticator.backend.supportsSCRAM,
             scramNonce: Self.makeSCRAMNonce(),
             channelBindings: isTLS ? channelBindings : [:],
+            oauthEnabled: shared.authenticator.bearer != nil,
             tlsAvailable: shared.tls != nil && !isTLS,
             isTLS: isTLS,
             plaintextAllowedWithoutTLS: plaintextAllowed,
@@ -236,9 +237,9 @@ final class POP3Session: LineSession {
         case .update(let deletions):
             update(deletions)
         }
-        // A SASL response may be longer than a command line (RFC 5034 §4).
+        // A SASL response, or an AUTH line carrying one, may be longer than a command line (RFC 5034 §4).
         if let machine {
-            connection?.setMaxLineLength(machine.isAwaitingSASLResponse ? POP3Limits.maxSASLResponseLength : POP3Limits.maxCommandLineLength)
+            connection?.setMaxLineLength(machine.maxLineLength)
         }
     }
 

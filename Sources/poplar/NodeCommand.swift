@@ -16,6 +16,7 @@ import SharedStore
 struct NodeOptions: ParsableArguments {
     @OptionGroup var tls: TLSPolicyOptions
     @OptionGroup var auth: AuthOptions
+    @OptionGroup var oauth: OAuthOptions
     @Option(help: "POP3 address HOST:PORT, repeatable (config pop3.listen; default 0.0.0.0:110).") var listen: [String] = []
     @Option(name: .customLong("tls-listen"), help: "POP3S (implicit TLS) address HOST:PORT, repeatable (config pop3.tls-listen).") var tlsListen: [String] = []
     @Option(help: "Certificate chain, PEM (config tls.cert).") var cert: String?
@@ -53,6 +54,7 @@ struct NodeOptions: ParsableArguments {
         if (c.certificatePath == nil) != (c.privateKeyPath == nil) { throw UserError("--cert and --key go together") }
         c.tlsPolicy = try tls.policy(reader)
         c.auth = try auth.configuration(reader)
+        c.auth.oauth = try oauth.settings(reader)
         if let id = nodeID ?? reader.string(forKey: "node.id") {
             do { c.nodeID = try Names.validateNodeID(id) } catch { throw UserError("node id: \(error)") }
         }

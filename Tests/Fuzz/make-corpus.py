@@ -69,6 +69,8 @@ put("sasl", "scram-plus", bytes([7]) + crlf(b64(b"p=tls-server-end-point,,n=user
 put("sasl", "scram-plus-exporter", bytes([7]) + crlf(b64(b"p=tls-exporter,,n=user,r=abc")).encode())
 put("sasl", "scram-downgrade", bytes([6]) + crlf(b64(b"y,,n=user,r=abc"), "*").encode())
 put("sasl", "scram-unavailable", bytes([0x30 | 6]) + crlf(b64(b"n,,n=user,r=abc")).encode())
+put("sasl", "oauthbearer", bytes([5]) + crlf("OAUTHBEARER " + b64(b"n,a=user@example.com,\x01host=h\x01port=110\x01auth=Bearer eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhIn0.c2ln\x01\x01"), "AQ==").encode())
+put("sasl", "xoauth2", bytes([5 | 0x08]) + crlf("XOAUTH2 " + b64(b"user=someuser@example.com\x01auth=Bearer abc.def.ghi\x01\x01"), "").encode())
 put("pop3", "scram", bytes([0x80 | 0x04]) + crlf("9", "CAPA", "AUTH SCRAM-SHA-256", b64(b"n,,n=alice,r=abc"),
     b64(b"c=biws,r=abcsrvnonce,p=" + base64.b64encode(bytes(32))), "AUTH SCRAM-SHA-256-PLUS", b64(b"p=tls-server-end-point,,n=a,r=b"), "QUIT").encode())
 

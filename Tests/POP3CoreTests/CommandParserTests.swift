@@ -145,6 +145,11 @@ final class CommandParserFixtureTests: XCTestCase {
         isSyntax("PASS " + String(repeating: "p", count: POP3Limits.maxCommandLineLength))
         XCTAssertLessThanOrEqual(POP3Limits.maxArgumentLength, POP3Limits.maxCommandLineLength)
         XCTAssertGreaterThan(POP3Limits.maxSASLResponseLength, POP3Limits.maxCommandLineLength)
+        // An AUTH line may carry a SASL response as its initial response (mpop's OAUTHBEARER tokens), no more.
+        let token = String(repeating: "A", count: POP3Limits.maxSASLResponseLength)
+        XCTAssertEqual(parse("AUTH OAUTHBEARER " + token), .success(.auth(mechanism: "OAUTHBEARER", initialResponse: token)))
+        isSyntax("AUTH OAUTHBEARER " + token + String(repeating: "A", count: 64))
+        isSyntax("USER " + String(repeating: "u", count: 1000))
     }
 
     /// RFC 1939 §7: PASS takes the rest of the line, spaces included; other arguments are single-space separated.

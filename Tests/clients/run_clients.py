@@ -524,6 +524,94 @@ def mpop_scram_sha_256(h, n):
         assert h.wait_free("bob"), mode
 
 
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+class TokenIssuer:
+    """An RSA key made by openssl, its JWKS file, and RS256 tokens signed with `openssl dgst -sign`."""
+
+    def __init__(self, h, name="oauth"):
+        import json
+        self.key = os.path.join(h.dir, f"{name}.key")
+        subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", self.key],
+                       check=True, capture_output=True, timeout=60)
+        modulus = subprocess.run(["openssl", "rsa", "-in", self.key, "-noout", "-modulus"], check=True, capture_output=True,
+                                 timeout=30).stdout.decode().strip().split("=", 1)[1]
+        self.jwks = os.path.join(h.dir, f"{name}.jwks")
+        with open(self.jwks, "w") as f:
+            json.dump({"keys": [{"kty": "RSA", "kid": name, "alg": "RS256", "use": "sig", "n": b64url(bytes.fromhex(modulus)),
+                                 "e": "AQAB"}]}, f)
+        self.kid = name
+
+    def token(self, email, iss="https://issuer.test", aud="poplar", exp_in=600, alg="RS256", **extra):
+        import json
+        claims = {"iss": iss, "aud": aud, "exp": int(time.time()) + exp_in, "iat": int(time.time()), "email": email, **extra}
+        head = b64url(json.dumps({"alg": alg, "typ": "JWT", "kid": self.kid}).encode())
+        body = b64url(json.dumps(claims).encode())
+        if alg == "none":
+            return f"{head}.{body}."
+        sig = subprocess.run(["openssl", "dgst", "-sha256", "-sign", self.key], input=f"{head}.{body}".encode(),
+                             check=True, capture_output=True, timeout=30).stdout
+        return f"{head}.{body}.{b64url(sig)}"
+
+
+@test
+def oauthbearer_and_xoauth2_with_curl_and_mpop(h, n):
+    issuer = TokenIssuer(h)
+    node = h.start_node("--oauth-jwks", issuer.jwks, "--oauth-issuer", "https://issuer.test", "--oauth-audience", "poplar",
+                        name="oauth")
+    good = issuer.token(f"alice@{DOMAIN}")
+    # curl: OAUTHBEARER (RFC 7628) and XOAUTH2, over POP3 (loopback) and POP3S.
+    for mech in ("OAUTHBEARER", "XOAUTH2"):
+        for url in (f"pop3://127.0.0.1:{node['port']}/1", f"pop3s://127.0.0.1:{node['tls']}/1"):
+            out = subprocess.run(["curl", "-s", "-k", "--login-options", f"AUTH={mech}", "--oauth2-bearer", good, url,
+                                  "-u", f"alice@{DOMAIN}:"], capture_output=True, timeout=30)
+            assert out.returncode == 0, (mech, url, out.returncode)
+            assert out.stdout == h.messages["alice"][0], (mech, url, out.stdout[:100])
+    assert h.wait_free("alice")
+    # mpop: the token as the password (passwordeval), auth oauthbearer and xoauth2.
+    for method in ("oauthbearer", "xoauth2"):
+        work = tempfile.mkdtemp(dir=h.dir)
+        mbox = os.path.join(work, "mbox")
+        open(mbox, "w").close()
+        conf = os.path.join(work, "mpoprc")
+        # A token is longer than an mpoprc line may be (500): mpop reads it from a file.
+        with open(os.path.join(work, "token"), "w") as f:
+            f.write(good)
+        with open(conf, "w") as f:
+            f.write(f"account t\nhost 127.0.0.1\nport {node['port']}\nuser alice@{DOMAIN}\npasswordeval cat {work}/token\nauth {method}\n"
+                    f"tls off\ndelivery mbox {mbox}\nkeep on\nuidls_file {work}/uidls\n")
+        os.chmod(conf, 0o600)
+        r = subprocess.run(["mpop", "-C", conf, "t"], capture_output=True, timeout=60)
+        assert r.returncode == 0, (method, r.stderr.decode(errors="replace"))
+        assert lf(h.messages["alice"][0]).rstrip(b"\n") in open(mbox, "rb").read(), method
+        assert h.wait_free("alice"), method
+    # Refused: expired, another audience, another issuer, alg none, signed by another key, a token of bob's used for
+    # alice. Each gets RFC 7628's error challenge, then -ERR [AUTH] after the client's ^A.
+    other = TokenIssuer(h, name="oauth")  # the same kid, another key
+    bad = {"expired": issuer.token(f"alice@{DOMAIN}", exp_in=-3600), "audience": issuer.token(f"alice@{DOMAIN}", aud="other"),
+           "issuer": issuer.token(f"alice@{DOMAIN}", iss="https://evil.test"), "none": issuer.token(f"alice@{DOMAIN}", alg="none"),
+           "other key": other.token(f"alice@{DOMAIN}"), "bob's token": issuer.token(f"bob@{DOMAIN}")}
+    challenge = base64.b64encode(b'{"status":"invalid_token"}').decode()
+    for why, token in bad.items():
+        c = Raw(node["port"])
+        c.line()
+        r = c.cmd("AUTH OAUTHBEARER " + base64.b64encode(f"n,a=alice@{DOMAIN},\x01auth=Bearer {token}\x01\x01".encode()).decode())
+        assert r == "+ " + challenge, (why, r)
+        assert c.cmd("AQ==").startswith("-ERR [AUTH]"), why
+        c.close()
+        out = subprocess.run(["curl", "-s", "--login-options", "AUTH=XOAUTH2", "--oauth2-bearer", token,
+                              f"pop3://127.0.0.1:{node['port']}/1", "-u", f"alice@{DOMAIN}:"], capture_output=True, timeout=30)
+        assert out.returncode != 0 and out.stdout == b"", (why, out.returncode)
+    # The default node has no token keys: no OAUTHBEARER in CAPA, and AUTH OAUTHBEARER is refused.
+    c = Raw(n["port"])
+    c.line()
+    assert c.cmd("AUTH OAUTHBEARER").startswith("-ERR")
+    c.close()
+    h.stop_node(node)
+
+
 @test
 def curl_default_login_without_apop_secret(h, n):
     """curl's default picks the best SASL mechanism in CAPA and does not fall back: a mailbox made without

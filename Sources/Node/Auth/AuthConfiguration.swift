@@ -22,6 +22,8 @@ public struct AuthConfiguration: Sendable, Equatable {
     public var method: AuthMethod
     /// The longest a directory may take to answer one login; past it the login is `[SYS/TEMP]`.
     public var timeout: TimeAmount
+    /// OAUTHBEARER and XOAUTH2 (RFC 7628): how bearer tokens are checked; nil: not offered.
+    public var oauth: OAuthSettings?
 
     public static let defaultTimeout: TimeAmount = .seconds(10)
 
@@ -93,5 +95,28 @@ public struct PAMSettings: Sendable, Equatable {
     public init(service: String = PAMSettings.defaultService, group: String? = PAMSettings.defaultGroup) {
         self.service = service
         self.group = group
+    }
+}
+
+/// `--oauth-*` / `auth.oauth.*`: bearer tokens are JWTs checked offline, against the keys of a JWKS file, an issuer
+/// and an audience; the claim `userClaim` names the mailbox.
+public struct OAuthSettings: Sendable, Equatable {
+    public var jwksFile: String
+    public var issuer: String
+    public var audience: String
+    /// email (default), sub, preferred_username or upn.
+    public var userClaim: String
+    /// Clock difference allowed on exp and nbf.
+    public var leeway: TimeAmount
+
+    public static let userClaims = ["email", "sub", "preferred_username", "upn"]
+    public static let defaultLeeway: TimeAmount = .seconds(60)
+
+    public init(jwksFile: String, issuer: String, audience: String, userClaim: String = "email", leeway: TimeAmount = OAuthSettings.defaultLeeway) {
+        self.jwksFile = jwksFile
+        self.issuer = issuer
+        self.audience = audience
+        self.userClaim = userClaim
+        self.leeway = leeway
     }
 }

@@ -57,6 +57,9 @@ public final class PasswdBackend: AuthBackend {
         case .scram(_, let proofValid):
             // The session's machine checked the proof against the keys `scramKeys` gave it.
             return proofValid
+        case .bearer:
+            // Checked by the Authenticator's token verifier, never by the password file.
+            return false
         }
     }
 

@@ -15,7 +15,8 @@ public enum POP3CommandParser {
     public static func parse(_ line: [UInt8]) -> Result<POP3Command, POP3ParseError> {
         if line.isEmpty { return .failure(.empty) }
         // RFC 2449 §4; the framer already bounds lines, this keeps the parser safe on its own.
-        if line.count > POP3Limits.maxCommandLineLength {
+        if line.count > POP3Limits.maxCommandLineLength
+            && (line.count > POP3Limits.maxAuthCommandLineLength || keywordOf(line) != "AUTH") {
             return .failure(.syntax(command: keywordOf(line), reason: "line longer than \(POP3Limits.maxCommandLineLength) octets"))
         }
         if line.contains(where: { $0 < 0x20 || $0 == 0x7F }) {

@@ -9,4 +9,6 @@ public enum POP3Credentials: Sendable, Equatable {
     /// RFC 5802: the machine checked the proof against the keys the handler gave it; `proofValid` false is a wrong
     /// password, answered like one.
     case scram(user: String, proofValid: Bool)
+    /// RFC 7628 OAUTHBEARER or XOAUTH2: a bearer token to verify; `user` is the identity the client named, if any.
+    case bearer(user: String?, token: String)
 }

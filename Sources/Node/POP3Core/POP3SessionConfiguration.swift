@@ -15,6 +15,8 @@ public struct POP3SessionConfiguration: Sendable {
     public var scramNonce: String
     /// The channel bindings this TLS connection can compute, for SCRAM-SHA-256-PLUS; empty without TLS.
     public var channelBindings: [SCRAMChannelBindingType: [UInt8]]
+    /// OAUTHBEARER and XOAUTH2 offered (token keys are configured), where plaintext is allowed.
+    public var oauthEnabled: Bool
     /// STLS can be offered (a certificate is configured).
     public var tlsAvailable: Bool
     public var isTLS: Bool
@@ -33,6 +35,7 @@ public struct POP3SessionConfiguration: Sendable {
         scramEnabled: Bool = false,
         scramNonce: String = "0",
         channelBindings: [SCRAMChannelBindingType: [UInt8]] = [:],
+        oauthEnabled: Bool = false,
         tlsAvailable: Bool = false,
         isTLS: Bool = false,
         plaintextAllowedWithoutTLS: Bool = true,
@@ -46,6 +49,7 @@ public struct POP3SessionConfiguration: Sendable {
         self.scramEnabled = scramEnabled
         self.scramNonce = scramNonce
         self.channelBindings = channelBindings
+        self.oauthEnabled = oauthEnabled
         self.tlsAvailable = tlsAvailable
         self.isTLS = isTLS
         self.plaintextAllowedWithoutTLS = plaintextAllowedWithoutTLS

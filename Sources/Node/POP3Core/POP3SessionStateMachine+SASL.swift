@@ -16,6 +16,10 @@ extension POP3SessionStateMachine {
         case scramClientFinal(SCRAMExchange)
         /// SCRAM: the server-final message (the server's signature) was sent; an empty response comes next.
         case scramServerFinal(user: String)
+        /// OAUTHBEARER or XOAUTH2: "+ " was sent; the client's message comes next.
+        case bearer(SASLMechanism)
+        /// RFC 7628 §3.2.2: the error challenge was sent; the client's dummy response ends the exchange.
+        case bearerFailed
     }
 
     /// The mechanisms offered right now: PLAIN and LOGIN only where plaintext is allowed (RFC 2595 §2.1),
@@ -30,6 +34,7 @@ extension POP3SessionStateMachine {
         case .cramMD5: return configuration.cramMD5Enabled
         case .scramSHA256: return scramOffered
         case .scramSHA256Plus: return scramPlusOffered
+        case .oauthBearer, .xoauth2: return configuration.oauthEnabled && plaintextAllowed
         }
     }
 
@@ -62,6 +67,13 @@ extension POP3SessionStateMachine {
             return .send(.continuation(SASLCodec.encode(configuration.cramChallenge)))
         case .scramSHA256, .scramSHA256Plus:
             return startSCRAM(plus: m == .scramSHA256Plus, initialResponse: initialResponse)
+        case .oauthBearer, .xoauth2:
+            guard configuration.oauthEnabled else { return badCommand("unsupported authentication mechanism") }
+            guard let initialResponse else {
+                state = .sasl(.bearer(m))
+                return .send(.continuation(""))
+            }
+            return saslResponse(Array(initialResponse.utf8), step: .bearer(m))
         }
     }
 
@@ -109,6 +121,11 @@ extension POP3SessionStateMachine {
             return .authenticate(.cramMD5(user: user, digest: digest, challenge: configuration.cramChallenge))
         case .scramClientFirst, .scramClientFinal, .scramServerFinal:
             return scramResponse(data, step: step)
+        case .bearer(let mechanism):
+            return bearerResponse(data, mechanism: mechanism)
+        case .bearerFailed:
+            // RFC 7628 §3.2.2: whatever the client answers to the error challenge, the exchange fails.
+            return badCommand(.err(.auth, "invalid token"))
         }
     }
 }

@@ -29,6 +29,8 @@ public struct POP3SessionStateMachine: Sendable {
     /// A USER was accepted on this (plaintext or TLS) session: STLS is no longer allowed (nothing of the login
     /// may happen before TLS, RFC 2595 §4).
     var userGiven = false
+    /// The login in progress is a bearer token's: a refusal is answered with RFC 7628's error challenge.
+    var bearerPending = false
 
     public init(configuration: POP3SessionConfiguration) {
         self.configuration = configuration
@@ -50,6 +52,16 @@ public struct POP3SessionStateMachine: Sendable {
         switch state {
         case .sasl: return true
         case .notStarted, .authorization, .authenticating, .lookingUpSCRAM, .startingTLS, .transaction, .update, .closed: return false
+        }
+    }
+
+    /// The longest line the handler's framer should pass now: a SASL response during AUTH, an AUTH line with an
+    /// initial response in AUTHORIZATION, a command otherwise.
+    public var maxLineLength: Int {
+        switch state {
+        case .sasl: return POP3Limits.maxSASLResponseLength
+        case .authorization: return POP3Limits.maxAuthCommandLineLength
+        case .notStarted, .authenticating, .lookingUpSCRAM, .startingTLS, .transaction, .update, .closed: return POP3Limits.maxCommandLineLength
         }
     }
 
@@ -133,6 +145,8 @@ public struct POP3SessionStateMachine: Sendable {
     public mutating func authenticationCompleted(_ outcome: POP3AuthOutcome) -> POP3Action {
         guard case .authenticating = state else { return .none }
         state = .authorization(user: nil)
+        let bearer = bearerPending
+        bearerPending = false
         switch outcome {
         case .success(let mailbox, let messages):
             let t = Transaction(mailbox: mailbox, messages: messages)
@@ -140,6 +154,7 @@ public struct POP3SessionStateMachine: Sendable {
             let (count, octets) = t.visible
             return .send(.ok("\(mailbox) has \(count) message\(count == 1 ? "" : "s") (\(octets) octets)"))
         case .badCredentials:
+            if bearer { return bearerRefused() }
             return badCommand(.err(.auth, "invalid user name or password"))
         case .inUse(let text):
             return .send(.err(.inUse, text))

@@ -12,11 +12,16 @@ public enum SASLMechanism: String, Sendable, CaseIterable {
     case scramSHA256 = "SCRAM-SHA-256"
     /// The same bound to the TLS channel (RFC 5802 §6; tls-server-end-point, RFC 5929; tls-exporter, RFC 9266).
     case scramSHA256Plus = "SCRAM-SHA-256-PLUS"
+    /// RFC 7628: an OAuth 2.0 bearer token (a JWT, checked offline against the configured keys).
+    case oauthBearer = "OAUTHBEARER"
+    /// Google's XOAUTH2: the same token in an older frame, still what many clients send.
+    case xoauth2 = "XOAUTH2"
 
     /// Sends the password itself, so only over TLS or where plaintext is allowed (RFC 2595 §2.1).
     public var isPlaintext: Bool {
         switch self {
-        case .plain, .login: return true
+        // A bearer token is a credential that works until it expires: the same rule as a password (RFC 7628 §5).
+        case .plain, .login, .oauthBearer, .xoauth2: return true
         case .cramMD5, .scramSHA256, .scramSHA256Plus: return false
         }
     }

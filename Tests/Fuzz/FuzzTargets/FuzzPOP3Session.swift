@@ -5,7 +5,8 @@ import POP3Core
 /// Input: the first line configures the session (byte 0: bit 0 CRAM-MD5, bit 1 STLS available, bit 2 already TLS,
 /// bit 3 plaintext refused without TLS, bit 4 APOP timestamp, bit 5 IMPLEMENTATION, bit 6 end with the idle timer
 /// rather than a shutdown, bit 7 SCRAM; byte 1: the bad-command limit, 1...32). Every further line is one client line, framed as
-/// the LineFramer frames it: over 255 octets (4096 during AUTH) it is `lineTooLong()`. Each action is answered:
+/// the LineFramer frames it: over `maxLineLength` (255 octets; 4096 during AUTH; 4160
+/// for an AUTH line in AUTHORIZATION) it is `lineTooLong()`. Each action is answered:
 /// `.authenticate` with an outcome chosen by the last byte of the line that asked (success with messages made from
 /// that line, or each failure), `.retrieve` by streaming a message made of the next lines (up to 8) through `MessageStreamer`,
 /// `.update` with success or failure, `.startTLS` with `tlsEstablished()`.
@@ -22,6 +23,7 @@ public enum FuzzPOP3Session {
             scramEnabled: flags & 0x80 != 0,
             scramNonce: "srvnonce",
             channelBindings: flags & 0x04 != 0 ? [.tlsServerEndPoint: Array(repeating: 7, count: 32)] : [:],
+            oauthEnabled: flags & 0x80 != 0,
             tlsAvailable: flags & 0x02 != 0,
             isTLS: flags & 0x04 != 0,
             plaintextAllowedWithoutTLS: flags & 0x08 == 0,
@@ -33,7 +35,7 @@ public enum FuzzPOP3Session {
         check(m.start(), &m)
         for (n, line) in lines.enumerated() {
             if m.phase == .closed { break }
-            let limit = m.isAwaitingSASLResponse ? POP3Limits.maxSASLResponseLength : POP3Limits.maxCommandLineLength
+            let limit = m.maxLineLength
             var action = line.count > limit ? m.lineTooLong() : m.receive(line: line)
             // Answer until the machine waits for the client again (each answer is one step; a bound keeps it finite).
             for _ in 0..<4 {
