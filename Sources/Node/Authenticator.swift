@@ -40,7 +40,7 @@ public final class Authenticator: Sendable {
     public func authenticate(_ credentials: POP3Credentials, sessionID: String) -> Result {
         let user: String
         switch credentials {
-        case .password(let u, _), .apop(let u, _, _), .cramMD5(let u, _, _), .scram(let u, _):
+        case .password(let u, _), .apop(let u, _, _), .cramMD5(let u, _, _), .scram(let u, _), .ntlm(let u, _, _, _):
             user = u
         case .bearer(let named, let token):
             return authenticateBearer(named: named, token: token, sessionID: sessionID)

@@ -52,6 +52,8 @@ public struct NodeConfiguration: Sendable {
     public var cramMD5: Bool
     /// Offer AUTH SCRAM-SHA-256, and SCRAM-SHA-256-PLUS over TLS (password file only; RFC 5802, RFC 7677).
     public var scram: Bool = true
+    /// Offer AUTH NTLM (legacy, NTLMv2 only; mailboxes created with `--apop` only).
+    public var ntlm: Bool = false
     /// The account directory logins are checked against (password file, LDAP, PAM) and its time limit.
     public var auth: AuthConfiguration = AuthConfiguration()
     /// Delay before any failed login is answered, the same for a wrong password and an unknown user.

@@ -134,6 +134,8 @@ final class POP3Session: LineSession {
             scramNonce: Self.makeSCRAMNonce(),
             channelBindings: isTLS ? channelBindings : [:],
             oauthEnabled: shared.authenticator.bearer != nil,
+            ntlmEnabled: shared.configuration.ntlm && shared.authenticator.backend.supportsSharedSecrets,
+            ntlmChallenge: (0..<8).map { _ in UInt8.random(in: 0...255) },
             tlsAvailable: shared.tls != nil && !isTLS,
             isTLS: isTLS,
             plaintextAllowedWithoutTLS: plaintextAllowed,

@@ -31,6 +31,7 @@ struct NodeOptions: ParsableArguments {
     @Option(name: .customLong("max-bad-commands"), help: "Bad commands before disconnect (config pop3.max-bad-commands; default 10).") var maxBadCommands: Int?
     @Option(help: "Plaintext logins without TLS: loopback, always or tls-only (config pop3.plaintext; default loopback).") var plaintext: String?
     @Flag(inversion: .prefixedNo, help: "Offer AUTH SCRAM-SHA-256 and, over TLS, SCRAM-SHA-256-PLUS (password file only; config pop3.scram; default on).") var scram: Bool?
+    @Flag(name: .customLong("ntlm"), help: "Offer AUTH NTLM, the seed's SPA: legacy, NTLMv2 only, mailboxes created with --apop only (config pop3.ntlm).") var ntlm = false
     @Flag(name: .customLong("cram-md5"), help: "Offer AUTH CRAM-MD5 (mailboxes created with --apop only; config pop3.cram-md5).") var cramMD5 = false
     @Option(name: .customLong("auth-failure-delay"), help: "Seconds before a failed login is answered (config pop3.auth-failure-delay; default 2).") var authFailureDelay: Double?
     @Option(name: .customLong("drain-time"), help: "Seconds sessions may finish at shutdown (config pop3.drain-time; default 30).") var drainTime: Double?
@@ -93,6 +94,7 @@ struct NodeOptions: ParsableArguments {
         c.implementation = implementation ?? reader.string(forKey: "pop3.implementation")
         c.cramMD5 = cramMD5 || reader.bool(forKey: "pop3.cram-md5", default: false)
         c.scram = scram ?? reader.bool(forKey: "pop3.scram", default: true)
+        c.ntlm = ntlm || reader.bool(forKey: "pop3.ntlm", default: false)
         if let text = proxyTrusted ?? reader.string(forKey: "proxy.trusted") {
             do { c.proxyTrusted = try TrustedNetworks(parsing: text) } catch { throw UserError("proxy trusted networks: \(error)") }
         }

@@ -71,6 +71,19 @@ put("sasl", "scram-downgrade", bytes([6]) + crlf(b64(b"y,,n=user,r=abc"), "*").e
 put("sasl", "scram-unavailable", bytes([0x30 | 6]) + crlf(b64(b"n,,n=user,r=abc")).encode())
 put("sasl", "oauthbearer", bytes([5]) + crlf("OAUTHBEARER " + b64(b"n,a=user@example.com,\x01host=h\x01port=110\x01auth=Bearer eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhIn0.c2ln\x01\x01"), "AQ==").encode())
 put("sasl", "xoauth2", bytes([5 | 0x08]) + crlf("XOAUTH2 " + b64(b"user=someuser@example.com\x01auth=Bearer abc.def.ghi\x01\x01"), "").encode())
+# NTLM ([MS-NLMP]): curl's NEGOTIATE, an AUTHENTICATE with an NTLMv2 blob and one with an NTLMv1 response.
+ntlm_negotiate = b"NTLMSSP\0" + struct.pack("<II", 1, 0xA2088207) + bytes(16)
+def ntlm_authenticate(user, nt):
+    fields, payload = b"", b""
+    for field in [bytes(24), nt, "EXAMPLE".encode("utf-16-le"), user.encode("utf-16-le"), "WS".encode("utf-16-le"), b""]:
+        fields += struct.pack("<HHI", len(field), len(field), 64 + len(payload))
+        payload += field
+    return b"NTLMSSP\0" + struct.pack("<I", 3) + fields + struct.pack("<I", 0xA2888205) + payload
+ntlm_v2 = bytes(16) + b"\1\1" + bytes(6) + bytes(8) + b"\xaa" * 8 + bytes(4) + bytes(4)
+put("sasl", "ntlm", bytes([5]) + crlf("NTLM " + b64(ntlm_negotiate), b64(ntlm_authenticate("alice@example.test", ntlm_v2))).encode())
+put("sasl", "ntlm-v1", bytes([5]) + crlf("NTLM", b64(ntlm_negotiate), b64(ntlm_authenticate("alice", bytes(24)))).encode())
+put("pop3", "ntlm", crlf(CRAM_APOP_IMPL + "9", "CAPA", "AUTH NTLM", b64(ntlm_negotiate),
+    b64(ntlm_authenticate("alice@example.test", ntlm_v2)), "STAT", "QUIT").encode())
 put("pop3", "scram", bytes([0x80 | 0x04]) + crlf("9", "CAPA", "AUTH SCRAM-SHA-256", b64(b"n,,n=alice,r=abc"),
     b64(b"c=biws,r=abcsrvnonce,p=" + base64.b64encode(bytes(32))), "AUTH SCRAM-SHA-256-PLUS", b64(b"p=tls-server-end-point,,n=a,r=b"), "QUIT").encode())
 

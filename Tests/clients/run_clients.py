@@ -613,6 +613,34 @@ def oauthbearer_and_xoauth2_with_curl_and_mpop(h, n):
 
 
 @test
+def curl_ntlm(h, n):
+    """AUTH NTLM ([MS-POP3]), NTLMv2, on a node started with --ntlm: curl logs in to a mailbox that keeps the sealed
+    secret (alice, --apop), not to one that does not (bob), nor with a wrong password; the default node offers no
+    NTLM."""
+    node = h.start_node("--ntlm", name="ntlm")
+    c = Raw(node["port"])
+    c.line()
+    assert c.cmd("CAPA").startswith("+OK")
+    assert any(l.startswith("SASL ") and "NTLM" in l.split() for l in c.multiline())
+    c.close()
+    for user, pw, ok in (("alice", PW["alice"], True), ("alice", "wrong", False), ("bob", PW["bob"], False)):
+        for url in (f"pop3://127.0.0.1:{node['port']}/1", f"pop3s://127.0.0.1:{node['tls']}/1"):
+            out = subprocess.run(["curl", "-s", "-k", "--login-options", "AUTH=NTLM", url, "-u", f"{user}@{DOMAIN}:{pw}"],
+                                 capture_output=True, timeout=30)
+            if ok:
+                assert out.returncode == 0, (user, url, out.returncode)
+                assert out.stdout == h.messages[user][0], (user, url, out.stdout[:100])
+            else:
+                assert out.returncode != 0 and out.stdout == b"", (user, pw, url, out.returncode)
+    assert h.wait_free("alice")
+    c = Raw(n["port"])
+    c.line()
+    assert c.cmd("AUTH NTLM").startswith("-ERR")
+    c.close()
+    h.stop_node(node)
+
+
+@test
 def curl_default_login_without_apop_secret(h, n):
     """curl's default picks the best SASL mechanism in CAPA and does not fall back: a mailbox made without
     --apop (only the slow hash, no plaintext-equivalent secret) must still be reachable with plain curl."""

@@ -60,6 +60,10 @@ public final class PasswdBackend: AuthBackend {
         case .bearer:
             // Checked by the Authenticator's token verifier, never by the password file.
             return false
+        case .ntlm(let user, let domain, let challenge, let response):
+            // [MS-NLMP] NTLMv2 from the sealed secret (mailboxes made with --apop only), with the name the client sent.
+            guard let secret = try PasswordHasher.openSecret(record: record, address: address, guid: store.guid) else { return false }
+            return NTLMv2.verify(password: secret, user: user, domain: domain, challenge: challenge, response: response)
         }
     }
 

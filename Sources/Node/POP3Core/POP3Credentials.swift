@@ -11,4 +11,6 @@ public enum POP3Credentials: Sendable, Equatable {
     case scram(user: String, proofValid: Bool)
     /// RFC 7628 OAUTHBEARER or XOAUTH2: a bearer token to verify; `user` is the identity the client named, if any.
     case bearer(user: String?, token: String)
+    /// [MS-NLMP] §3.3.2: an NTLMv2 response (NTProofStr and the client's blob) to `challenge`.
+    case ntlm(user: String, domain: String, challenge: [UInt8], response: [UInt8])
 }

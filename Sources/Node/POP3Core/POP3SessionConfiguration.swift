@@ -17,6 +17,12 @@ public struct POP3SessionConfiguration: Sendable {
     public var channelBindings: [SCRAMChannelBindingType: [UInt8]]
     /// OAUTHBEARER and XOAUTH2 offered (token keys are configured), where plaintext is allowed.
     public var oauthEnabled: Bool
+    /// AUTH NTLM offered (legacy; it needs the sealed secret that only mailboxes created with `--apop` keep).
+    public var ntlmEnabled: Bool
+    /// The NTLM server challenge, 8 random bytes per connection.
+    public var ntlmChallenge: [UInt8]
+    /// The NTLM target name (NetBIOS domain and computer name in the target info).
+    public var ntlmTarget: String
     /// STLS can be offered (a certificate is configured).
     public var tlsAvailable: Bool
     public var isTLS: Bool
@@ -36,6 +42,9 @@ public struct POP3SessionConfiguration: Sendable {
         scramNonce: String = "0",
         channelBindings: [SCRAMChannelBindingType: [UInt8]] = [:],
         oauthEnabled: Bool = false,
+        ntlmEnabled: Bool = false,
+        ntlmChallenge: [UInt8] = [1, 2, 3, 4, 5, 6, 7, 8],
+        ntlmTarget: String = "POPLAR",
         tlsAvailable: Bool = false,
         isTLS: Bool = false,
         plaintextAllowedWithoutTLS: Bool = true,
@@ -50,6 +59,9 @@ public struct POP3SessionConfiguration: Sendable {
         self.scramNonce = scramNonce
         self.channelBindings = channelBindings
         self.oauthEnabled = oauthEnabled
+        self.ntlmEnabled = ntlmEnabled
+        self.ntlmChallenge = ntlmChallenge
+        self.ntlmTarget = ntlmTarget
         self.tlsAvailable = tlsAvailable
         self.isTLS = isTLS
         self.plaintextAllowedWithoutTLS = plaintextAllowedWithoutTLS

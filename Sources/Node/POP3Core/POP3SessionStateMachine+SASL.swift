@@ -20,6 +20,10 @@ extension POP3SessionStateMachine {
         case bearer(SASLMechanism)
         /// RFC 7628 §3.2.2: the error challenge was sent; the client's dummy response ends the exchange.
         case bearerFailed
+        /// NTLM: "+ " was sent; the NEGOTIATE message comes next.
+        case ntlmNegotiate
+        /// NTLM: the CHALLENGE was sent; the AUTHENTICATE message comes next.
+        case ntlmAuthenticate
     }
 
     /// The mechanisms offered right now: PLAIN and LOGIN only where plaintext is allowed (RFC 2595 §2.1),
@@ -35,6 +39,7 @@ extension POP3SessionStateMachine {
         case .scramSHA256: return scramOffered
         case .scramSHA256Plus: return scramPlusOffered
         case .oauthBearer, .xoauth2: return configuration.oauthEnabled && plaintextAllowed
+        case .ntlm: return configuration.ntlmEnabled
         }
     }
 
@@ -74,6 +79,8 @@ extension POP3SessionStateMachine {
                 return .send(.continuation(""))
             }
             return saslResponse(Array(initialResponse.utf8), step: .bearer(m))
+        case .ntlm:
+            return startNTLM(initialResponse: initialResponse)
         }
     }
 
@@ -126,6 +133,8 @@ extension POP3SessionStateMachine {
         case .bearerFailed:
             // RFC 7628 §3.2.2: whatever the client answers to the error challenge, the exchange fails.
             return badCommand(.err(.auth, "invalid token"))
+        case .ntlmNegotiate, .ntlmAuthenticate:
+            return ntlmResponse(data, step: step)
         }
     }
 }

@@ -42,7 +42,7 @@ extension POP3SessionStateMachine {
             guard data.isEmpty else { return scramFailure(.otherError) }
             state = .authenticating
             return .authenticate(.scram(user: user, proofValid: true))
-        case .plain, .loginUser, .loginPassword, .cramMD5, .bearer, .bearerFailed:
+        case .plain, .loginUser, .loginPassword, .cramMD5, .bearer, .bearerFailed, .ntlmNegotiate, .ntlmAuthenticate:
             return .none
         }
     }

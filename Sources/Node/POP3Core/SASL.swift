@@ -16,13 +16,16 @@ public enum SASLMechanism: String, Sendable, CaseIterable {
     case oauthBearer = "OAUTHBEARER"
     /// Google's XOAUTH2: the same token in an older frame, still what many clients send.
     case xoauth2 = "XOAUTH2"
+    /// [MS-NLMP] NTLMv2, the seed's "Secure Password Authentication": legacy, off by default, only for mailboxes
+    /// that keep the sealed secret (`--apop`).
+    case ntlm = "NTLM"
 
     /// Sends the password itself, so only over TLS or where plaintext is allowed (RFC 2595 §2.1).
     public var isPlaintext: Bool {
         switch self {
         // A bearer token is a credential that works until it expires: the same rule as a password (RFC 7628 §5).
         case .plain, .login, .oauthBearer, .xoauth2: return true
-        case .cramMD5, .scramSHA256, .scramSHA256Plus: return false
+        case .cramMD5, .scramSHA256, .scramSHA256Plus, .ntlm: return false
         }
     }
 }

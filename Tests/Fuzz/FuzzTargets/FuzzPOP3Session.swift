@@ -2,7 +2,7 @@ import POP3Core
 
 /// (a) The POP3 command parser and the session state machine, driven as `POP3Session` drives them.
 ///
-/// Input: the first line configures the session (byte 0: bit 0 CRAM-MD5, bit 1 STLS available, bit 2 already TLS,
+/// Input: the first line configures the session (byte 0: bit 0 CRAM-MD5 and NTLM, bit 1 STLS available, bit 2 already TLS,
 /// bit 3 plaintext refused without TLS, bit 4 APOP timestamp, bit 5 IMPLEMENTATION, bit 6 end with the idle timer
 /// rather than a shutdown, bit 7 SCRAM; byte 1: the bad-command limit, 1...32). Every further line is one client line, framed as
 /// the LineFramer frames it: over `maxLineLength` (255 octets; 4096 during AUTH; 4160
@@ -24,6 +24,7 @@ public enum FuzzPOP3Session {
             scramNonce: "srvnonce",
             channelBindings: flags & 0x04 != 0 ? [.tlsServerEndPoint: Array(repeating: 7, count: 32)] : [:],
             oauthEnabled: flags & 0x80 != 0,
+            ntlmEnabled: flags & 0x01 != 0,
             tlsAvailable: flags & 0x02 != 0,
             isTLS: flags & 0x04 != 0,
             plaintextAllowedWithoutTLS: flags & 0x08 == 0,

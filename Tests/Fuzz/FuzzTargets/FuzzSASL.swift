@@ -6,7 +6,7 @@ import POP3Core
 ///
 /// Input: byte 0 chooses the exchange (bits 0-2, below; 0x08 the login succeeds, 0x10 CRAM-MD5 off, 0x20 plaintext
 /// refused, both: the SCRAM keys are unavailable; bits 6-7 the bad-command limit); the rest, split at LF, is the
-/// client's responses. SCRAM with an initial response, OAUTHBEARER and XOAUTH2 come through 5, "AUTH <line>".
+/// client's responses. SCRAM with an initial response, OAUTHBEARER, XOAUTH2 and NTLM come through 5, "AUTH <line>".
 public enum FuzzSASL {
     public static func run(_ data: [UInt8]) {
         guard let selector = data.first else { return }
@@ -15,7 +15,7 @@ public enum FuzzSASL {
         let responses = fuzzLines(rest)
         var m = POP3SessionStateMachine(configuration: POP3SessionConfiguration(
             cramChallenge: "<42.1@host>", cramMD5Enabled: selector & 0x10 == 0, scramEnabled: true, scramNonce: "srvnonce",
-            channelBindings: [.tlsServerEndPoint: Array(repeating: 7, count: 32)], oauthEnabled: true, isTLS: selector & 0x07 == 7,
+            channelBindings: [.tlsServerEndPoint: Array(repeating: 7, count: 32)], oauthEnabled: true, ntlmEnabled: true, isTLS: selector & 0x07 == 7,
             plaintextAllowedWithoutTLS: selector & 0x20 == 0, maxBadCommands: 1 + Int(selector >> 6) * 3))
         _ = m.start()
         var first: [UInt8]
@@ -66,6 +66,9 @@ public enum FuzzSASL {
             fuzzCheck(false, "APOP out of an AUTH exchange")
         case .scram(let user, _):
             fuzzCheck(!user.isEmpty, "SCRAM with an empty user")
+        case .ntlm(let user, _, let challenge, let response):
+            fuzzCheck(!user.isEmpty, "NTLM with an empty user")
+            fuzzCheck(challenge.count == 8 && response.count >= 44, "NTLM: a short challenge or an NTLMv1 response passed on")
         case .bearer(let user, let token):
             fuzzCheck(user.map { !$0.isEmpty } ?? true, "a bearer login naming an empty user")
             fuzzCheck(!token.isEmpty && token.utf8.count <= POP3Limits.maxSASLResponseLength, "a bearer token empty or too long")
