@@ -14,12 +14,16 @@ public final class Authenticator: Sendable {
     public let backend: any AuthBackend
     /// OAUTHBEARER and XOAUTH2 tokens; nil when not configured.
     public let bearer: BearerTokenVerifier?
+    /// The cluster-wide auth penalty; nil when turned off.
+    public let penalty: AuthPenalty?
 
-    public init(store: MailStore, nodeID: String, backend: any AuthBackend, bearer: BearerTokenVerifier? = nil) {
+    public init(store: MailStore, nodeID: String, backend: any AuthBackend, bearer: BearerTokenVerifier? = nil,
+                penalty: AuthPenalty? = nil) {
         self.store = store
         self.nodeID = nodeID
         self.backend = backend
         self.bearer = bearer
+        self.penalty = penalty
     }
 
     /// The password-file backend with its login cache (today's default).

@@ -58,6 +58,11 @@ public struct NodeConfiguration: Sendable {
     public var auth: AuthConfiguration = AuthConfiguration()
     /// Delay before any failed login is answered, the same for a wrong password and an unknown user.
     public var authFailureDelay: TimeAmount
+    /// The cluster-wide auth penalty's longest delay in seconds (`AuthPenalty`; it doubles from the failure
+    /// delay up to this); 0 turns the penalty off.
+    public var authPenaltyMaximum: Double = 15
+    /// Client networks the penalty does not count (loopback by default, like the per-address connection limit).
+    public var authPenaltyExempt: TrustedNetworks = .loopback
     /// How long a graceful shutdown lets sessions finish before closing them.
     public var drainTime: TimeAmount
     /// How long a successful login is remembered, so a poller does not pay the slow hash every time.

@@ -135,7 +135,12 @@ public final class POP3Server: Service, @unchecked Sendable {
         let bearer = try await threadPool.runIfActive { [configuration] in
             try configuration.auth.oauth.map { try BearerTokenVerifier(settings: $0) }
         }
-        let authenticator = Authenticator(store: store, nodeID: configuration.nodeID, backend: backend, bearer: bearer)
+        let base = Double(configuration.authFailureDelay.nanoseconds) / 1e9
+        let penalty = configuration.authPenaltyMaximum > 0
+            ? AuthPenalty(store: store, policy: .init(base: base, maximum: configuration.authPenaltyMaximum,
+                                                      exempt: configuration.authPenaltyExempt))
+            : nil
+        let authenticator = Authenticator(store: store, nodeID: configuration.nodeID, backend: backend, bearer: bearer, penalty: penalty)
         let shared = Shared(configuration: configuration, authenticator: authenticator, threadPool: threadPool, tls: tls, logger: logger,
                             draining: draining)
         var channels: [Channel] = []
@@ -199,8 +204,13 @@ public final class POP3Server: Service, @unchecked Sendable {
             let record = NodeRecord(node: node, address: address, version: PoplarVersion.string, pid: getpid(), started: started,
                                     updated: Date(), beat: beat, draining: shared.isDraining, sessions: shared.loggedInSessions,
                                     intervalMilliseconds: Int(interval.nanoseconds / 1_000_000))
+            let penalty = shared.authenticator.penalty
             return self.threadPool.runIfActive(eventLoop: loop) { () -> (drain: Bool, kicks: [String]) in
                 try store.publishNode(record)
+                // Penalty records past their window, once per window per node (each reader ignores them already).
+                if let removed = try? penalty?.sweepIfDue(), removed > 0 {
+                    logger.info("auth penalty records past their window removed", metadata: ["count": .stringConvertible(removed)])
+                }
                 return try store.pendingControl(node: node)
             }.map { control in
                 for id in control.kicks {

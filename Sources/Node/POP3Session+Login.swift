@@ -17,19 +17,37 @@ extension POP3Session {
         }
         connection.hold()
         connection.flush()
-        let started = NIODeadline.now()
         let authenticator = shared.authenticator
         let sessionID = self.sessionID
-        let delay = shared.configuration.authFailureDelay
+        let peer = connection.peerAddress
+        let nodeDelay = shared.configuration.authFailureDelay
+        let pool = shared.threadPool
         let bound = NIOLoopBound(self, eventLoop: loop)
-        shared.threadPool.runIfActive(eventLoop: loop) {
-            authenticator.authenticate(credentials, sessionID: sessionID)
-        }.flatMap { result -> EventLoopFuture<Authenticator.Result> in
-            // Every failed login waits the same time, so a wrong password and an unknown user look alike.
-            if case .success = result.outcome { return loop.makeSucceededFuture(result) }
-            let remaining = delay - (NIODeadline.now() - started)
-            guard remaining > .zero else { return loop.makeSucceededFuture(result) }
-            return loop.scheduleTask(in: remaining) { result }.futureResult
+        // The penalty's slot first (`AuthPenalty`): the check itself waits for it, so more connections buy no guesses.
+        pool.runIfActive(eventLoop: loop) {
+            authenticator.admit(credentials, peer: peer)
+        }.flatMap { ticket -> EventLoopFuture<Authenticator.Result> in
+            if let refusal = ticket.refusal { return loop.scheduleTask(in: nodeDelay) { refusal }.futureResult }
+            let check = { @Sendable () -> EventLoopFuture<Authenticator.Result> in
+                let started = NIODeadline.now()
+                return pool.runIfActive(eventLoop: loop) {
+                    authenticator.authenticate(credentials, sessionID: sessionID, ticket: ticket)
+                }.flatMap { result in
+                    // Every failed login waits the same time, so a wrong password and an unknown user look alike.
+                    if case .success = result.outcome { return loop.makeSucceededFuture(result) }
+                    let remaining = max(nodeDelay, ticket.failureDelay ?? nodeDelay) - (NIODeadline.now() - started)
+                    guard remaining > .zero else { return loop.makeSucceededFuture(result) }
+                    return loop.scheduleTask(in: remaining) { result }.futureResult
+                }
+            }
+            guard ticket.wait > .zero else { return check() }
+            return loop.flatScheduleTask(in: ticket.wait) {
+                // The client may have gone while it waited for its slot: no check for nobody.
+                guard !bound.value.isClosing else {
+                    return loop.makeSucceededFuture(.init(outcome: .badCredentials, session: nil, label: "gone"))
+                }
+                return check()
+            }.futureResult
         }.whenComplete { result in
             let session = bound.value
             switch result {

@@ -34,6 +34,8 @@ struct NodeOptions: ParsableArguments {
     @Flag(name: .customLong("ntlm"), help: "Offer AUTH NTLM, the seed's SPA: legacy, NTLMv2 only, mailboxes created with --apop only (config pop3.ntlm).") var ntlm = false
     @Flag(name: .customLong("cram-md5"), help: "Offer AUTH CRAM-MD5 (mailboxes created with --apop only; config pop3.cram-md5).") var cramMD5 = false
     @Option(name: .customLong("auth-failure-delay"), help: "Seconds before a failed login is answered (config pop3.auth-failure-delay; default 2).") var authFailureDelay: Double?
+    @Option(name: .customLong("auth-penalty-max"), help: "Longest delay of the cluster-wide auth penalty in seconds, 0 turns it off (config pop3.auth-penalty-max; default 15).") var authPenaltyMax: Double?
+    @Option(name: .customLong("auth-penalty-exempt"), help: "Client networks the auth penalty does not count, comma-separated CIDR blocks (config pop3.auth-penalty-exempt; default 127.0.0.0/8,::1).") var authPenaltyExempt: String?
     @Option(name: .customLong("drain-time"), help: "Seconds sessions may finish at shutdown (config pop3.drain-time; default 30).") var drainTime: Double?
     @Option(help: "Greeting text (config pop3.greeting).") var greeting: String?
     @Option(help: "CAPA IMPLEMENTATION text; not sent unless set (config pop3.implementation).") var implementation: String?
@@ -65,6 +67,13 @@ struct NodeOptions: ParsableArguments {
             c.loginTimeout = t == 0 ? nil : try seconds(t, default: .zero, name: "login timeout", max: 3600)
         }
         c.authFailureDelay = try seconds(authFailureDelay ?? reader.double(forKey: "pop3.auth-failure-delay"), default: c.authFailureDelay, name: "auth failure delay", max: 60, allowZero: true)
+        if let max = authPenaltyMax ?? reader.double(forKey: "pop3.auth-penalty-max") {
+            guard max.isFinite, (0...600).contains(max) else { throw UserError("auth penalty maximum must be 0 to 600 seconds, not \(max)") }
+            c.authPenaltyMaximum = max
+        }
+        if let text = authPenaltyExempt ?? reader.string(forKey: "pop3.auth-penalty-exempt") {
+            do { c.authPenaltyExempt = try TrustedNetworks(parsing: text) } catch { throw UserError("auth penalty exempt networks: \(error)") }
+        }
         c.registryInterval = try seconds(registryInterval ?? reader.double(forKey: "node.registry-interval"), default: c.registryInterval, name: "registry interval", max: 60)
         c.drainTime = try seconds(drainTime ?? reader.double(forKey: "pop3.drain-time"), default: c.drainTime, name: "drain time", max: 3600, allowZero: true)
         if let n = maxConnections ?? reader.int(forKey: "pop3.max-connections") {
