@@ -489,8 +489,11 @@ def scram_plus_with_tls_exporter(h, n):
 def scram_keys_come_with_the_next_password_login(h, n):
     """A record written before SCRAM existed (no scram file): SCRAM fails, a password login adds the keys, SCRAM
     then works."""
-    local_root = h.nfs[1] if h.nfs else h.root
-    os.unlink(os.path.join(local_root, DOMAIN, "P3_dave.mbx", "scram"))
+    if h.nfs:
+        # The keys would have to go behind ganesha's back (its cache still names the file): covered over NFS by
+        # SCRAMStoreTests, which removes them through the volume.
+        return "skip: removes a file behind the NFS server's back"
+    os.unlink(os.path.join(h.root, DOMAIN, "P3_dave.mbx", "scram"))
     c = Raw(n["port"])
     c.line()
     assert scram_login(c, "dave", PW["dave"]).startswith("-ERR [AUTH]")
@@ -1919,8 +1922,9 @@ def run_suite(h, tests, pattern, prepare, limit):
             t = time.time()
             signal.alarm(limit)
             try:
-                if call(fn) == "skip":
-                    print(f"SKIP {fn.__name__} (needs --nfs)", flush=True)
+                outcome = call(fn)
+                if isinstance(outcome, str) and outcome.startswith("skip"):
+                    print(f"SKIP {fn.__name__} ({outcome[5:].strip() or 'needs --nfs'})", flush=True)
                     continue
                 passed += 1
                 print(f"PASS {fn.__name__} ({time.time() - t:.1f}s)", flush=True)
