@@ -733,6 +733,77 @@ def fetchmail_keep_mode_fetches_only_new(h, n):
 
 
 @test
+def login_delay_and_expire_per_domain(h, n):
+    """RFC 2449 LOGIN-DELAY and EXPIRE set per domain with `poplar domain policy`, with Python's poplib across two
+    nodes: CAPA before login says the value varies by user, after login the domain's own; a second login within
+    the delay is refused with [LOGIN-DELAY] on the other node too (a wrong password still gets [AUTH]); under
+    EXPIRE 0 a retrieved message is gone after QUIT."""
+    domain, user, pw = "policy.test", "eve", "eve-pw"
+    h.cli("domain", "add", domain)
+    h.cli("mailbox", "add", f"{user}@{domain}", "--password-stdin", stdin=(pw + "\n").encode())
+    for i in range(3):
+        path = os.path.join(h.dir, "policy.eml")
+        with open(path, "wb") as f:
+            f.write(f"Subject: policy {i}\n\nbody {i}\n".encode())
+        h.cli("deliver", f"{user}@{domain}", path)
+    out = h.cli("domain", "policy", domain, "--login-delay", "4s", "--expire", "0").stdout.decode()
+    assert "login-delay 4 s, expire 0 days" in out, out
+    other = h.start_node(name="policy2")
+    try:
+        def capa(port):
+            c = Raw(port)
+            c.line()
+            c.cmd("CAPA")
+            caps = c.multiline()
+            c.close()
+            return caps
+        deadline = time.time() + 10  # the nodes read the policies with their registry record (every 2 s)
+        while "LOGIN-DELAY 0 USER" not in capa(other["port"]) and time.time() < deadline:
+            time.sleep(0.3)
+        caps = capa(other["port"])
+        assert "LOGIN-DELAY 0 USER" in caps and "EXPIRE 0 USER" in caps, caps
+        p = poplib.POP3("127.0.0.1", n["port"], timeout=10)
+        p.user(f"{user}@{domain}")
+        p.pass_(pw)
+        resp, lines, _ = p._longcmd("CAPA")
+        after = [l.decode() for l in lines]
+        assert "LOGIN-DELAY 4" in after and "EXPIRE 0" in after, after
+        assert p.stat()[0] == 3
+        p.retr(1)
+        p.quit()
+        t = time.time()
+        p = poplib.POP3("127.0.0.1", other["port"], timeout=10)
+        p.user(f"{user}@{domain}")
+        try:
+            p.pass_("wrong")
+            raise AssertionError("a wrong password was accepted")
+        except poplib.error_proto as e:
+            assert b"[AUTH]" in e.args[0], e
+        p = poplib.POP3("127.0.0.1", other["port"], timeout=10)
+        p.user(f"{user}@{domain}")
+        try:
+            p.pass_(pw)
+            raise AssertionError("a login within the delay was accepted")
+        except poplib.error_proto as e:
+            assert e.args[0].startswith(b"-ERR [LOGIN-DELAY]"), e
+        time.sleep(max(0, 4.2 - (time.time() - t)))
+        p = poplib.POP3("127.0.0.1", other["port"], timeout=10)
+        p.user(f"{user}@{domain}")
+        p.pass_(pw)
+        count = p.stat()[0]
+        subjects = [b"\n".join(p.top(i, 0)[1]) for i in range(1, count + 1)]
+        p.quit()
+        assert count == 2 and not any(b"policy 0" in s for s in subjects), (count, subjects)
+    finally:
+        h.stop_node(other)
+        h.cli("domain", "remove", domain, "--purge")
+        # The next tests compare CAPA exactly: wait until the node has read the metabase again.
+        deadline = time.time() + 10
+        while "LOGIN-DELAY 0" not in capa(n["port"]) and time.time() < deadline:
+            time.sleep(0.3)
+
+
+@test
 def poplib_full(h, n):
     p = poplib.POP3("127.0.0.1", n["port"], timeout=10)
     p.user(f"dave@{DOMAIN}")

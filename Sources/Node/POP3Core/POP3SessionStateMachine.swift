@@ -166,6 +166,8 @@ public struct POP3SessionStateMachine: Sendable {
             return .send(Self.plaintextRefusal)
         case .mechanismDisallowed:
             return badCommand(.err(.auth, "that mechanism is not enabled for this mailbox"))
+        case .loginDelay(let text):
+            return .send(.err(.loginDelay, text))
         }
     }
 
@@ -234,7 +236,7 @@ public struct POP3SessionStateMachine: Sendable {
 
     /// The AUTHORIZATION state's list, as announced on this connection now.
     func authorizationCapabilities() -> [String] {
-        var caps = POP3Capabilities.always
+        var caps = withPolicies(POP3Capabilities.always)
         if plaintextAllowed { caps.append(POP3Capabilities.user) }
         let mechanisms = enabledMechanisms
         if !mechanisms.isEmpty { caps.append(POP3Capabilities.sasl(mechanisms.map(\.rawValue))) }
