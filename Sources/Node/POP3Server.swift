@@ -209,6 +209,8 @@ public final class POP3Server: Service, @unchecked Sendable {
             let penalty = shared.authenticator.penalty
             return self.threadPool.runIfActive(eventLoop: loop) { () -> (drain: Bool, kicks: [String]) in
                 try store.publishNode(record)
+                // The cluster's KDF rounds (`poplar cluster kdf-rounds`), every 15th record.
+                if beat % 15 == 1 { _ = try? store.refreshClusterInfo() }
                 if let policies = try? store.domainPolicies() {
                     shared.policySummary.withLockedValue { $0 = DomainPolicySummary(policies.values) }
                 }

@@ -42,6 +42,8 @@ public final class MailStore: Sendable {
     public let info: ClusterInfo
     /// A namer given by the caller (tests); otherwise one is made on first delivery with a claimed slot.
     private let injectedNamer: MessageNamer?
+    /// `currentKDFRounds`: the cluster file's rounds as last read (`refreshClusterInfo`, `setKDFRounds`).
+    let kdfRounds: Mutex<Int>
     /// The lease clock of this process (injected by tests) and what it has seen of locks it could not take.
     let clock: any LeaseClock
     let observer = LockObserver()
@@ -66,6 +68,7 @@ public final class MailStore: Sendable {
         self.volume = volume
         self.guid = guid
         self.info = info
+        self.kdfRounds = Mutex(info.kdfRounds)
         self.injectedNamer = namer
         self.clock = clock
     }
@@ -309,7 +312,7 @@ public final class MailStore: Sendable {
         }
         try volume.mkdir(try dir.appending("tmp"))
         if let password {
-            let record = try PasswordHasher.makeRecord(password: password, address: address, guid: guid, rounds: info.kdfRounds, allowAPOP: allowAPOP)
+            let record = try PasswordHasher.makeRecord(password: password, address: address, guid: guid, rounds: currentKDFRounds, allowAPOP: allowAPOP)
             try volume.writeFile(try dir.appending("passwd"), record.encoded(), exclusive: true)
             try writeSCRAM(address, password: password, record: record)
         } else {
@@ -381,7 +384,7 @@ public final class MailStore: Sendable {
             throw StoreError(code: .invalidName, message: "\(address) is an external mailbox: its password is the directory's (LDAP or PAM)")
         }
         guard try volume.exists(try dir.appending("passwd")) else { throw StoreError(code: .notFound, message: "no mailbox \(address)") }
-        let record = try PasswordHasher.makeRecord(password: password, address: address, guid: guid, rounds: info.kdfRounds, allowAPOP: allowAPOP)
+        let record = try PasswordHasher.makeRecord(password: password, address: address, guid: guid, rounds: currentKDFRounds, allowAPOP: allowAPOP)
         try volume.writeAtomically(try dir.appending("passwd"), record.encoded(), staging: try dir.appending("tmp"))
         // The old keys no longer open (they are bound to the old record); the new ones follow.
         try writeSCRAM(address, password: password, record: record)

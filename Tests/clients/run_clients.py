@@ -804,6 +804,36 @@ def login_delay_and_expire_per_domain(h, n):
 
 
 @test
+def kdf_rounds_raised_then_records_rehashed_at_login(h, n):
+    """`poplar cluster kdf-rounds` raises the rounds of new records; a node that has read it rehashes an older
+    record at the next password login (poplib), and the new record and its SCRAM keys work (scramp)."""
+    local_root = h.nfs[1] if h.nfs else h.root
+    passwd = os.path.join(local_root, DOMAIN, "P3_carol.mbx", "passwd")
+    assert "$i=1000$" in open(passwd).read()
+    h.cli("cluster", "kdf-rounds", "1500")
+    node = h.start_node(name="kdf")
+    try:
+        p = poplib.POP3("127.0.0.1", node["port"], timeout=10)
+        p.user(f"carol@{DOMAIN}")
+        p.pass_(PW["carol"])
+        p.quit()
+        assert "$i=1500$" in open(passwd).read()
+        p = poplib.POP3("127.0.0.1", node["port"], timeout=10)
+        p.user(f"carol@{DOMAIN}")
+        p.pass_(PW["carol"])
+        p.quit()
+        c = Raw(node["port"])
+        c.line()
+        r = scram_login(c, "carol", PW["carol"])
+        assert r.startswith("+OK"), r
+        c.cmd("QUIT")
+        assert "kdf-rounds 1500" in h.cli("cluster", "kdf-rounds").stdout.decode()
+    finally:
+        h.stop_node(node)
+        h.cli("cluster", "kdf-rounds", "1000")
+
+
+@test
 def poplib_full(h, n):
     p = poplib.POP3("127.0.0.1", n["port"], timeout=10)
     p.user(f"dave@{DOMAIN}")
