@@ -16,9 +16,12 @@ public final class Authenticator: Sendable {
     public let bearer: BearerTokenVerifier?
     /// The cluster-wide auth penalty; nil when turned off.
     public let penalty: AuthPenalty?
+    /// `auth.autocreate`: a directory account's mailbox is created at its first successful login.
+    public let autocreate: Bool
 
     public init(store: MailStore, nodeID: String, backend: any AuthBackend, bearer: BearerTokenVerifier? = nil,
-                penalty: AuthPenalty? = nil) {
+                penalty: AuthPenalty? = nil, autocreate: Bool = false) {
+        self.autocreate = autocreate
         self.store = store
         self.nodeID = nodeID
         self.backend = backend
@@ -60,6 +63,7 @@ public final class Authenticator: Sendable {
             }
             switch backend.verify(credentials, address: address) {
             case .accepted:
+                if autocreate { try createExternalMailboxIfMissing(address) }
                 return try openMailbox(address, sessionID: sessionID)
             case .rejected:
                 return Result(outcome: .badCredentials, session: nil, label: "bad-credentials")
@@ -138,6 +142,15 @@ public final class Authenticator: Sendable {
             // Removed between the password check and the lock.
             return Result(outcome: .badCredentials, session: nil, label: "bad-credentials")
         }
+    }
+
+    /// `auth.autocreate`: the mailbox of an account the directory just accepted, external (no password record).
+    private func createExternalMailboxIfMissing(_ address: MailboxAddress) throws {
+        guard try !store.mailboxExists(address) else { return }
+        do {
+            try store.createMailbox(address, password: nil, allowAPOP: false, quota: nil)
+            Counter(label: "poplar_mailboxes_autocreated_total").increment()
+        } catch let e as StoreError where e.code == .alreadyExists {}  // another node's login at the same moment
     }
 
     /// LOGIN-DELAY (RFC 2449 §6.5): whole seconds still to wait since the mailbox's last login, nil when none.

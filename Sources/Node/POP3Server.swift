@@ -142,7 +142,8 @@ public final class POP3Server: Service, @unchecked Sendable {
             ? AuthPenalty(store: store, policy: .init(base: base, maximum: configuration.authPenaltyMaximum,
                                                       exempt: configuration.authPenaltyExempt))
             : nil
-        let authenticator = Authenticator(store: store, nodeID: configuration.nodeID, backend: backend, bearer: bearer, penalty: penalty)
+        let authenticator = Authenticator(store: store, nodeID: configuration.nodeID, backend: backend, bearer: bearer, penalty: penalty,
+                                          autocreate: configuration.auth.autocreate)
         let shared = Shared(configuration: configuration, authenticator: authenticator, threadPool: threadPool, tls: tls, logger: logger,
                             draining: draining)
         var channels: [Channel] = []

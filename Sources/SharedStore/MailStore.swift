@@ -350,6 +350,11 @@ public final class MailStore: Sendable {
     /// The file that marks a mailbox whose account lives in a directory (`--external`): it has no `passwd`.
     static let externalMarker = "external"
 
+    /// A mailbox whose account lives in a directory (made with `--external` or by `auth.autocreate`).
+    public func isExternalMailbox(_ address: MailboxAddress) throws -> Bool {
+        try volume.exists(try mailboxDir(address).appending(Self.externalMarker))
+    }
+
     public func mailboxExists(_ address: MailboxAddress) throws -> Bool {
         try mailboxPresent(try mailboxDir(address))
     }

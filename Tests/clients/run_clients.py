@@ -965,17 +965,19 @@ def ldap_accounts_with_poplib_and_curl(h, n):
     pw = "ldap pw-%06x" % random.randrange(16 ** 6)
     try:
         directory_server.start()
-        directory_server.seed({"lalice": (f"lalice@{DOMAIN}", pw), "lbob": (f"lbob@{DOMAIN}", pw)}, members=["lalice"])
+        directory_server.seed({"lalice": (f"lalice@{DOMAIN}", pw), "lbob": (f"lbob@{DOMAIN}", pw),
+                               "lcarol": (f"lcarol@{DOMAIN}", pw), "ldave": (f"ldave@{DOMAIN}", pw)},
+                              members=["lalice", "lcarol", "ldave"])
         for u in ("lalice", "lbob"):
             h.cli("mailbox", "add", f"{u}@{DOMAIN}", "--external")
         pwfile = os.path.join(directory, "service.pw")
         with open(pwfile, "w") as f:
             f.write(slapd_module.SERVICE_PW + "\n")
         os.chmod(pwfile, 0o600)
-        node = h.start_node("--auth", "ldap", "--ldap-uri", directory_server.uri, "--ldap-starttls", "--ldap-ca-file",
-                            directory_server.ca, "--ldap-base", slapd_module.SUFFIX, "--ldap-bind-dn", slapd_module.SERVICE_DN,
-                            "--ldap-bind-password-file", pwfile, "--ldap-group-dn", slapd_module.GROUP_DN,
-                            "--auth-timeout", "3", name="ldap")
+        ldap_args = ["--auth", "ldap", "--ldap-uri", directory_server.uri, "--ldap-starttls", "--ldap-ca-file",
+                     directory_server.ca, "--ldap-base", slapd_module.SUFFIX, "--ldap-bind-dn", slapd_module.SERVICE_DN,
+                     "--ldap-bind-password-file", pwfile, "--ldap-group-dn", slapd_module.GROUP_DN, "--auth-timeout", "3"]
+        node = h.start_node(*ldap_args, name="ldap")
 
         def refused(user, secret, prefix="-ERR [AUTH]"):
             p = poplib.POP3("127.0.0.1", node["port"], timeout=15)
@@ -1021,6 +1023,44 @@ def ldap_accounts_with_poplib_and_curl(h, n):
         p.quit()
         log = open(os.path.join(h.dir, "ldap.log"), "rb").read()
         assert pw.encode() not in log and slapd_module.SERVICE_PW.encode() not in log, "a password reached the log"
+        # auth.autocreate: the coordinator asks the directory at RCPT and makes lcarol's mailbox; a node makes
+        # ldave's at his first login; an external mailbox whose account left the group takes no mail.
+        coordinator = start_coordinator(h, *ldap_args, "--auth-autocreate", name="ldap-coord")
+        auto = h.start_node(*ldap_args, "--auth-autocreate", name="ldap-auto")
+        try:
+            lmtp = smtplib.LMTP("127.0.0.1", coordinator["lmtp"], timeout=15)
+            lmtp.ehlo("mx.test")
+            lmtp.mail("sender@example.org")
+            assert lmtp.rcpt(f"lcarol@{DOMAIN}")[0] == 250
+            assert lmtp.rcpt(f"lbob@{DOMAIN}")[0] == 550, "an external mailbox whose account is outside the group"
+            assert lmtp.rcpt(f"nobody@{DOMAIN}")[0] == 550
+            lmtp.data(b"Subject: welcome\r\n\r\nhello carol\r\n")
+            lmtp.quit()
+            assert "lcarol" in h.cli("mailbox", "list", DOMAIN).stdout.decode()
+            p = poplib.POP3("127.0.0.1", auto["port"], timeout=15)
+            p.user(f"lcarol@{DOMAIN}")
+            p.pass_(pw)
+            assert p.stat()[0] == 1
+            p.quit()
+            p = poplib.POP3("127.0.0.1", auto["port"], timeout=15)
+            p.user(f"ldave@{DOMAIN}")
+            p.pass_(pw)
+            assert p.stat() == (0, 0)
+            p.quit()
+            assert "ldave" in h.cli("mailbox", "list", DOMAIN).stdout.decode()
+            directory_server.stop()
+            lmtp = smtplib.LMTP("127.0.0.1", coordinator["lmtp"], timeout=15)
+            lmtp.ehlo("mx.test")
+            lmtp.mail("sender@example.org")
+            code, text = lmtp.rcpt(f"lalice@{DOMAIN}")
+            assert code == 451 and b"4.4.3" in text, (code, text)
+            lmtp.quit()
+            directory_server.start()
+        finally:
+            h.stop_node(auto)
+            stop(coordinator["proc"])
+            for u in ("lalice", "lbob", "lcarol", "ldave"):
+                h.cli("mailbox", "remove", f"{u}@{DOMAIN}", check=False)
     finally:
         if node:
             h.stop_node(node)
@@ -1503,13 +1543,13 @@ def poplar_dev_serves_demo_mailbox(h, n):
     assert proc.returncode == 0, proc.returncode
 
 
-def start_coordinator(h, name="coord", cid=None):
+def start_coordinator(h, *extra, name="coord", cid=None):
     lmtp, smtp, sm = free_port(), free_port(), free_port()
     log = open(os.path.join(h.dir, f"{name}.log"), "ab")
     ident = ["--coordinator-id", cid] if cid else []
     proc = subprocess.Popen([h.poplar, "coordinator", "--root", h.root, "--guid-file", h.guid, "--lmtp", f"127.0.0.1:{lmtp}",
                              "--smtp", f"127.0.0.1:{smtp}", "--socketmap", f"127.0.0.1:{sm}", "--hostname", "mx.poplar.test",
-                             "--cert", h.cert, "--key", h.key, "--pickup-interval", "0.2", "--log-level", "warning", *ident],
+                             "--cert", h.cert, "--key", h.key, "--pickup-interval", "0.2", "--log-level", "warning", *ident, *extra],
                             stdout=log, stderr=log)
     wait_port(lmtp, proc)
     return {"proc": proc, "lmtp": lmtp, "smtp": smtp, "socketmap": sm}

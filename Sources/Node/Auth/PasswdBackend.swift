@@ -28,6 +28,17 @@ public final class PasswdBackend: AuthBackend {
         }
     }
 
+    /// The password file's accounts are the store's mailboxes that have a password record.
+    public func lookupAccount(_ address: MailboxAddress) -> AccountLookup {
+        do {
+            return try Authenticator.missingAsNil({ try store.passwordRecord(address) }) == nil ? .unknown : .exists
+        } catch let error as StoreError {
+            return .unavailable(error.message)
+        } catch {
+            return .unavailable("\(error)")
+        }
+    }
+
     public func verify(_ credentials: POP3Credentials, address: MailboxAddress) -> AuthVerdict {
         do {
             guard let record = try Authenticator.missingAsNil({ try store.passwordRecord(address) }) else {
