@@ -46,9 +46,18 @@ public struct ClusterGUID: Sendable, Equatable {
 
     var key: SymmetricKey { SymmetricKey(data: bytes) }
 
-    /// Reads the GUID file, refusing one that its group or others may access (`GUIDFileMode`): the mode is
-    /// checked on the file opened, not on the path before.
+    /// A short name of this GUID, kept in the records it keys (`key=` in `passwd`): the first 16 hex digits of the
+    /// check value, which tells nothing of the GUID.
+    public var tag: String { String(checkValue.prefix(16)) }
+
+    /// The GUID file's first GUID (a file of one GUID, as `poplar init` writes it).
     public static func load(fromFile path: String) throws -> ClusterGUID {
+        try ClusterKeyring.load(fromFile: path).guids[0]
+    }
+
+    /// Reads the GUID file's text, refusing one that its group or others may access (`GUIDFileMode`): the mode is
+    /// checked on the file opened, not on the path before.
+    static func readFile(_ path: String) throws -> String {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
             let err = errno
@@ -78,11 +87,7 @@ public struct ClusterGUID: Sendable, Equatable {
         guard count < bytes.count else {
             throw StoreError(code: .corrupt, message: "the GUID file \(path) is larger than a GUID")
         }
-        do {
-            return try ClusterGUID(text: String(decoding: bytes[..<count], as: UTF8.self))
-        } catch let error as StoreError {
-            throw StoreError(code: .corrupt, message: "\(path): \(error.message)")
-        }
+        return String(decoding: bytes[..<count], as: UTF8.self)
     }
 
     /// Loads the GUID file (refused if its group or others may access it), or creates it (mode 0600) with a new GUID.

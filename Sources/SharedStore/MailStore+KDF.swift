@@ -9,11 +9,14 @@ extension MailStore {
     /// The rounds new password records take: the cluster file's, as last read.
     public var currentKDFRounds: Int { kdfRounds.withLock { $0 } }
 
-    /// Reads `.poplar/cluster` again (the GUID check included) and follows its `kdf-rounds`.
+    /// Reads `.poplar/cluster` again and follows its `kdf-rounds` and which GUID keys new records (a rotation's
+    /// `poplar guid rotate --activate` or `--finish`). A cluster file naming a GUID this process lacks changes
+    /// nothing here (the error says so).
     @discardableResult
     public func refreshClusterInfo() throws -> ClusterInfo {
-        let info = try Self.decodeClusterFile(try volume.readAll(Self.clusterFile, limit: 64 * 1024), guid: guid)
+        let (info, current, previous) = try Self.decodeClusterFile(try volume.readAll(Self.clusterFile, limit: 64 * 1024), keyring: keyring)
         kdfRounds.withLock { $0 = max(1, info.kdfRounds) }
+        keys.withLock { $0 = (current, previous) }
         return info
     }
 
@@ -25,7 +28,7 @@ extension MailStore {
         }
         try withMetabaseLease {
             let text = String(decoding: try volume.readAll(Self.clusterFile, limit: 64 * 1024), as: UTF8.self)
-            _ = try Self.decodeClusterFile(Array(text.utf8), guid: guid)
+            _ = try Self.decodeClusterFile(Array(text.utf8), keyring: keyring)
             var lines = text.split(separator: "\n").filter { !$0.hasPrefix("kdf-rounds=") }.map(String.init)
             lines.append("kdf-rounds=\(rounds)")
             try volume.writeAtomically(Self.clusterFile, Array((lines.joined(separator: "\n") + "\n").utf8), staging: Self.metaTmp)
@@ -34,10 +37,10 @@ extension MailStore {
     }
 
     /// Whether a record should be rehashed: fewer rounds than the cluster's (never fewer than it had: lowering the
-    /// cluster's rounds does not weaken records already written).
+    /// cluster's rounds does not weaken records already written), or keyed by a GUID that no longer keys new ones.
     public func needsRehash(_ record: PasswordRecord) -> Bool {
         guard let rounds = PasswordHasher.parse(record.phc)?.rounds else { return false }
-        return rounds < currentKDFRounds
+        return rounds < currentKDFRounds || guid(for: record) != guid
     }
 
     /// After a password login with an older record: a new record (and SCRAM keys) from the password just verified.
@@ -82,5 +85,15 @@ extension MailStore {
         }
         try volume.fsyncDirectory(dir)
         return true
+    }
+}
+
+extension MailStore {
+    /// The GUID that keys `record`: the one its tag names, or for an untagged record (written before GUID rotation
+    /// existed) the previous GUID during a rotation, else the current one. Nil when this process lacks it.
+    public func guid(for record: PasswordRecord) -> ClusterGUID? {
+        let (current, previous) = keys.withLock { $0 }
+        guard let tag = record.keyTag else { return previous ?? current }
+        return keyring.guid(tag: tag)
     }
 }

@@ -31,9 +31,13 @@ public struct NodeRecord: Sendable, Equatable {
     public var sessions: [Session]
     /// How often the node rewrites this record, in milliseconds (a record without it: the default, 2 s).
     public var intervalMilliseconds: Int
+    /// The tags of the GUIDs the node's GUID file holds: `poplar guid rotate --activate` waits until every live node
+    /// knows the new one.
+    public var keyTags: [String] = []
 
     public init(node: String, address: String, version: String, pid: Int32, started: Date, updated: Date, beat: UInt64,
-                draining: Bool, sessions: [Session], intervalMilliseconds: Int = 2000) {
+                draining: Bool, sessions: [Session], intervalMilliseconds: Int = 2000, keyTags: [String] = []) {
+        self.keyTags = keyTags
         self.node = node
         self.address = address
         self.version = version
@@ -60,6 +64,7 @@ public struct NodeRecord: Sendable, Equatable {
         var text = "node=\(Self.clean(node))\naddress=\(Self.clean(address))\nversion=\(Self.clean(version))\npid=\(pid)\n"
         text += "started=\(Self.ms(started))\nupdated=\(Self.ms(updated))\nbeat=\(beat)\ndraining=\(draining ? 1 : 0)\n"
         text += "interval-ms=\(intervalMilliseconds)\n"
+        if !keyTags.isEmpty { text += "keys=\(keyTags.map(Self.clean).joined(separator: ","))\n" }
         for s in sessions {
             text += "session=\(Self.clean(s.session)) \(Self.clean(s.mailbox)) \(Self.clean(s.peer)) \(Self.ms(s.since))\n"
         }
@@ -86,7 +91,8 @@ public struct NodeRecord: Sendable, Equatable {
         self.init(node: String(node), address: String(fields["address"] ?? ""), version: String(fields["version"] ?? ""),
                   pid: fields["pid"].flatMap { Int32($0) } ?? 0, started: started, updated: updated,
                   beat: fields["beat"].flatMap { UInt64($0) } ?? 0, draining: fields["draining"] == "1", sessions: sessions,
-                  intervalMilliseconds: fields["interval-ms"].flatMap { Int($0) }.map { min(max($0, 100), 3_600_000) } ?? 2000)
+                  intervalMilliseconds: fields["interval-ms"].flatMap { Int($0) }.map { min(max($0, 100), 3_600_000) } ?? 2000,
+                  keyTags: fields["keys"].map { $0.split(separator: ",").prefix(ClusterKeyring.maxGUIDs).map(String.init) } ?? [])
     }
 }
 

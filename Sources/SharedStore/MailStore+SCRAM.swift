@@ -15,7 +15,8 @@ extension MailStore {
         } catch let e as StoreError where e.code == .notFound || e.code == .corrupt {
             return nil
         }
-        return SCRAMSecret.decode(bytes, address: address, phc: record.phc, guid: guid)
+        guard let key = guid(for: record) else { return nil }
+        return SCRAMSecret.decode(bytes, address: address, phc: record.phc, guid: key)
     }
 
     /// Writes keys made from `password` for `record` (just verified, or just written). A password that SASLprep
@@ -29,7 +30,8 @@ extension MailStore {
             try volume.unlinkChecked(path)
             return
         }
-        try volume.writeAtomically(path, try secret.encoded(address: address, phc: record.phc, guid: guid), staging: try dir.appending("tmp"))
+        guard let key = guid(for: record) else { return }
+        try volume.writeAtomically(path, try secret.encoded(address: address, phc: record.phc, guid: key), staging: try dir.appending("tmp"))
     }
 
     /// After a password login into a mailbox whose keys are missing or stale: adds them. The keys are bound to the

@@ -38,7 +38,12 @@ public final class MailStore: Sendable {
     static let maxSmallFile = 1 << 20
 
     public let volume: any Volume
-    public let guid: ClusterGUID
+    /// The GUID that keys new records: the one the cluster file names (`guid-check`), from this process's keyring.
+    public var guid: ClusterGUID { keys.withLock { $0.current } }
+    /// During a GUID rotation, the one before it (`guid-previous-check`): records keyed by it still open.
+    public var previousGUID: ClusterGUID? { keys.withLock { $0.previous } }
+    public let keyring: ClusterKeyring
+    let keys: Mutex<(current: ClusterGUID, previous: ClusterGUID?)>
     public let info: ClusterInfo
     /// A namer given by the caller (tests); otherwise one is made on first delivery with a claimed slot.
     private let injectedNamer: MessageNamer?
@@ -64,9 +69,11 @@ public final class MailStore: Sendable {
     func domainDir(_ domain: String) throws -> StorePath { try StorePath([domain]) }
     func mailboxDir(_ a: MailboxAddress) throws -> StorePath { try StorePath([a.domain, "P3_\(a.mailbox).mbx"]) }
 
-    private init(volume: any Volume, guid: ClusterGUID, info: ClusterInfo, namer: MessageNamer?, clock: any LeaseClock) {
+    private init(volume: any Volume, keyring: ClusterKeyring, current: ClusterGUID, previous: ClusterGUID?, info: ClusterInfo,
+                 namer: MessageNamer?, clock: any LeaseClock) {
         self.volume = volume
-        self.guid = guid
+        self.keyring = keyring
+        self.keys = Mutex((current, previous))
         self.info = info
         self.kdfRounds = Mutex(info.kdfRounds)
         self.injectedNamer = namer
@@ -127,10 +134,16 @@ public final class MailStore: Sendable {
         let text = "format=\(info.format)\nid=\(info.id)\nguid-check=\(guid.checkValue)\nkdf-rounds=\(info.kdfRounds)\nlock-lease-ms=\(info.lockLease.milliseconds)\n"
         // Written last: a root is initialised once its cluster file exists.
         try volume.writeAtomically(clusterFile, Array(text.utf8), staging: metaTmp)
-        return MailStore(volume: volume, guid: guid, info: info, namer: namer, clock: clock)
+        return MailStore(volume: volume, keyring: ClusterKeyring([guid]), current: guid, previous: nil, info: info, namer: namer, clock: clock)
     }
 
     public static func open(volume: any Volume, guid: ClusterGUID, namer: MessageNamer? = nil,
+                            clock: any LeaseClock = BootTimeClock()) throws -> MailStore {
+        try open(volume: volume, keyring: ClusterKeyring([guid]), namer: namer, clock: clock)
+    }
+
+    /// Opens the root with every GUID of the GUID file: the cluster file says which keys new records.
+    public static func open(volume: any Volume, keyring: ClusterKeyring, namer: MessageNamer? = nil,
                             clock: any LeaseClock = BootTimeClock()) throws -> MailStore {
         let bytes: [UInt8]
         do {
@@ -138,12 +151,20 @@ public final class MailStore: Sendable {
         } catch let e as StoreError where e.code == .notFound {
             throw StoreError(code: .notInitialized, message: "no Poplar mail root here (no .poplar/cluster): run `poplar init`")
         }
-        let info = try decodeClusterFile(bytes, guid: guid)
-        return MailStore(volume: volume, guid: guid, info: info, namer: namer, clock: clock)
+        let (info, current, previous) = try decodeClusterFile(bytes, keyring: keyring)
+        return MailStore(volume: volume, keyring: keyring, current: current, previous: previous, info: info, namer: namer, clock: clock)
     }
 
     /// `.poplar/cluster` as `open` reads it: pure, so the fuzz targets reach it (Tests/Fuzz).
     public static func decodeClusterFile(_ bytes: [UInt8], guid: ClusterGUID) throws -> ClusterInfo {
+        try decodeClusterFile(bytes, keyring: ClusterKeyring([guid])).info
+    }
+
+    /// The cluster file with a keyring: the current GUID (`guid-check`) must be in it, and during a rotation the
+    /// previous one (`guid-previous-check`) too, or records keyed by it could not be opened here.
+    public static func decodeClusterFile(_ bytes: [UInt8], keyring: ClusterKeyring) throws
+        -> (info: ClusterInfo, current: ClusterGUID, previous: ClusterGUID?)
+    {
         var fields: [String: String] = [:]
         for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
             if let eq = line.firstIndex(of: "=") { fields[String(line[..<eq])] = String(line[line.index(after: eq)...]) }
@@ -154,12 +175,19 @@ public final class MailStore: Sendable {
         guard format <= formatVersion else {
             throw StoreError(code: .corrupt, message: "this mail root has format \(format); this poplar understands up to \(formatVersion): upgrade poplar")
         }
-        guard check == guid.checkValue else {
-            throw StoreError(code: .wrongGUID, message: "the cluster GUID does not match this mail root's check value: every node and coordinator of a cluster needs the GUID file made by `poplar init` for this root")
+        guard let current = keyring.guid(check: check) else {
+            throw StoreError(code: .wrongGUID, message: "the cluster GUID does not match this mail root's check value: every node and coordinator of a cluster needs the GUID file made by `poplar init` for this root (after `poplar guid rotate`, the new GUID file)")
+        }
+        var previous: ClusterGUID?
+        if let previousCheck = fields["guid-previous-check"] {
+            guard let found = keyring.guid(check: previousCheck) else {
+                throw StoreError(code: .wrongGUID, message: "a GUID rotation is under way and this GUID file lacks the previous GUID: copy the GUID file that `poplar guid rotate` wrote (it holds both) to this host")
+            }
+            previous = found
         }
         let info = ClusterInfo(format: format, id: id, kdfRounds: fields["kdf-rounds"].flatMap(Int.init) ?? PasswordHasher.defaultRounds,
                                lockLease: LockLease(milliseconds: fields["lock-lease-ms"].flatMap(Int.init) ?? LockLease.defaultMilliseconds))
-        return info
+        return (info, current, previous)
     }
 
     /// Whether the store answers (a readiness check): a stat of the cluster file.

@@ -9,25 +9,32 @@ import Foundation
 public struct PasswordRecord: Sendable, Equatable {
     public var phc: String
     public var sealedSecret: [UInt8]?
+    /// The tag of the GUID that keys this record (`ClusterGUID.tag`); nil in records written before GUID rotation
+    /// existed, which the store reads as keyed by the previous GUID during a rotation, else the current one.
+    public var keyTag: String?
     public var allowsAPOP: Bool { sealedSecret != nil }
 
-    public init(phc: String, sealedSecret: [UInt8]?) {
+    public init(phc: String, sealedSecret: [UInt8]?, keyTag: String? = nil) {
         self.phc = phc
         self.sealedSecret = sealedSecret
+        self.keyTag = keyTag
     }
 
-    /// File form: `phc=…` and optionally `apop=<base64>`, one per line.
+    /// File form: `phc=…`, optionally `apop=<base64>`, and `key=<GUID tag>`, one per line.
     public func encoded() -> [UInt8] {
         var text = "phc=\(phc)\n"
         if let sealedSecret { text += "apop=\(Data(sealedSecret).base64EncodedString())\n" }
+        if let keyTag { text += "key=\(keyTag)\n" }
         return Array(text.utf8)
     }
 
     public init(decoding bytes: [UInt8]) throws {
         var phc: String?
         var sealed: [UInt8]?
+        var tag: String?
         for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
             if line.hasPrefix("phc=") { phc = String(line.dropFirst(4)) }
+            if line.hasPrefix("key=") { tag = String(line.dropFirst(4).prefix(64)) }
             if line.hasPrefix("apop=") {
                 guard let data = Data(base64Encoded: String(line.dropFirst(5))) else {
                     throw StoreError(code: .corrupt, message: "password record: invalid apop field")
@@ -36,7 +43,7 @@ public struct PasswordRecord: Sendable, Equatable {
             }
         }
         guard let phc else { throw StoreError(code: .corrupt, message: "password record without phc field") }
-        self.init(phc: phc, sealedSecret: sealed)
+        self.init(phc: phc, sealedSecret: sealed, keyTag: tag)
     }
 }
 
@@ -58,7 +65,7 @@ public enum PasswordHasher {
             guard let combined = box.combined else { throw StoreError(code: .io, message: "cannot seal the APOP secret") }
             sealed = Array(combined)
         }
-        return PasswordRecord(phc: phc, sealedSecret: sealed)
+        return PasswordRecord(phc: phc, sealedSecret: sealed, keyTag: guid.tag)
     }
 
     /// Constant-time comparison of the derived hash.

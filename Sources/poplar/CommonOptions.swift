@@ -67,14 +67,14 @@ struct CommonOptions: ParsableArguments {
         let root = try resolvedRoot(reader)
         let guidPath = resolvedGUIDFile(reader)
         let volume = try Self.openVolume(root)
-        let guid: ClusterGUID
+        let keyring: ClusterKeyring
         do {
-            guid = try ClusterGUID.load(fromFile: guidPath)
+            keyring = try ClusterKeyring.load(fromFile: guidPath)
         } catch let error as StoreError {
             throw UserError("cannot read the cluster GUID: \(error.message)")
         }
         do {
-            return (try MailStore.open(volume: volume, guid: guid), reader)
+            return (try MailStore.open(volume: volume, keyring: keyring), reader)
         } catch let error as StoreError {
             throw UserError(error.message)
         }

@@ -14,7 +14,7 @@ struct Poplar: AsyncParsableCommand {
             """,
         subcommands: [
             InitCommand.self, DomainCommand.self, MailboxCommand.self, DeliverCommand.self,
-            NodeCommand.self, CoordinatorCommand.self, DevCommand.self, ClusterCommand.self, LockRaceCommand.self,
+            NodeCommand.self, CoordinatorCommand.self, DevCommand.self, ClusterCommand.self, GUIDCommand.self, LockRaceCommand.self,
         ]
     )
 }

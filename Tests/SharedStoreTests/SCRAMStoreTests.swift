@@ -36,7 +36,8 @@ final class SCRAMStoreTests: XCTestCase {
         let secret = try XCTUnwrap(try f.store.scramSecret(a))
         XCTAssertEqual(try SCRAMSecret.derive(password: "new", salt: secret.salt, iterations: secret.iterations), secret)
         // A login's late write of keys for the old password (racing `passwd`) leaves keys bound to the old record.
-        try f.volume.overwriteExisting(try StorePath(["example.test", "P3_alice.mbx", "scram"]), Array(oldFile))
+        try f.volume.writeAtomically(try StorePath(["example.test", "P3_alice.mbx", "scram"]), Array(oldFile),
+                                     staging: try StorePath(["example.test", "P3_alice.mbx", "tmp"]))
         XCTAssertNil(try f.store.scramSecret(a))
     }
 

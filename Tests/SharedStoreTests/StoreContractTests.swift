@@ -94,9 +94,10 @@ final class StoreContractTests: XCTestCase {
         let dir = f.path + "/example.test/P3_alice.mbx"
         let passwd = try String(contentsOfFile: dir + "/passwd", encoding: .utf8)
         let lines = passwd.split(separator: "\n")
-        XCTAssertEqual(lines.count, 2)
+        XCTAssertEqual(lines.count, 3)
         XCTAssertTrue(lines[0].hasPrefix("phc=$pbkdf2-sha256$i=1000$"))
         XCTAssertTrue(lines[1].hasPrefix("apop="))
+        XCTAssertEqual(lines[2], "key=\(f.guid.tag)", "the GUID that keys it, by its tag")
         XCTAssertFalse(passwd.contains("secret pw"))
         XCTAssertEqual(try String(contentsOfFile: dir + "/quota", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines), "5000")
         XCTAssertTrue(try f.store.mailboxExists(a))

@@ -834,6 +834,54 @@ def kdf_rounds_raised_then_records_rehashed_at_login(h, n):
 
 
 @test
+def guid_rotation_without_downtime(h, n):
+    """`poplar guid rotate`, `--activate`, `mailbox rekey --all`, `--finish` on a mail root of its own: nodes with
+    the two-GUID file serve every mailbox during the rotation, a password login re-keys its record (poplib), the
+    sealed-secret mailboxes are re-keyed without a login, --finish is refused while a record needs the old GUID,
+    and afterwards a node with the new file serves all of them (APOP included) while the old file opens nothing."""
+    r = Harness(h.poplar)
+    try:
+        r.setup()
+        old_file = open(r.guid).read()
+        out = r.cli("guid", "rotate").stdout.decode()
+        assert "added GUID" in out and len(open(r.guid).read().split()) == 2, out
+        assert "now keys new records" in r.cli("guid", "rotate", "--activate").stdout.decode()
+        node = r.start_node(name="rot1")
+        for user in ("alice", "bob"):
+            login(node["port"], user).cmd("QUIT")
+            assert r.wait_free(user)
+        tag = lambda user: [l for l in open(os.path.join(r.root, DOMAIN, f"P3_{user}.mbx", "passwd")).read().split("\n") if l.startswith("key=")]
+        new_tag = r.cli("guid", "status").stdout.decode().split()[2].rstrip(",")
+        assert tag("bob") == [f"key={new_tag}"], (tag("bob"), new_tag)
+        out = r.cli("mailbox", "rekey", "--all").stdout.decode()
+        assert "re-keyed 1 records" in out and "1 wait" in out, out  # dave by his sealed secret; carol needs a login
+        refused = r.cli("guid", "rotate", "--finish", check=False)
+        assert refused.returncode != 0 and b"still keyed by the previous GUID" in refused.stderr, refused.stderr
+        login(node["port"], "carol").cmd("QUIT")
+        assert r.wait_free("carol")
+        r.cli("guid", "rotate", "--finish")
+        r.stop_node(node)
+        assert len(open(r.guid).read().split()) == 1
+        node = r.start_node(name="rot2")
+        for user in ("alice", "bob", "carol", "dave"):
+            login(node["port"], user).cmd("QUIT")
+            assert r.wait_free(user)
+        p = poplib.POP3("127.0.0.1", node["port"], timeout=10)
+        p.apop(f"alice@{DOMAIN}", PW["alice"])
+        p.quit()
+        r.stop_node(node)
+        with open(r.guid, "w") as f:
+            f.write(old_file)
+        try:
+            r.start_node(name="rot-old")
+            raise AssertionError("a node with the retired GUID started")
+        except RuntimeError as e:
+            assert "GUID" in str(e), e
+    finally:
+        r.teardown()
+
+
+@test
 def poplib_full(h, n):
     p = poplib.POP3("127.0.0.1", n["port"], timeout=10)
     p.user(f"dave@{DOMAIN}")

@@ -60,7 +60,7 @@ public final class PasswdBackend: AuthBackend {
         case .password(_, let password):
             let bytes = Array(password.utf8)
             if !cache.contains(user: address.description, password: bytes, recordBytes: recordBytes) {
-                guard PasswordHasher.verify(password: bytes, record: record, guid: store.guid) else { return false }
+                guard let key = store.guid(for: record), PasswordHasher.verify(password: bytes, record: record, guid: key) else { return false }
                 cache.insert(user: address.description, password: bytes, recordBytes: recordBytes)
                 addSCRAMKeys(address, password: password, record: record)
             }
@@ -68,12 +68,12 @@ public final class PasswdBackend: AuthBackend {
             return true
         case .apop(_, let digest, let timestamp):
             // RFC 1939 §7: MD5(timestamp + secret), lowercase hex.
-            guard let secret = try PasswordHasher.openSecret(record: record, address: address, guid: store.guid) else { return false }
+            guard let key = store.guid(for: record), let secret = try PasswordHasher.openSecret(record: record, address: address, guid: key) else { return false }
             let expected = Insecure.MD5.hash(data: Array(timestamp.utf8) + secret).hexString
             return Authenticator.constantTimeEqual(expected, digest.lowercased())
         case .cramMD5(_, let digest, let challenge):
             // RFC 2195: HMAC-MD5(secret, challenge), lowercase hex.
-            guard let secret = try PasswordHasher.openSecret(record: record, address: address, guid: store.guid) else { return false }
+            guard let key = store.guid(for: record), let secret = try PasswordHasher.openSecret(record: record, address: address, guid: key) else { return false }
             let mac = HMAC<Insecure.MD5>.authenticationCode(for: Array(challenge.utf8), using: SymmetricKey(data: secret))
             return Authenticator.constantTimeEqual(Data(mac).hexString, digest.lowercased())
         case .scram(_, let proofValid):
@@ -84,7 +84,7 @@ public final class PasswdBackend: AuthBackend {
             return false
         case .ntlm(let user, let domain, let challenge, let response):
             // [MS-NLMP] NTLMv2 from the sealed secret (mailboxes made with --apop only), with the name the client sent.
-            guard let secret = try PasswordHasher.openSecret(record: record, address: address, guid: store.guid) else { return false }
+            guard let key = store.guid(for: record), let secret = try PasswordHasher.openSecret(record: record, address: address, guid: key) else { return false }
             return NTLMv2.verify(password: secret, user: user, domain: domain, challenge: challenge, response: response)
         }
     }
