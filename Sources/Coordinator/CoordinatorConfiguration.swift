@@ -36,6 +36,10 @@ public struct CoordinatorConfiguration: Sendable {
     /// Who may reach the listeners only the MTA and the operators need (LMTP, socketmap, HTTP): loopback by default.
     /// Inbound SMTP is for the Internet and is not limited here.
     public var mtaNetworks: TrustedNetworks = .loopback
+    /// The account directory (`--auth ldap|pam`) asked about recipients of external mailboxes, and, with
+    /// `autocreate`, about recipients that have no mailbox yet; nil: the store's mailboxes alone.
+    public var recipientDirectory: (any RecipientDirectory)?
+    public var autocreate = false
 
     public init(
         lmtpListen: [SocketAddress] = [],

@@ -7,15 +7,19 @@ import SharedStore
 public final class InboundDelivery: Sendable {
     public let store: MailStore
     public let hostname: String
+    /// Which recipients can take mail (the store, and the account directory where one is configured).
+    public let recipients: RecipientResolver
     static let copyChunk = 64 * 1024
 
-    public init(store: MailStore, hostname: String) {
+    public init(store: MailStore, hostname: String, recipients: RecipientResolver? = nil) {
         self.store = store
         self.hostname = hostname
+        self.recipients = recipients ?? RecipientResolver(store: store)
     }
 
     /// RCPT: never an open relay (a domain outside the metabase gets 550 5.7.1), unknown mailboxes 550 5.1.1,
-    /// a mailbox that cannot take the announced size 552 5.2.2, store trouble 451 4.3.0.
+    /// a mailbox that cannot take the announced size 552 5.2.2, store trouble 451 4.3.0, an account directory that
+    /// cannot answer 451 4.4.3.
     public func check(recipient: String, declaredSize: Int?) -> SMTPReply {
         do {
             guard let at = recipient.lastIndex(of: "@") else {
@@ -25,8 +29,13 @@ public final class InboundDelivery: Sendable {
             guard (try? Names.validateDomain(domain)) != nil, try store.isDomainAccepted(domain) else {
                 return SMTPReply(550, "5.7.1", "relaying denied: \(domain) is not served here")
             }
-            guard let address = try? MailboxAddress(parsing: recipient), try store.mailboxExists(address) else {
+            guard let address = try? MailboxAddress(parsing: recipient) else {
                 return SMTPReply(550, "5.1.1", "no such mailbox here")
+            }
+            switch try recipients.resolve(address) {
+            case .deliverable: break
+            case .unknown: return SMTPReply(550, "5.1.1", "no such mailbox here")
+            case .unavailable: return SMTPReply(451, "4.4.3", "account directory unavailable, try again later")
             }
             // The seed's "deny disk space once the quota has been met", and the announced SIZE (RFC 1870).
             if let (quota, used) = try store.quotaUsage(address), used + Int64(declaredSize ?? 0) > quota || used >= quota {

@@ -81,7 +81,8 @@ public final class InboundServer: Service, @unchecked Sendable {
                 try ReloadableTLSContext(certificatePath: cert, privateKeyPath: key, policy: policy)
             }
         }
-        let delivery = InboundDelivery(store: store, hostname: configuration.hostname)
+        let recipients = RecipientResolver(store: store, directory: configuration.recipientDirectory, autocreate: configuration.autocreate)
+        let delivery = InboundDelivery(store: store, hostname: configuration.hostname, recipients: recipients)
         let shared = Shared(configuration: configuration, delivery: delivery, threadPool: threadPool, tls: tls, logger: logger)
         sharedState.withLockedValue { $0 = shared }
         let smtpOptions = InboundSession.connectionOptions(configuration)

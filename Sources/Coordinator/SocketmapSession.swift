@@ -50,7 +50,8 @@ final class SocketmapSession: LineSession {
             connection.close()
         case .value(let payload):
             let store = shared.delivery.store
-            connection.offload(on: shared.threadPool, { Self.answer(String(decoding: payload, as: UTF8.self), store: store) }) { [self] result in
+            let recipients = shared.delivery.recipients
+            connection.offload(on: shared.threadPool, { Self.answer(String(decoding: payload, as: UTF8.self), store: store, recipients: recipients) }) { [self] result in
                 let reply: String
                 switch result {
                 case .success(let r): reply = r
@@ -63,7 +64,7 @@ final class SocketmapSession: LineSession {
     }
 
     /// Blocking (store reads).
-    static func answer(_ request: String, store: MailStore) -> String {
+    static func answer(_ request: String, store: MailStore, recipients: RecipientResolver? = nil) -> String {
         guard let space = request.firstIndex(of: " ") else { return "PERM malformed request" }
         let name = request[..<space]
         let key = request[request.index(after: space)...].lowercased()
@@ -73,10 +74,12 @@ final class SocketmapSession: LineSession {
                 guard (try? Names.validateDomain(key)) != nil else { return "NOTFOUND " }
                 return try store.isDomainAccepted(key) ? "OK \(key)" : "NOTFOUND "
             case "mailboxes":
-                guard let address = try? MailboxAddress(parsing: key), try store.isDomainAccepted(address.domain),
-                    try store.mailboxExists(address)
-                else { return "NOTFOUND " }
-                return "OK \(address)"
+                guard let address = try? MailboxAddress(parsing: key), try store.isDomainAccepted(address.domain) else { return "NOTFOUND " }
+                switch try (recipients ?? RecipientResolver(store: store)).resolve(address) {
+                case .deliverable: return "OK \(address)"
+                case .unknown: return "NOTFOUND "
+                case .unavailable: return "TEMP account directory unavailable"
+                }
             default:
                 return "PERM unknown map \(LogSafeText.escaped(String(name), limit: 40))"
             }

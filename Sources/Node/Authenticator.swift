@@ -16,9 +16,12 @@ public final class Authenticator: Sendable {
     public let bearer: BearerTokenVerifier?
     /// The cluster-wide auth penalty; nil when turned off.
     public let penalty: AuthPenalty?
+    /// `auth.autocreate`: a directory account's mailbox is created at its first successful login.
+    public let autocreate: Bool
 
     public init(store: MailStore, nodeID: String, backend: any AuthBackend, bearer: BearerTokenVerifier? = nil,
-                penalty: AuthPenalty? = nil) {
+                penalty: AuthPenalty? = nil, autocreate: Bool = false) {
+        self.autocreate = autocreate
         self.store = store
         self.nodeID = nodeID
         self.backend = backend
@@ -39,6 +42,8 @@ public final class Authenticator: Sendable {
         public var label: String
         /// For the log only, on a temporary failure: what failed in the store or the directory (never a secret).
         public var detail: String? = nil
+        /// On success: the domain's LOGIN-DELAY and EXPIRE, for CAPA after login.
+        public var policy: DomainPolicy? = nil
     }
 
     public func authenticate(_ credentials: POP3Credentials, sessionID: String) -> Result {
@@ -58,6 +63,7 @@ public final class Authenticator: Sendable {
             }
             switch backend.verify(credentials, address: address) {
             case .accepted:
+                if autocreate { try createExternalMailboxIfMissing(address) }
                 return try openMailbox(address, sessionID: sessionID)
             case .rejected:
                 return Result(outcome: .badCredentials, session: nil, label: "bad-credentials")
@@ -108,12 +114,22 @@ public final class Authenticator: Sendable {
     }
 
     private func openMailbox(_ address: MailboxAddress, sessionID: String) throws -> Result {
+        let policy = try store.domainPolicy(address.domain) ?? .none
+        let now = Date()
+        if policy.loginDelay > 0, let wait = try loginDelayRemaining(address, policy: policy, now: now) {
+            return Result(outcome: .loginDelay("minimum time between logins not reached, try again in \(wait) s"), session: nil,
+                          label: "login-delay")
+        }
         do {
-            let session = try store.openSession(address, node: nodeID, session: sessionID)
+            let session = try store.openSession(address, node: nodeID, session: sessionID,
+                                                expireBefore: policy.expireDays.flatMap { $0 > 0 ? now.addingTimeInterval(-Double($0) * 86400) : nil })
             let messages = session.messages.map { POP3Message(uidl: $0.uidl, size: $0.size) }
             Counter(label: "poplar_lock_acquired_total").increment()
             if session.tookOver { Counter(label: "poplar_lock_takeovers_total").increment() }
-            return Result(outcome: .success(mailbox: address.description, messages: messages), session: session, label: "success")
+            // Under the lock: the next login anywhere in the cluster measures its delay from now.
+            if policy.loginDelay > 0 { try? store.recordLogin(address, at: now) }
+            return Result(outcome: .success(mailbox: address.description, messages: messages), session: session, label: "success",
+                          policy: policy)
         } catch let refusal as LockRefusal {
             switch refusal {
             case .inUse(let owner):
@@ -126,6 +142,22 @@ public final class Authenticator: Sendable {
             // Removed between the password check and the lock.
             return Result(outcome: .badCredentials, session: nil, label: "bad-credentials")
         }
+    }
+
+    /// `auth.autocreate`: the mailbox of an account the directory just accepted, external (no password record).
+    private func createExternalMailboxIfMissing(_ address: MailboxAddress) throws {
+        guard try !store.mailboxExists(address) else { return }
+        do {
+            try store.createMailbox(address, password: nil, allowAPOP: false, quota: nil)
+            Counter(label: "poplar_mailboxes_autocreated_total").increment()
+        } catch let e as StoreError where e.code == .alreadyExists {}  // another node's login at the same moment
+    }
+
+    /// LOGIN-DELAY (RFC 2449 §6.5): whole seconds still to wait since the mailbox's last login, nil when none.
+    private func loginDelayRemaining(_ address: MailboxAddress, policy: DomainPolicy, now: Date) throws -> Int? {
+        guard let last = try store.lastLogin(address) else { return nil }
+        let remaining = Double(policy.loginDelay) - now.timeIntervalSince(last)
+        return remaining > 0 ? Int(remaining.rounded(.up)) : nil
     }
 
     /// A record that is not there is an unknown user; any other store failure is temporary, never "bad password".

@@ -30,6 +30,8 @@ public final class POP3Server: Service, @unchecked Sendable {
         /// Draining (`poplar node drain`, SIGTERM): new logins are refused with [SYS/TEMP], readiness fails.
         let draining: NIOLockedValueBox<Bool>
         var isDraining: Bool { draining.withLockedValue { $0 } }
+        /// LOGIN-DELAY and EXPIRE as CAPA announces them before login, refreshed with the registry record.
+        let policySummary = NIOLockedValueBox(DomainPolicySummary())
 
         func sessionLoggedIn(_ id: String, _ entry: NodeRecord.Session) { loggedIn.withLockedValue { $0[id] = entry } }
         func sessionEnded(_ id: String) { _ = loggedIn.withLockedValue { $0.removeValue(forKey: id) } }
@@ -140,7 +142,8 @@ public final class POP3Server: Service, @unchecked Sendable {
             ? AuthPenalty(store: store, policy: .init(base: base, maximum: configuration.authPenaltyMaximum,
                                                       exempt: configuration.authPenaltyExempt))
             : nil
-        let authenticator = Authenticator(store: store, nodeID: configuration.nodeID, backend: backend, bearer: bearer, penalty: penalty)
+        let authenticator = Authenticator(store: store, nodeID: configuration.nodeID, backend: backend, bearer: bearer, penalty: penalty,
+                                          autocreate: configuration.auth.autocreate)
         let shared = Shared(configuration: configuration, authenticator: authenticator, threadPool: threadPool, tls: tls, logger: logger,
                             draining: draining)
         var channels: [Channel] = []
@@ -207,6 +210,11 @@ public final class POP3Server: Service, @unchecked Sendable {
             let penalty = shared.authenticator.penalty
             return self.threadPool.runIfActive(eventLoop: loop) { () -> (drain: Bool, kicks: [String]) in
                 try store.publishNode(record)
+                // The cluster's KDF rounds (`poplar cluster kdf-rounds`), every 15th record.
+                if beat % 15 == 1 { _ = try? store.refreshClusterInfo() }
+                if let policies = try? store.domainPolicies() {
+                    shared.policySummary.withLockedValue { $0 = DomainPolicySummary(policies.values) }
+                }
                 // Penalty records past their window, once per window per node (each reader ignores them already).
                 if let removed = try? penalty?.sweepIfDue(), removed > 0 {
                     logger.info("auth penalty records past their window removed", metadata: ["count": .stringConvertible(removed)])

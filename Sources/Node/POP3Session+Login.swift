@@ -70,6 +70,7 @@ extension POP3Session {
             return
         }
         if let session = result.session {
+            if let policy = result.policy { machine.applyDomainPolicy(loginDelaySeconds: policy.loginDelay, expireDays: policy.expireDays) }
             mailbox = session
             startHeartbeat(session)
             shared.sessionLoggedIn(sessionID, NodeRecord.Session(mailbox: session.address.description, session: sessionID,

@@ -17,6 +17,8 @@ extension POP3Session {
         // Deletions come from this session's snapshot, in its order: one lookup each (a mailbox can hold many).
         let byUIDL = Dictionary(session.messages.map { ($0.uidl, $0) }, uniquingKeysWith: { first, _ in first })
         let toDelete = deletions.compactMap { byUIDL[$0.uidl] }
+        // Messages past the domain's retention period (EXPIRE) go with the session's own deletions.
+        let expired = session.expired
         let logger = self.logger
         let shared = self.shared
         let bound = NIOLoopBound(self, eventLoop: loop)
@@ -26,7 +28,8 @@ extension POP3Session {
                 do { try session.release() } catch { shared.releaseInBackground(session, logger: logger) }
             }
             do {
-                if !toDelete.isEmpty { try session.commit(deleting: toDelete) }
+                if !toDelete.isEmpty || !expired.isEmpty { try session.commit(deleting: toDelete + expired) }
+                if !expired.isEmpty { logger.info("expired messages deleted", metadata: ["pop3.expired": .stringConvertible(expired.count)]) }
                 return .success(toDelete.count)
             } catch {
                 logger.error("update failed: \(error)")

@@ -125,7 +125,7 @@ final class POP3Session: LineSession {
         let host = shared.configuration.nodeID
         let nonce = UInt64.random(in: 0...UInt64.max)
         let now = UInt64(Date().timeIntervalSince1970)
-        let configuration = POP3SessionConfiguration(
+        var configuration = POP3SessionConfiguration(
             greeting: shared.configuration.greeting,
             apopTimestamp: "<\(nonce).\(now)@\(host)>",
             cramChallenge: "<\(UInt64.random(in: 0...UInt64.max)).\(now)@\(host)>",
@@ -142,6 +142,9 @@ final class POP3Session: LineSession {
             implementation: shared.configuration.implementation,
             maxBadCommands: shared.configuration.maxBadCommands
         )
+        let policies = shared.policySummary.withLockedValue { $0 }
+        configuration.loginDelayCapability = policies.loginDelay
+        configuration.expireCapability = policies.expire
         machine = POP3SessionStateMachine(configuration: configuration)
         perform(machine.start())
         connection?.flush()

@@ -363,7 +363,9 @@ extension MailStore {
     /// Takes the lock for a POP3 session (taking over a stale one), finishes a delete intent left behind, and
     /// snapshots the message list under the lock. Any failure after the lock was taken gives it back before the
     /// error is returned (`releaseAfterFailure`), so a login that fails never leaves the mailbox held for a lease.
-    public func openSession(_ address: MailboxAddress, node: String, session: String) throws -> MailboxSession {
+    /// `expireBefore`: messages delivered before this time (the domain's EXPIRE) are left out of the snapshot and
+    /// deleted with the session's own deletions at UPDATE.
+    public func openSession(_ address: MailboxAddress, node: String, session: String, expireBefore: Date? = nil) throws -> MailboxSession {
         let dir = try mailboxDir(address)
         let record = OwnerRecord(kind: .session, node: node, session: session, since: Date())
         let grant = try take(dir: dir, record: record)
@@ -377,11 +379,18 @@ extension MailStore {
                 finished = try finishIntent(dir: dir, deadline: deadline)
                 entries = try volume.list(dir)
             }
-            let messages = Self.messages(in: entries)
+            var messages = Self.messages(in: entries)
+            var expired: [MessageInfo] = []
+            if let expireBefore {
+                let cutoff = Int64(expireBefore.timeIntervalSince1970 * 1e9)
+                let old = Set(entries.filter { $0.attributes.modifiedNanoseconds < cutoff }.map(\.name))
+                expired = messages.filter { old.contains($0.fileName) }
+                messages.removeAll { old.contains($0.fileName) }
+            }
             // T4: a snapshot taken after the window ran out may already be another holder's to change.
             try checkWindow(deadline)
             return MailboxSession(store: self, address: address, dir: dir, lock: held, messages: messages,
-                                  tookOver: grant.tookOver, finishedIntent: finished)
+                                  tookOver: grant.tookOver, finishedIntent: finished, expired: expired)
         } catch {
             releaseAfterFailure(held)
             throw error

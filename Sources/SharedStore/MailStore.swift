@@ -42,6 +42,8 @@ public final class MailStore: Sendable {
     public let info: ClusterInfo
     /// A namer given by the caller (tests); otherwise one is made on first delivery with a claimed slot.
     private let injectedNamer: MessageNamer?
+    /// `currentKDFRounds`: the cluster file's rounds as last read (`refreshClusterInfo`, `setKDFRounds`).
+    let kdfRounds: Mutex<Int>
     /// The lease clock of this process (injected by tests) and what it has seen of locks it could not take.
     let clock: any LeaseClock
     let observer = LockObserver()
@@ -66,6 +68,7 @@ public final class MailStore: Sendable {
         self.volume = volume
         self.guid = guid
         self.info = info
+        self.kdfRounds = Mutex(info.kdfRounds)
         self.injectedNamer = namer
         self.clock = clock
     }
@@ -166,24 +169,46 @@ public final class MailStore: Sendable {
 
     // MARK: Metabase
 
-    private func readMetabase() throws -> (version: Int, domains: [String]) {
-        Self.decodeMetabase(try volume.readAll(Self.metabaseFile, limit: Self.maxSmallFile))
+    private func readMetabase() throws -> Metabase {
+        Self.decodeMetabaseFile(try volume.readAll(Self.metabaseFile, limit: Self.maxSmallFile))
     }
 
-    /// The metabase file (`version=<n>` and one accepted domain a line): pure, for the fuzz targets (Tests/Fuzz).
+    /// The metabase: its version, and each accepted domain with its policy.
+    struct Metabase {
+        var version: Int
+        var policies: [String: DomainPolicy]
+        var domains: [String] { policies.keys.sorted() }
+    }
+
+    /// The metabase file (`version=<n>` and one accepted domain a line, optionally followed by its policy
+    /// settings): pure, for the fuzz targets (Tests/Fuzz).
     public static func decodeMetabase(_ bytes: [UInt8]) -> (version: Int, domains: [String]) {
+        let metabase = decodeMetabaseFile(bytes)
+        return (metabase.version, metabase.domains)
+    }
+
+    static func decodeMetabaseFile(_ bytes: [UInt8]) -> Metabase {
         let text = String(decoding: bytes, as: UTF8.self)
-        var version = 0
-        var domains: [String] = []
+        var metabase = Metabase(version: 0, policies: [:])
         for line in text.split(separator: "\n") {
-            if line.hasPrefix("version=") { version = Int(line.dropFirst(8)) ?? 0 } else if !line.isEmpty { domains.append(String(line)) }
+            if line.hasPrefix("version=") {
+                metabase.version = Int(line.dropFirst(8)) ?? 0
+                continue
+            }
+            let fields = line.split(separator: " ")
+            guard let domain = fields.first else { continue }
+            metabase.policies[String(domain)] = DomainPolicy(settings: fields.dropFirst())
         }
-        return (version, domains.sorted())
+        return metabase
     }
 
     /// Only under the metabase lease (`withMetabaseLease`): the file is read, changed and written whole.
-    private func writeMetabase(version: Int, domains: [String]) throws {
-        let text = "version=\(version)\n" + domains.sorted().map { $0 + "\n" }.joined()
+    private func writeMetabase(_ metabase: Metabase) throws {
+        let lines = metabase.domains.map { domain -> String in
+            let settings = metabase.policies[domain]?.settings ?? ""
+            return settings.isEmpty ? domain : domain + " " + settings
+        }
+        let text = "version=\(metabase.version)\n" + lines.map { $0 + "\n" }.joined()
         acceptedDomains.withLock { $0 = nil }
         try volume.writeAtomically(Self.metabaseFile, Array(text.utf8), staging: Self.metaTmp)
     }
@@ -195,36 +220,67 @@ public final class MailStore: Sendable {
     /// a domain not in it is read again every time, so an added domain is followed at once and a removed one within
     /// this time, and a login or a recipient in an accepted domain costs no store call in between.
     public static let acceptedDomainCacheNanoseconds: UInt64 = 1_000_000_000
-    private let acceptedDomains = Mutex<(domains: Set<String>, readAt: UInt64)?>(nil)
+    private let acceptedDomains = Mutex<(policies: [String: DomainPolicy], readAt: UInt64)?>(nil)
 
     public func isDomainAccepted(_ domain: String) throws -> Bool {
+        try acceptedPolicy(domain) != nil
+    }
+
+    /// The policy of an accepted domain (nil: not accepted), from the metabase read at most once a second while the
+    /// domain stays accepted (`acceptedDomainCacheNanoseconds`).
+    public func domainPolicy(_ domain: String) throws -> DomainPolicy? {
+        try acceptedPolicy(domain)
+    }
+
+    /// Every accepted domain's policy (read now): for CAPA's summary and `poplar domain list`.
+    public func domainPolicies() throws -> [String: DomainPolicy] {
+        try readMetabase().policies
+    }
+
+    private func acceptedPolicy(_ domain: String) throws -> DomainPolicy? {
         let d = domain.lowercased()
         let now = clock.now()
         if let cached = acceptedDomains.withLock({ $0 }), now < cached.readAt + Self.acceptedDomainCacheNanoseconds,
-            cached.domains.contains(d) {
-            return true
+            let policy = cached.policies[d] {
+            return policy
         }
-        let domains = Set(try readMetabase().domains)
-        acceptedDomains.withLock { $0 = (domains, now) }
-        return domains.contains(d)
+        let policies = try readMetabase().policies
+        acceptedDomains.withLock { $0 = (policies, now) }
+        return policies[d]
     }
 
     public func addDomain(_ domain: String) throws {
         let d = try Names.validateDomain(domain)
         try withMetabaseLease {
-            let (version, domains) = try readMetabase()
-            guard !domains.contains(d) else { throw StoreError(code: .alreadyExists, message: "domain \(d) is already accepted") }
+            var metabase = try readMetabase()
+            guard metabase.policies[d] == nil else { throw StoreError(code: .alreadyExists, message: "domain \(d) is already accepted") }
             do { try volume.mkdir(try domainDir(d)) } catch let e as StoreError where e.code == .alreadyExists {}
-            try writeMetabase(version: version + 1, domains: domains + [d])
+            metabase.version += 1
+            metabase.policies[d] = DomainPolicy.none
+            try writeMetabase(metabase)
+        }
+    }
+
+    /// `poplar domain policy`: sets a domain's LOGIN-DELAY and EXPIRE.
+    public func setDomainPolicy(_ domain: String, _ policy: DomainPolicy) throws {
+        let d = try Names.validateDomain(domain)
+        try withMetabaseLease {
+            var metabase = try readMetabase()
+            guard metabase.policies[d] != nil else { throw StoreError(code: .notFound, message: "domain \(d) is not in the metabase") }
+            metabase.version += 1
+            metabase.policies[d] = policy
+            try writeMetabase(metabase)
         }
     }
 
     public func removeDomain(_ domain: String, purge: Bool) throws {
         let d = try Names.validateDomain(domain)
         try withMetabaseLease {
-            let (version, domains) = try readMetabase()
-            guard domains.contains(d) else { throw StoreError(code: .notFound, message: "domain \(d) is not in the metabase") }
-            try writeMetabase(version: version + 1, domains: domains.filter { $0 != d })
+            var metabase = try readMetabase()
+            guard metabase.policies[d] != nil else { throw StoreError(code: .notFound, message: "domain \(d) is not in the metabase") }
+            metabase.version += 1
+            metabase.policies[d] = nil
+            try writeMetabase(metabase)
         }
         if purge {
             do { try volume.removeTree(try domainDir(d)) } catch let e as StoreError where e.code == .notFound {}
@@ -256,7 +312,7 @@ public final class MailStore: Sendable {
         }
         try volume.mkdir(try dir.appending("tmp"))
         if let password {
-            let record = try PasswordHasher.makeRecord(password: password, address: address, guid: guid, rounds: info.kdfRounds, allowAPOP: allowAPOP)
+            let record = try PasswordHasher.makeRecord(password: password, address: address, guid: guid, rounds: currentKDFRounds, allowAPOP: allowAPOP)
             try volume.writeFile(try dir.appending("passwd"), record.encoded(), exclusive: true)
             try writeSCRAM(address, password: password, record: record)
         } else {
@@ -294,6 +350,11 @@ public final class MailStore: Sendable {
     /// The file that marks a mailbox whose account lives in a directory (`--external`): it has no `passwd`.
     static let externalMarker = "external"
 
+    /// A mailbox whose account lives in a directory (made with `--external` or by `auth.autocreate`).
+    public func isExternalMailbox(_ address: MailboxAddress) throws -> Bool {
+        try volume.exists(try mailboxDir(address).appending(Self.externalMarker))
+    }
+
     public func mailboxExists(_ address: MailboxAddress) throws -> Bool {
         try mailboxPresent(try mailboxDir(address))
     }
@@ -328,7 +389,7 @@ public final class MailStore: Sendable {
             throw StoreError(code: .invalidName, message: "\(address) is an external mailbox: its password is the directory's (LDAP or PAM)")
         }
         guard try volume.exists(try dir.appending("passwd")) else { throw StoreError(code: .notFound, message: "no mailbox \(address)") }
-        let record = try PasswordHasher.makeRecord(password: password, address: address, guid: guid, rounds: info.kdfRounds, allowAPOP: allowAPOP)
+        let record = try PasswordHasher.makeRecord(password: password, address: address, guid: guid, rounds: currentKDFRounds, allowAPOP: allowAPOP)
         try volume.writeAtomically(try dir.appending("passwd"), record.encoded(), staging: try dir.appending("tmp"))
         // The old keys no longer open (they are bound to the old record); the new ones follow.
         try writeSCRAM(address, password: password, record: record)

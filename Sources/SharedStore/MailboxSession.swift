@@ -12,11 +12,15 @@ public final class MailboxSession: Sendable {
     public let tookOver: Bool
     /// Messages deleted at login by finishing a delete intent an earlier session left behind.
     public let finishedIntent: Int
+    /// Messages past the domain's retention period (EXPIRE): not in `messages`, deleted at UPDATE.
+    public let expired: [MessageInfo]
     public let lock: HeldLock
     let store: MailStore
     let dir: StorePath
 
-    init(store: MailStore, address: MailboxAddress, dir: StorePath, lock: HeldLock, messages: [MessageInfo], tookOver: Bool, finishedIntent: Int) {
+    init(store: MailStore, address: MailboxAddress, dir: StorePath, lock: HeldLock, messages: [MessageInfo], tookOver: Bool, finishedIntent: Int,
+         expired: [MessageInfo] = []) {
+        self.expired = expired
         self.store = store
         self.address = address
         self.dir = dir

@@ -104,11 +104,14 @@ public enum PasswordHasher {
         HKDF<SHA256>.deriveKey(inputKeyMaterial: guid.key, info: Array(secretInfo.utf8), outputByteCount: 32)
     }
 
+    /// The most rounds a record may name (a record claiming more is refused, not computed).
+    public static let maxRounds = 100_000_000
+
     /// `$pbkdf2-sha256$i=<rounds>$<salt>$<hash>`; nil for anything else (public for the fuzz targets).
     public static func parse(_ phc: String) -> (rounds: Int, salt: [UInt8], hash: [UInt8])? {
         let parts = phc.split(separator: "$", omittingEmptySubsequences: false)
         guard parts.count == 5, parts[0].isEmpty, parts[1] == "pbkdf2-sha256", parts[2].hasPrefix("i="),
-            let rounds = Int(parts[2].dropFirst(2)), rounds > 0, rounds <= 100_000_000,
+            let rounds = Int(parts[2].dropFirst(2)), rounds > 0, rounds <= maxRounds,
             let salt = unb64(String(parts[3])), let hash = unb64(String(parts[4]))
         else { return nil }
         return (rounds, salt, hash)

@@ -19,6 +19,8 @@ struct AuthOptions: ParsableArguments {
     @Option(name: .customLong("ldap-group-dn"), help: "Only members of this group may log in (config auth.ldap.group-dn; default: any account found).") var ldapGroupDN: String?
     @Option(name: .customLong("ldap-preset"), help: "openldap or ad (Active Directory: userPrincipalName/sAMAccountName, memberOf) (config auth.ldap.preset; default openldap).") var ldapPreset: String?
     @Option(name: .customLong("ldap-pool-size"), help: "Connections kept to the directory for searches, and as many for password binds, 1-64 (config auth.ldap.pool-size; default 4).") var ldapPoolSize: Int?
+    @Flag(name: .customLong("auth-autocreate"), help: "With --auth ldap or pam: create an account's mailbox at its first login or delivery (config auth.autocreate; default off).")
+    var autocreate = false
     @Option(name: .customLong("pam-service"), help: "PAM service, /etc/pam.d/NAME (config auth.pam.service; default poplar).") var pamService: String?
     @Option(name: .customLong("pam-group"), help: "Only members of this Unix group may log in; \"\" for any account (config auth.pam.group; default pop3users).") var pamGroup: String?
 
@@ -62,6 +64,10 @@ struct AuthOptions: ParsableArguments {
             c.method = .pam(PAMSettings(service: service, group: group.isEmpty ? nil : group))
         default:
             throw UserError("auth backend must be passwd, ldap or pam, not \(name)")
+        }
+        c.autocreate = autocreate || reader.bool(forKey: "auth.autocreate", default: false)
+        if c.autocreate, case .passwd = c.method {
+            throw UserError("--auth-autocreate needs --auth ldap or pam: the password file's mailboxes are made by `poplar mailbox add`")
         }
         return c
     }

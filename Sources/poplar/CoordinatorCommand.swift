@@ -14,6 +14,7 @@ import SharedStore
 /// Options of a coordinator; each has a configuration key (docs/configuration.md).
 struct CoordinatorOptions: ParsableArguments {
     @OptionGroup var tls: TLSPolicyOptions
+    @OptionGroup var auth: AuthOptions
     @Option(help: "LMTP address HOST:PORT, repeatable (config coordinator.lmtp; default 127.0.0.1:24).") var lmtp: [String] = []
     @Option(help: "Inbound SMTP address HOST:PORT, repeatable (config coordinator.smtp).") var smtp: [String] = []
     @Option(help: "Postfix socketmap address HOST:PORT (config coordinator.socketmap).") var socketmap: [String] = []
@@ -81,7 +82,14 @@ struct CoordinatorCommand: AsyncParsableCommand {
 
     func run() async throws {
         let (store, reader) = try await common.openStore()
-        let configuration = try options.configuration(reader)
+        var configuration = try options.configuration(reader)
+        // The account directory asked about recipients (ldap, pam); the password file's are the store's mailboxes.
+        let auth = try options.auth.configuration(reader)
+        if case .passwd = auth.method {} else {
+            let backend = try AuthBackends.make(auth, store: store, cache: LoginCache(ttl: .seconds(1), capacity: 1))
+            configuration.recipientDirectory = DirectoryRecipients(backend: backend)
+            configuration.autocreate = auth.autocreate
+        }
         let level = Logger.Level(rawValue: options.logLevel ?? reader.string(forKey: "log.level") ?? "info") ?? .info
         bootstrapLogging(level: level)
         defer { store.releaseDeliverySlot() }

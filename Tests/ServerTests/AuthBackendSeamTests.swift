@@ -22,6 +22,13 @@ final class AuthBackendSeamTests: XCTestCase {
             return verdict
         }
         func burnEquivalentWork(_ credentials: POP3Credentials) { burned.withLockedValue { $0 += 1 } }
+        func lookupAccount(_ address: MailboxAddress) -> AccountLookup {
+            switch verdict {
+            case .accepted: return .exists
+            case .rejected: return .unknown
+            case .unavailable(let why): return .unavailable(why)
+            }
+        }
     }
 
     var fixture: NodeFixture!
@@ -49,6 +56,24 @@ final class AuthBackendSeamTests: XCTestCase {
         XCTAssertEqual(down.outcome, .temporaryFailure("account directory unavailable, try again later"), "never a wrong password")
         XCTAssertEqual(down.label, "temporary")
         XCTAssertEqual(try fixture.store.lockState(address), .free, "nothing held after a refusal")
+    }
+
+    // auth.autocreate: the first successful login of a directory account makes its (external) mailbox.
+    func testAutocreateOnFirstLogin() throws {
+        let address = try MailboxAddress(mailbox: "newcomer", domain: NodeFixture.domain)
+        let without = Authenticator(store: fixture.store, nodeID: "t", backend: FixedDirectory(.accepted))
+        XCTAssertEqual(without.authenticate(.password(user: address.description, password: "pw"), sessionID: "s0").outcome, .badCredentials)
+        XCTAssertFalse(try fixture.store.mailboxExists(address))
+        let with = Authenticator(store: fixture.store, nodeID: "t", backend: FixedDirectory(.accepted), autocreate: true)
+        let result = with.authenticate(.password(user: address.description, password: "pw"), sessionID: "s1")
+        guard case .success = result.outcome else { return XCTFail("\(result.outcome)") }
+        try result.session?.release()
+        XCTAssertTrue(try fixture.store.isExternalMailbox(address))
+        // A refused login creates nothing.
+        let refused = try MailboxAddress(mailbox: "intruder", domain: NodeFixture.domain)
+        let rejecting = Authenticator(store: fixture.store, nodeID: "t", backend: FixedDirectory(.rejected), autocreate: true)
+        XCTAssertEqual(rejecting.authenticate(.password(user: refused.description, password: "x"), sessionID: "s2").outcome, .badCredentials)
+        XCTAssertFalse(try fixture.store.mailboxExists(refused))
     }
 
     func testADomainNotAcceptedNeverReachesTheDirectory() {

@@ -123,6 +123,21 @@ final class LDAPBackendLiveTests: XCTestCase {
         XCTAssertTrue(isUnavailable(wrongName), "\(wrongName)")
     }
 
+    // For deliveries and auth.autocreate: the search and the group gate, without a bind.
+    func testAccountLookup() throws {
+        let b = try backend()
+        XCTAssertEqual(b.lookupAccount(try MailboxAddress(parsing: "alice@poplar.test")), .exists)
+        XCTAssertEqual(b.lookupAccount(try MailboxAddress(parsing: "bob@poplar.test")), .unknown, "outside the group")
+        XCTAssertEqual(b.lookupAccount(try MailboxAddress(parsing: "nobody@poplar.test")), .unknown)
+        XCTAssertEqual(b.lookupAccount(try MailboxAddress(parsing: "dup@poplar.test")), .unknown, "two entries")
+        slapd.stop()
+        guard case .unavailable = b.lookupAccount(try MailboxAddress(parsing: "alice@poplar.test")) else {
+            return XCTFail("a directory that is down is unavailable, never unknown")
+        }
+        try slapd.start()
+        XCTAssertEqual(b.lookupAccount(try MailboxAddress(parsing: "alice@poplar.test")), .exists)
+    }
+
     func testADirectoryThatGoesAwayIsUnavailableThenRecovers() throws {
         let b = try backend()
         XCTAssertEqual(try verify(b, "alice@poplar.test", "alicepw"), .accepted)

@@ -46,6 +46,16 @@ final class PAMBackendLiveTests: XCTestCase {
         XCTAssertEqual(pam.transactionsStarted, 1)
     }
 
+    // For deliveries and auth.autocreate: the Unix account and the group, without PAM.
+    func testAccountLookup() throws {
+        let pam = backend()
+        XCTAssertEqual(pam.lookupAccount(try MailboxAddress(mailbox: accounts.member, domain: Self.domain)), .exists)
+        XCTAssertEqual(pam.lookupAccount(try MailboxAddress(mailbox: accounts.outsider, domain: Self.domain)), .unknown)
+        XCTAssertEqual(pam.lookupAccount(try MailboxAddress(mailbox: accounts.unknown, domain: Self.domain)), .unknown)
+        XCTAssertEqual(backend(group: .some(nil)).lookupAccount(try MailboxAddress(mailbox: accounts.outsider, domain: Self.domain)), .exists)
+        XCTAssertEqual(pam.transactionsStarted, 0, "no PAM transaction for a lookup")
+    }
+
     func testAWrongPasswordIsRejected() throws {
         XCTAssertEqual(try verify(backend(), accounts.member, "not the password"), .rejected)
         XCTAssertEqual(try verify(backend(), accounts.member, accounts.password + "x"), .rejected)

@@ -733,6 +733,107 @@ def fetchmail_keep_mode_fetches_only_new(h, n):
 
 
 @test
+def login_delay_and_expire_per_domain(h, n):
+    """RFC 2449 LOGIN-DELAY and EXPIRE set per domain with `poplar domain policy`, with Python's poplib across two
+    nodes: CAPA before login says the value varies by user, after login the domain's own; a second login within
+    the delay is refused with [LOGIN-DELAY] on the other node too (a wrong password still gets [AUTH]); under
+    EXPIRE 0 a retrieved message is gone after QUIT."""
+    domain, user, pw = "policy.test", "eve", "eve-pw"
+    h.cli("domain", "add", domain)
+    h.cli("mailbox", "add", f"{user}@{domain}", "--password-stdin", stdin=(pw + "\n").encode())
+    for i in range(3):
+        path = os.path.join(h.dir, "policy.eml")
+        with open(path, "wb") as f:
+            f.write(f"Subject: policy {i}\n\nbody {i}\n".encode())
+        h.cli("deliver", f"{user}@{domain}", path)
+    out = h.cli("domain", "policy", domain, "--login-delay", "4s", "--expire", "0").stdout.decode()
+    assert "login-delay 4 s, expire 0 days" in out, out
+    other = h.start_node(name="policy2")
+    try:
+        def capa(port):
+            c = Raw(port)
+            c.line()
+            c.cmd("CAPA")
+            caps = c.multiline()
+            c.close()
+            return caps
+        deadline = time.time() + 10  # the nodes read the policies with their registry record (every 2 s)
+        while "LOGIN-DELAY 0 USER" not in capa(other["port"]) and time.time() < deadline:
+            time.sleep(0.3)
+        caps = capa(other["port"])
+        assert "LOGIN-DELAY 0 USER" in caps and "EXPIRE 0 USER" in caps, caps
+        p = poplib.POP3("127.0.0.1", n["port"], timeout=10)
+        p.user(f"{user}@{domain}")
+        p.pass_(pw)
+        resp, lines, _ = p._longcmd("CAPA")
+        after = [l.decode() for l in lines]
+        assert "LOGIN-DELAY 4" in after and "EXPIRE 0" in after, after
+        assert p.stat()[0] == 3
+        p.retr(1)
+        p.quit()
+        t = time.time()
+        p = poplib.POP3("127.0.0.1", other["port"], timeout=10)
+        p.user(f"{user}@{domain}")
+        try:
+            p.pass_("wrong")
+            raise AssertionError("a wrong password was accepted")
+        except poplib.error_proto as e:
+            assert b"[AUTH]" in e.args[0], e
+        p = poplib.POP3("127.0.0.1", other["port"], timeout=10)
+        p.user(f"{user}@{domain}")
+        try:
+            p.pass_(pw)
+            raise AssertionError("a login within the delay was accepted")
+        except poplib.error_proto as e:
+            assert e.args[0].startswith(b"-ERR [LOGIN-DELAY]"), e
+        time.sleep(max(0, 4.2 - (time.time() - t)))
+        p = poplib.POP3("127.0.0.1", other["port"], timeout=10)
+        p.user(f"{user}@{domain}")
+        p.pass_(pw)
+        count = p.stat()[0]
+        subjects = [b"\n".join(p.top(i, 0)[1]) for i in range(1, count + 1)]
+        p.quit()
+        assert count == 2 and not any(b"policy 0" in s for s in subjects), (count, subjects)
+    finally:
+        h.stop_node(other)
+        h.cli("domain", "remove", domain, "--purge")
+        # The next tests compare CAPA exactly: wait until the node has read the metabase again.
+        deadline = time.time() + 10
+        while "LOGIN-DELAY 0" not in capa(n["port"]) and time.time() < deadline:
+            time.sleep(0.3)
+
+
+@test
+def kdf_rounds_raised_then_records_rehashed_at_login(h, n):
+    """`poplar cluster kdf-rounds` raises the rounds of new records; a node that has read it rehashes an older
+    record at the next password login (poplib), and the new record and its SCRAM keys work (scramp)."""
+    local_root = h.nfs[1] if h.nfs else h.root
+    passwd = os.path.join(local_root, DOMAIN, "P3_carol.mbx", "passwd")
+    assert "$i=1000$" in open(passwd).read()
+    h.cli("cluster", "kdf-rounds", "1500")
+    node = h.start_node(name="kdf")
+    try:
+        p = poplib.POP3("127.0.0.1", node["port"], timeout=10)
+        p.user(f"carol@{DOMAIN}")
+        p.pass_(PW["carol"])
+        p.quit()
+        assert "$i=1500$" in open(passwd).read()
+        p = poplib.POP3("127.0.0.1", node["port"], timeout=10)
+        p.user(f"carol@{DOMAIN}")
+        p.pass_(PW["carol"])
+        p.quit()
+        c = Raw(node["port"])
+        c.line()
+        r = scram_login(c, "carol", PW["carol"])
+        assert r.startswith("+OK"), r
+        c.cmd("QUIT")
+        assert "kdf-rounds 1500" in h.cli("cluster", "kdf-rounds").stdout.decode()
+    finally:
+        h.stop_node(node)
+        h.cli("cluster", "kdf-rounds", "1000")
+
+
+@test
 def poplib_full(h, n):
     p = poplib.POP3("127.0.0.1", n["port"], timeout=10)
     p.user(f"dave@{DOMAIN}")
@@ -864,17 +965,19 @@ def ldap_accounts_with_poplib_and_curl(h, n):
     pw = "ldap pw-%06x" % random.randrange(16 ** 6)
     try:
         directory_server.start()
-        directory_server.seed({"lalice": (f"lalice@{DOMAIN}", pw), "lbob": (f"lbob@{DOMAIN}", pw)}, members=["lalice"])
+        directory_server.seed({"lalice": (f"lalice@{DOMAIN}", pw), "lbob": (f"lbob@{DOMAIN}", pw),
+                               "lcarol": (f"lcarol@{DOMAIN}", pw), "ldave": (f"ldave@{DOMAIN}", pw)},
+                              members=["lalice", "lcarol", "ldave"])
         for u in ("lalice", "lbob"):
             h.cli("mailbox", "add", f"{u}@{DOMAIN}", "--external")
         pwfile = os.path.join(directory, "service.pw")
         with open(pwfile, "w") as f:
             f.write(slapd_module.SERVICE_PW + "\n")
         os.chmod(pwfile, 0o600)
-        node = h.start_node("--auth", "ldap", "--ldap-uri", directory_server.uri, "--ldap-starttls", "--ldap-ca-file",
-                            directory_server.ca, "--ldap-base", slapd_module.SUFFIX, "--ldap-bind-dn", slapd_module.SERVICE_DN,
-                            "--ldap-bind-password-file", pwfile, "--ldap-group-dn", slapd_module.GROUP_DN,
-                            "--auth-timeout", "3", name="ldap")
+        ldap_args = ["--auth", "ldap", "--ldap-uri", directory_server.uri, "--ldap-starttls", "--ldap-ca-file",
+                     directory_server.ca, "--ldap-base", slapd_module.SUFFIX, "--ldap-bind-dn", slapd_module.SERVICE_DN,
+                     "--ldap-bind-password-file", pwfile, "--ldap-group-dn", slapd_module.GROUP_DN, "--auth-timeout", "3"]
+        node = h.start_node(*ldap_args, name="ldap")
 
         def refused(user, secret, prefix="-ERR [AUTH]"):
             p = poplib.POP3("127.0.0.1", node["port"], timeout=15)
@@ -920,6 +1023,44 @@ def ldap_accounts_with_poplib_and_curl(h, n):
         p.quit()
         log = open(os.path.join(h.dir, "ldap.log"), "rb").read()
         assert pw.encode() not in log and slapd_module.SERVICE_PW.encode() not in log, "a password reached the log"
+        # auth.autocreate: the coordinator asks the directory at RCPT and makes lcarol's mailbox; a node makes
+        # ldave's at his first login; an external mailbox whose account left the group takes no mail.
+        coordinator = start_coordinator(h, *ldap_args, "--auth-autocreate", name="ldap-coord")
+        auto = h.start_node(*ldap_args, "--auth-autocreate", name="ldap-auto")
+        try:
+            lmtp = smtplib.LMTP("127.0.0.1", coordinator["lmtp"], timeout=15)
+            lmtp.ehlo("mx.test")
+            lmtp.mail("sender@example.org")
+            assert lmtp.rcpt(f"lcarol@{DOMAIN}")[0] == 250
+            assert lmtp.rcpt(f"lbob@{DOMAIN}")[0] == 550, "an external mailbox whose account is outside the group"
+            assert lmtp.rcpt(f"nobody@{DOMAIN}")[0] == 550
+            lmtp.data(b"Subject: welcome\r\n\r\nhello carol\r\n")
+            lmtp.quit()
+            assert "lcarol" in h.cli("mailbox", "list", DOMAIN).stdout.decode()
+            p = poplib.POP3("127.0.0.1", auto["port"], timeout=15)
+            p.user(f"lcarol@{DOMAIN}")
+            p.pass_(pw)
+            assert p.stat()[0] == 1
+            p.quit()
+            p = poplib.POP3("127.0.0.1", auto["port"], timeout=15)
+            p.user(f"ldave@{DOMAIN}")
+            p.pass_(pw)
+            assert p.stat() == (0, 0)
+            p.quit()
+            assert "ldave" in h.cli("mailbox", "list", DOMAIN).stdout.decode()
+            directory_server.stop()
+            lmtp = smtplib.LMTP("127.0.0.1", coordinator["lmtp"], timeout=15)
+            lmtp.ehlo("mx.test")
+            lmtp.mail("sender@example.org")
+            code, text = lmtp.rcpt(f"lalice@{DOMAIN}")
+            assert code == 451 and b"4.4.3" in text, (code, text)
+            lmtp.quit()
+            directory_server.start()
+        finally:
+            h.stop_node(auto)
+            stop(coordinator["proc"])
+            for u in ("lalice", "lbob", "lcarol", "ldave"):
+                h.cli("mailbox", "remove", f"{u}@{DOMAIN}", check=False)
     finally:
         if node:
             h.stop_node(node)
@@ -1402,13 +1543,13 @@ def poplar_dev_serves_demo_mailbox(h, n):
     assert proc.returncode == 0, proc.returncode
 
 
-def start_coordinator(h, name="coord", cid=None):
+def start_coordinator(h, *extra, name="coord", cid=None):
     lmtp, smtp, sm = free_port(), free_port(), free_port()
     log = open(os.path.join(h.dir, f"{name}.log"), "ab")
     ident = ["--coordinator-id", cid] if cid else []
     proc = subprocess.Popen([h.poplar, "coordinator", "--root", h.root, "--guid-file", h.guid, "--lmtp", f"127.0.0.1:{lmtp}",
                              "--smtp", f"127.0.0.1:{smtp}", "--socketmap", f"127.0.0.1:{sm}", "--hostname", "mx.poplar.test",
-                             "--cert", h.cert, "--key", h.key, "--pickup-interval", "0.2", "--log-level", "warning", *ident],
+                             "--cert", h.cert, "--key", h.key, "--pickup-interval", "0.2", "--log-level", "warning", *ident, *extra],
                             stdout=log, stderr=log)
     wait_port(lmtp, proc)
     return {"proc": proc, "lmtp": lmtp, "smtp": smtp, "socketmap": sm}

@@ -24,6 +24,9 @@ public struct AuthConfiguration: Sendable, Equatable {
     public var timeout: TimeAmount
     /// OAUTHBEARER and XOAUTH2 (RFC 7628): how bearer tokens are checked; nil: not offered.
     public var oauth: OAuthSettings?
+    /// `auth.autocreate`: with ldap or pam, an account's mailbox is created (external, no password record) at its
+    /// first successful login, or at the first delivery to it (the coordinator asks the directory).
+    public var autocreate = false
 
     public static let defaultTimeout: TimeAmount = .seconds(10)
 

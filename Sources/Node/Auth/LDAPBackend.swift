@@ -72,6 +72,18 @@ public final class LDAPBackend: AuthBackend {
         }
     }
 
+    /// The search and the group gate of a login, without the bind.
+    public func lookupAccount(_ address: MailboxAddress) -> AccountLookup {
+        do {
+            guard let user = try findAccount(LDAPFilter.substitute(settings.filter, login: address.description, localPart: address.mailbox)),
+                try isInGroup(user)
+            else { return .unknown }
+            return .exists
+        } catch {
+            return .unavailable("\(settings.uri): \(error)")
+        }
+    }
+
     /// The one entry the filter names; nil for none or several.
     private func findAccount(_ filter: String) throws(LDAPError) -> LDAPEntry? {
         let attributes = settings.preset == .ad && settings.groupDN != nil ? ["memberOf"] : [LDAPConnection.noAttributes]

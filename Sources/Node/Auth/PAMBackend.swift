@@ -49,6 +49,32 @@ public final class PAMBackend: AuthBackend {
         }
     }
 
+    /// The Unix account named by the local part, in the group (NSS lookups, under the timeout).
+    public func lookupAccount(_ address: MailboxAddress) -> AccountLookup {
+        let user = address.mailbox
+        guard UnixUserName.isValid(user) else { return .unknown }
+        let gate = self.gate
+        let outcome = watchdog.run(timeout: timeout) { () -> AuthVerdict in
+            do {
+                guard try UnixAccounts.primaryGroup(ofUser: user) != nil else { return .rejected }
+            } catch {
+                return .unavailable("account \(user): \(error)")
+            }
+            switch gate?.admits(user) ?? .member {
+            case .member: return .accepted
+            case .notMember: return .rejected
+            case .unavailable(let why): return .unavailable(why)
+            }
+        }
+        switch outcome {
+        case .finished(.accepted): return .exists
+        case .finished(.rejected): return .unknown
+        case .finished(.unavailable(let why)): return .unavailable(why)
+        case .timedOut: return .unavailable("timed out")
+        case .tooManyStuck(let count): return .unavailable("\(count) lookups are still running past the timeout")
+        }
+    }
+
     public func verify(_ credentials: POP3Credentials, address: MailboxAddress) -> AuthVerdict {
         guard case .password(_, let password) = credentials else { return .rejected }
         let user = address.mailbox

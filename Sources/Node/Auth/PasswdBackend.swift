@@ -19,6 +19,26 @@ public final class PasswdBackend: AuthBackend {
         self.cache = cache
     }
 
+    /// A record with fewer KDF rounds than the cluster's now gets them, from the password just verified (once per
+    /// mailbox: the next login finds the new record). A failure only delays it to the next login.
+    private func rehashIfOlder(_ address: MailboxAddress, password: String, record: PasswordRecord) {
+        guard store.needsRehash(record) else { return }
+        if (try? store.rehash(address, password: password, verified: record)) == true {
+            Counter(label: "poplar_password_rehashed_total").increment()
+        }
+    }
+
+    /// The password file's accounts are the store's mailboxes that have a password record.
+    public func lookupAccount(_ address: MailboxAddress) -> AccountLookup {
+        do {
+            return try Authenticator.missingAsNil({ try store.passwordRecord(address) }) == nil ? .unknown : .exists
+        } catch let error as StoreError {
+            return .unavailable(error.message)
+        } catch {
+            return .unavailable("\(error)")
+        }
+    }
+
     public func verify(_ credentials: POP3Credentials, address: MailboxAddress) -> AuthVerdict {
         do {
             guard let record = try Authenticator.missingAsNil({ try store.passwordRecord(address) }) else {
@@ -39,10 +59,12 @@ public final class PasswdBackend: AuthBackend {
         switch credentials {
         case .password(_, let password):
             let bytes = Array(password.utf8)
-            if cache.contains(user: address.description, password: bytes, recordBytes: recordBytes) { return true }
-            guard PasswordHasher.verify(password: bytes, record: record, guid: store.guid) else { return false }
-            cache.insert(user: address.description, password: bytes, recordBytes: recordBytes)
-            addSCRAMKeys(address, password: password, record: record)
+            if !cache.contains(user: address.description, password: bytes, recordBytes: recordBytes) {
+                guard PasswordHasher.verify(password: bytes, record: record, guid: store.guid) else { return false }
+                cache.insert(user: address.description, password: bytes, recordBytes: recordBytes)
+                addSCRAMKeys(address, password: password, record: record)
+            }
+            rehashIfOlder(address, password: password, record: record)
             return true
         case .apop(_, let digest, let timestamp):
             // RFC 1939 §7: MD5(timestamp + secret), lowercase hex.
@@ -83,7 +105,7 @@ public final class PasswdBackend: AuthBackend {
     /// The SCRAM keys of a login name: the mailbox's, or decoy keys (the same salt on every try, no password matches)
     /// for a name that is no account or has no keys, so that the exchange does not tell them apart.
     public func scramKeys(user: String, address: MailboxAddress?) -> SCRAMLookup {
-        let decoy = SCRAMSecret.decoy(user: address?.description ?? user, guid: store.guid, iterations: store.info.kdfRounds)
+        let decoy = SCRAMSecret.decoy(user: address?.description ?? user, guid: store.guid, iterations: store.currentKDFRounds)
         do {
             let secret = try address.flatMap { try store.scramSecret($0) } ?? decoy
             return .keys(SCRAMServerKeys(iterations: secret.iterations, salt: secret.salt, storedKey: secret.storedKey,
@@ -97,7 +119,7 @@ public final class PasswdBackend: AuthBackend {
 
     public func burnEquivalentWork(_ credentials: POP3Credentials) {
         if case .password(_, let password) = credentials {
-            PasswordHasher.dummyVerify(password: Array(password.utf8), guid: store.guid, rounds: store.info.kdfRounds)
+            PasswordHasher.dummyVerify(password: Array(password.utf8), guid: store.guid, rounds: store.currentKDFRounds)
         }
     }
 }

@@ -15,4 +15,6 @@ public enum POP3AuthOutcome: Sendable, Equatable {
     case plaintextDisallowed
     /// "-ERR [AUTH]": the mechanism is not enabled for this mailbox.
     case mechanismDisallowed
+    /// "-ERR [LOGIN-DELAY] <text>" (RFC 2449 §8.1.2): the right credentials, too soon after the last login.
+    case loginDelay(String)
 }

@@ -23,6 +23,12 @@ public struct POP3SessionConfiguration: Sendable {
     public var ntlmChallenge: [UInt8]
     /// The NTLM target name (NetBIOS domain and computer name in the target info).
     public var ntlmTarget: String
+    /// LOGIN-DELAY's and EXPIRE's arguments in CAPA (RFC 2449 §6.5, §6.7): before login the cluster's ("900",
+    /// "0 USER" when domains differ), after login the user's domain's (`applyDomainPolicy`).
+    public var loginDelayCapability: String = "0"
+    public var expireCapability: String = "NEVER"
+    /// EXPIRE 0: every message retrieved with RETR is deleted at QUIT, as if marked by DELE.
+    public var deleteRetrievedOnQuit: Bool = false
     /// STLS can be offered (a certificate is configured).
     public var tlsAvailable: Bool
     public var isTLS: Bool

@@ -6,6 +6,8 @@ extension POP3SessionStateMachine {
         var messages: [POP3Message]
         /// 1-based message numbers marked by DELE.
         var deleted: Set<Int> = []
+        /// 1-based message numbers retrieved with RETR (deleted at QUIT under EXPIRE 0).
+        var retrieved: Set<Int> = []
 
         /// Messages and octets not marked as deleted (STAT, RSET, the login reply).
         var visible: (count: Int, octets: Int64) {
@@ -49,6 +51,10 @@ extension POP3SessionStateMachine {
             return .send(.ok("\(n) \(m.uidl)"))
         case .retr(let n):
             guard let m = t.message(n) else { return noSuchMessage() }
+            if configuration.deleteRetrievedOnQuit {
+                t.retrieved.insert(n)
+                state = .transaction(t)
+            }
             return .retrieve(index: n, message: m, topBodyLines: nil)
         case .top(let n, let lines):
             guard let m = t.message(n) else { return noSuchMessage() }
@@ -69,7 +75,7 @@ extension POP3SessionStateMachine {
             return .send(capabilities())
         case .quit:
             state = .update(t)
-            return .update(deletions: t.deleted.sorted().map { t.messages[$0 - 1] })
+            return .update(deletions: t.deleted.union(t.retrieved).sorted().map { t.messages[$0 - 1] })
         case .lang(let range):
             // RFC 6856 §3: LANG is valid in TRANSACTION too.
             return lang(range)

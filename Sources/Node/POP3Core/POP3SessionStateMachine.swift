@@ -185,6 +185,8 @@ public struct POP3SessionStateMachine: Sendable {
             return .send(plaintextRefusal)
         case .mechanismDisallowed:
             return badCommand(.err(.auth, text(.mechanismNotEnabled)))
+        case .loginDelay(let text):
+            return .send(.err(.loginDelay, text))
         }
     }
 
@@ -256,7 +258,7 @@ public struct POP3SessionStateMachine: Sendable {
 
     /// The AUTHORIZATION state's list, as announced on this connection now.
     func authorizationCapabilities() -> [String] {
-        var caps = POP3Capabilities.always
+        var caps = withPolicies(POP3Capabilities.always)
         if plaintextAllowed { caps.append(POP3Capabilities.user) }
         let mechanisms = enabledMechanisms
         if !mechanisms.isEmpty { caps.append(POP3Capabilities.sasl(mechanisms.map(\.rawValue))) }
