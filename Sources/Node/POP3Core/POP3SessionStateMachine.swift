@@ -1,6 +1,7 @@
 /// A POP3 session with no I/O: framed lines and results in, actions out (RFC 1939 §3–§6, RFC 2449, RFC 2595,
 /// RFC 5034, RFC 3206). The handler executes the actions; every RFC clause is tested against this type without
-/// sockets. Extensions: `+Authorization` (USER, PASS, APOP, STLS), `+SASL` (AUTH), `+Transaction` (RFC 1939 §5).
+/// sockets. Extensions: `+Authorization` (USER, PASS, APOP, STLS), `+SASL` (AUTH), `+Transaction` (RFC 1939 §5),
+/// `+UTF8` (UTF8 and LANG, RFC 6856; the texts come from `POP3Text` in the session's `POP3Language`).
 public struct POP3SessionStateMachine: Sendable {
     /// The states, each carrying the data valid in it.
     enum State: Sendable, Equatable {
