@@ -42,6 +42,12 @@ put("pop3", "stls-then-login", crlf(TLS_ONLY + "9", "CAPA", "USER alice", "STLS"
 put("pop3", "bad-commands", crlf("!" + "\x01", "PASS before-user", "RETR 1", "XTND", "", "LIST  1", "TOP 1", "RETR 0",
     "RETR 2147483648", "USER " + "a" * 300, "quıt", "QUIT"))
 put("pop3", "sasl-long-line", crlf(CRAM_APOP_IMPL + "9", "AUTH PLAIN", "A" * 5000, "AUTH LOGIN", "Zm9v", "====", "QUIT"))
+# RFC 6856: LANG (list, lookup, unknown, over-long), UTF8, a UTF-8 USER and a PASS the profiles prepare (width mapping,
+# NFC, a non-ASCII space), then UTF8 after login; and lines that are not UTF-8 after UTF8.
+put("pop3", "utf8-lang", crlf(CRAM_APOP_IMPL + "9", "CAPA", "LANG", "LANG DE-ch", "LANG uga", "LANG " + "a" * 70, "UTF8",
+    "USER \uff4a\uff4f\uff53e\u0301@example.test", "PASS caf\u00e9\u3000pa\u00df5", "LANG", "STAT", "LIST 9", "UTF8", "LANG *", "QUIT"))
+put("pop3", "utf8-invalid", crlf(CRAM_APOP_IMPL + "9", "UTF8", "USER alice").encode() + b"PASS \xc0\xaf\r\nUSER \xff\r\n"
+    + b"AUTH PLAIN " + base64.b64encode(b"\0a\0\xff") + b"\r\nPASS a\xc2\x85b\r\nQUIT\r\n")
 put("pop3", "login-failures", crlf(CRAM_APOP_IMPL + "9", "USER a", "PASS x4", "USER a", "PASS x5", "USER a", "PASS x6",
     "USER a", "PASS x7", "USER a", "PASS x8", "USER a", "PASS x9", "QUIT"))
 

@@ -30,6 +30,11 @@ public enum POP3Command: Sendable, Equatable {
     case capa
     /// RFC 2595 §4: STLS.
     case stls
+    /// RFC 6856 §2: UTF8 (no argument), UTF-8 user names and passwords from here on.
+    case utf8
+    /// RFC 6856 §3: LANG [language range]; bare LANG lists the languages. The range is checked against RFC 4647's
+    /// basic-language-range syntax ("*" or subtags of letters and digits) and bounded by `POP3Limits.maxLanguageRangeLength`.
+    case lang(String?)
 
     /// The keyword, for logs and metric labels: never the arguments.
     public var name: String {
@@ -49,6 +54,8 @@ public enum POP3Command: Sendable, Equatable {
         case .uidl: return "UIDL"
         case .capa: return "CAPA"
         case .stls: return "STLS"
+        case .utf8: return "UTF8"
+        case .lang: return "LANG"
         }
     }
 }

@@ -83,6 +83,18 @@ public enum POP3CommandParser {
         case "RSET": return none(.rset)
         case "CAPA": return none(.capa)
         case "STLS": return none(.stls)
+        case "UTF8": return none(.utf8)
+        case "LANG":
+            switch args.count {
+            case 0: return .success(.lang(nil))
+            case 1:
+                guard args[0].utf8.count <= POP3Limits.maxLanguageRangeLength else {
+                    return .failure(.syntax(command: keyword, reason: "language range longer than \(POP3Limits.maxLanguageRangeLength) octets"))
+                }
+                guard isLanguageRange(args[0]) else { return .failure(.syntax(command: keyword, reason: "invalid language range")) }
+                return .success(.lang(args[0]))
+            default: return .failure(.syntax(command: keyword, reason: "LANG takes one language range"))
+            }
         case "LIST": return optionalNumber { .list($0) }
         case "UIDL": return optionalNumber { .uidl($0) }
         case "RETR": return oneNumber { .retr($0) }
@@ -99,7 +111,7 @@ public enum POP3CommandParser {
     }
 
     private static let knownKeywords: Set<String> = [
-        "USER", "PASS", "APOP", "AUTH", "QUIT", "STAT", "LIST", "RETR", "DELE", "NOOP", "RSET", "TOP", "UIDL", "CAPA", "STLS",
+        "USER", "PASS", "APOP", "AUTH", "QUIT", "STAT", "LIST", "RETR", "DELE", "NOOP", "RSET", "TOP", "UIDL", "CAPA", "STLS", "UTF8", "LANG",
     ]
 
     /// nil when two spaces meet or the line ends in a space.
@@ -108,6 +120,17 @@ public enum POP3CommandParser {
         let parts = rest.split(separator: 0x20, omittingEmptySubsequences: false)
         if parts.contains(where: { $0.isEmpty }) { return nil }
         return parts.map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// RFC 4647 §2.1: language-range = (1*8ALPHA *("-" 1*8alphanum)) / "*"; "i-default" (RFC 2277) fits it too.
+    static func isLanguageRange(_ text: String) -> Bool {
+        if text == "*" { return true }
+        let subtags = text.utf8.split(separator: 0x2D, omittingEmptySubsequences: false)
+        guard let first = subtags.first else { return false }
+        func isAlpha(_ b: UInt8) -> Bool { (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) }
+        func isDigit(_ b: UInt8) -> Bool { b >= 0x30 && b <= 0x39 }
+        guard (1...8).contains(first.count), first.allSatisfy(isAlpha) else { return false }
+        return subtags.dropFirst().allSatisfy { (1...8).contains($0.count) && $0.allSatisfy { isAlpha($0) || isDigit($0) } }
     }
 
     /// Decimal digits only, 0...Int32.max.

@@ -12,6 +12,9 @@ public enum POP3Limits {
     /// RFC 1939 allowed 40-octet arguments; RFC 2449 §4 raised the command line to 255 octets, and a mailbox
     /// address here can be longer than 40 (63 + 1 + 254), so an argument is bounded by the line only.
     public static let maxArgumentLength = maxCommandLineLength
+    /// The longest LANG argument (RFC 6856 §3). RFC 5646 §4.4.1 asks for at least 35 characters; 64 covers any tag
+    /// with extensions a client would send.
+    public static let maxLanguageRangeLength = 64
     /// Bad commands before the server closes the connection.
     public static let defaultMaxBadCommands = 10
 }

@@ -3,7 +3,7 @@
 /// then the handler checks the NTLMv2 response (`.authenticate(.ntlm)`). NTLMv1 and LM responses are refused.
 extension POP3SessionStateMachine {
     mutating func startNTLM(initialResponse: String?) -> POP3Action {
-        guard configuration.ntlmEnabled else { return badCommand("unsupported authentication mechanism") }
+        guard configuration.ntlmEnabled else { return badCommand(text(.unsupportedMechanism)) }
         guard let initialResponse else {
             state = .sasl(.ntlmNegotiate)
             return .send(.continuation(""))

@@ -46,12 +46,12 @@ extension POP3SessionStateMachine {
     mutating func auth(mechanism: String?, initialResponse: String?) -> POP3Action {
         guard let mechanism else {
             // Bare AUTH (sent by Outlook): the enabled mechanisms, as CAPA SASL lists them.
-            return .send(.multiline("methods supported:", enabledMechanisms.map(\.rawValue)))
+            return .send(.multiline(text(.methodsSupported), enabledMechanisms.map(\.rawValue)))
         }
         guard let m = SASLMechanism(rawValue: mechanism) else {
-            return badCommand("unsupported authentication mechanism")
+            return badCommand(text(.unsupportedMechanism))
         }
-        if m.isPlaintext && !plaintextAllowed { return .send(Self.plaintextRefusal) }
+        if m.isPlaintext && !plaintextAllowed { return .send(plaintextRefusal) }
         switch m {
         case .plain:
             guard let initialResponse else {
@@ -66,14 +66,14 @@ extension POP3SessionStateMachine {
             }
             return saslResponse(Array(initialResponse.utf8), step: .loginUser)
         case .cramMD5:
-            guard configuration.cramMD5Enabled else { return badCommand("unsupported authentication mechanism") }
-            guard initialResponse == nil else { return badCommand("CRAM-MD5 takes no initial response") }
+            guard configuration.cramMD5Enabled else { return badCommand(text(.unsupportedMechanism)) }
+            guard initialResponse == nil else { return badCommand(text(.cramMD5NoInitialResponse)) }
             state = .sasl(.cramMD5)
             return .send(.continuation(SASLCodec.encode(configuration.cramChallenge)))
         case .scramSHA256, .scramSHA256Plus:
             return startSCRAM(plus: m == .scramSHA256Plus, initialResponse: initialResponse)
         case .oauthBearer, .xoauth2:
-            guard configuration.oauthEnabled else { return badCommand("unsupported authentication mechanism") }
+            guard configuration.oauthEnabled else { return badCommand(text(.unsupportedMechanism)) }
             guard let initialResponse else {
                 state = .sasl(.bearer(m))
                 return .send(.continuation(""))
@@ -88,39 +88,46 @@ extension POP3SessionStateMachine {
     mutating func saslResponse(_ line: [UInt8], step: SASLStep) -> POP3Action {
         state = .authorization(user: nil)
         if line == [0x2A] {
-            return .send(.err(nil, "authentication cancelled"))
+            return .send(.err(nil, text(.authenticationCancelled)))
         }
-        let text = String(decoding: line, as: UTF8.self)
-        guard let data = text == "=" ? [] : SASLCodec.decode(text) else {
-            return badCommand("invalid base64 data, authentication cancelled")
+        let encoded = String(decoding: line, as: UTF8.self)
+        guard let data = encoded == "=" ? [] : SASLCodec.decode(encoded) else {
+            return badCommand(text(.invalidBase64))
         }
         switch step {
         case .plain:
             // RFC 4616 §2: [authzid] NUL authcid NUL passwd.
             let parts = data.split(separator: 0, maxSplits: 2, omittingEmptySubsequences: false)
             guard parts.count == 3, !parts[1].isEmpty else {
-                return badCommand("malformed PLAIN response")
+                return badCommand(text(.malformedPlain))
             }
-            let authzid = String(decoding: parts[0], as: UTF8.self)
-            let authcid = String(decoding: parts[1], as: UTF8.self)
-            let password = String(decoding: parts[2], as: UTF8.self)
-            guard authzid.isEmpty || authzid == authcid else {
-                return badCommand(.err(.auth, "authorization identity must be empty or equal the user"))
+            guard let authzid = saslString(parts[0]), let authcid = saslString(parts[1]), let password = saslString(parts[2]) else {
+                return badCommand(text(.invalidUTF8))
+            }
+            guard let user = preparedUser(authcid), let password = preparedPassword(password) else {
+                return badCommand(.err(.auth, text(.credentialsNotAcceptable)))
+            }
+            // After UTF8 the authzid is prepared like the authcid before the two are compared.
+            guard authzid.isEmpty || preparedUser(authzid) == user else {
+                return badCommand(.err(.auth, text(.authorizationIdentityMismatch)))
             }
             state = .authenticating
-            return .authenticate(.password(user: authcid, password: password))
+            return .authenticate(.password(user: user, password: password))
         case .loginUser:
-            let user = String(decoding: data, as: UTF8.self)
+            guard let name = saslString(data[...]) else { return badCommand(text(.invalidUTF8)) }
+            guard let user = preparedUser(name) else { return badCommand(.err(.auth, text(.credentialsNotAcceptable))) }
             state = .sasl(.loginPassword(user: user))
             return .send(.continuation(SASLCodec.encode("Password:")))
         case .loginPassword(let user):
+            guard let decoded = saslString(data[...]) else { return badCommand(text(.invalidUTF8)) }
+            guard let password = preparedPassword(decoded) else { return badCommand(.err(.auth, text(.credentialsNotAcceptable))) }
             state = .authenticating
-            return .authenticate(.password(user: user, password: String(decoding: data, as: UTF8.self)))
+            return .authenticate(.password(user: user, password: password))
         case .cramMD5:
             // RFC 2195 §2: user SP digest (the user name may contain spaces: the digest is after the last one).
             let response = String(decoding: data, as: UTF8.self)
             guard let space = response.lastIndex(of: " "), space != response.startIndex else {
-                return badCommand("malformed CRAM-MD5 response")
+                return badCommand(text(.malformedCRAMMD5))
             }
             let user = String(response[..<space])
             let digest = String(response[response.index(after: space)...]).lowercased()

@@ -22,7 +22,7 @@ extension POP3SessionStateMachine {
     var scramPlusOffered: Bool { configuration.scramEnabled && configuration.isTLS && !configuration.channelBindings.isEmpty }
 
     mutating func startSCRAM(plus: Bool, initialResponse: String?) -> POP3Action {
-        guard plus ? scramPlusOffered : scramOffered else { return badCommand("unsupported authentication mechanism") }
+        guard plus ? scramPlusOffered : scramOffered else { return badCommand(text(.unsupportedMechanism)) }
         guard let initialResponse else {
             state = .sasl(.scramClientFirst(plus: plus))
             return .send(.continuation(""))
@@ -70,7 +70,7 @@ extension POP3SessionStateMachine {
             expected += data
         }
         if let authzid = first.authorizationID, authzid != first.user {
-            return badCommand(.err(.auth, "authorization identity must be empty or equal the user"))
+            return badCommand(.err(.auth, text(.authorizationIdentityMismatch)))
         }
         let exchange = SCRAMExchange(plus: plus, clientFirst: first, expectedBinding: expected,
                                      nonce: first.nonce + configuration.scramNonce)

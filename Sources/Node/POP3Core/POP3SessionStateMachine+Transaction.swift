@@ -40,7 +40,7 @@ extension POP3SessionStateMachine {
             return .send(.ok("\(count) \(octets)"))
         case .list(nil):
             let (count, octets) = t.visible
-            return .send(.multiline("\(count) messages (\(octets) octets)", t.listed.map { "\($0.0) \($0.1.size)" }))
+            return .send(.multiline(text(.listing(count: count, octets: octets)), t.listed.map { "\($0.0) \($0.1.size)" }))
         case .list(let n?):
             guard let m = t.message(n) else { return noSuchMessage() }
             return .send(.ok("\(n) \(m.size)"))
@@ -63,26 +63,30 @@ extension POP3SessionStateMachine {
             guard t.message(n) != nil else { return noSuchMessage() }
             t.deleted.insert(n)
             state = .transaction(t)
-            return .send(.ok("message \(n) deleted"))
+            return .send(.ok(text(.messageDeleted(n))))
         case .noop:
             return .send(.ok(""))
         case .rset:
             t.deleted.removeAll()
             state = .transaction(t)
             let (count, octets) = t.visible
-            return .send(.ok("maildrop has \(count) message\(count == 1 ? "" : "s") (\(octets) octets)"))
+            return .send(.ok(text(.maildrop(count: count, octets: octets))))
         case .capa:
             return .send(capabilities())
         case .quit:
             state = .update(t)
             return .update(deletions: t.deleted.union(t.retrieved).sorted().map { t.messages[$0 - 1] })
-        case .user, .pass, .apop, .auth, .stls:
-            return badCommand("\(command.name) is not valid after login")
+        case .lang(let range):
+            // RFC 6856 §3: LANG is valid in TRANSACTION too.
+            return lang(range)
+        case .user, .pass, .apop, .auth, .stls, .utf8:
+            // RFC 6856 §2: UTF8 is an AUTHORIZATION command.
+            return badCommand(text(.notValidAfterLogin(command: command.name)))
         }
     }
 
     /// RFC 1939 §5: out of range or marked as deleted. Not counted as a bad command: clients probe.
     func noSuchMessage() -> POP3Action {
-        .send(.err(nil, "no such message"))
+        .send(.err(nil, text(.noSuchMessage)))
     }
 }

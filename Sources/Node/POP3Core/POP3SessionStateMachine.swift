@@ -1,6 +1,7 @@
 /// A POP3 session with no I/O: framed lines and results in, actions out (RFC 1939 §3–§6, RFC 2449, RFC 2595,
 /// RFC 5034, RFC 3206). The handler executes the actions; every RFC clause is tested against this type without
-/// sockets. Extensions: `+Authorization` (USER, PASS, APOP, STLS), `+SASL` (AUTH), `+Transaction` (RFC 1939 §5).
+/// sockets. Extensions: `+Authorization` (USER, PASS, APOP, STLS), `+SASL` (AUTH), `+Transaction` (RFC 1939 §5),
+/// `+UTF8` (UTF8 and LANG, RFC 6856; the texts come from `POP3Text` in the session's `POP3Language`).
 public struct POP3SessionStateMachine: Sendable {
     /// The states, each carrying the data valid in it.
     enum State: Sendable, Equatable {
@@ -31,6 +32,11 @@ public struct POP3SessionStateMachine: Sendable {
     var userGiven = false
     /// The login in progress is a bearer token's: a refusal is answered with RFC 7628's error challenge.
     var bearerPending = false
+    /// RFC 6856 §2: the client sent UTF8. From then on command lines must be UTF-8, and user names and passwords are
+    /// prepared with RFC 8265's profiles before they reach `.authenticate`. Off: the bytes are taken as before.
+    var utf8Mode = false
+    /// RFC 6856 §3: the language of the human-readable text, chosen by LANG.
+    var language = POP3Language.standard
 
     public init(configuration: POP3SessionConfiguration) {
         self.configuration = configuration
@@ -65,6 +71,15 @@ public struct POP3SessionStateMachine: Sendable {
         }
     }
 
+    /// RFC 6856 §2: UTF8 was accepted on this session (reset by STLS, RFC 2595 §4).
+    public var isUTF8: Bool { utf8Mode }
+
+    /// RFC 6856 §3: the language the human-readable text is in now.
+    public var textLanguage: POP3Language { language }
+
+    /// `text` in the session's language.
+    func text(_ text: POP3Text) -> String { text.localized(language) }
+
     /// The canonical mailbox name in TRANSACTION and UPDATE, for logs.
     public var mailbox: String? {
         switch state {
@@ -93,11 +108,16 @@ public struct POP3SessionStateMachine: Sendable {
             return saslResponse(line, step: step)
         case .authenticating, .lookingUpSCRAM, .startingTLS:
             // The handler holds lines while it works; one arriving anyway is refused, not queued.
-            return .send(.err(nil, "busy: one command at a time"))
+            return .send(.err(nil, text(.busy)))
         case .update, .closed, .notStarted:
             return .none
         case .authorization, .transaction:
             break
+        }
+        // RFC 6856 §2: after UTF8 a line that is not UTF-8 (RFC 3629) is refused, never decoded with replacements.
+        if utf8Mode && String(validating: line, as: UTF8.self) == nil {
+            if case .authorization = state { state = .authorization(user: nil) }
+            return badCommand(text(.invalidUTF8))
         }
         let command: POP3Command
         switch POP3CommandParser.parse(line) {
@@ -107,8 +127,8 @@ public struct POP3SessionStateMachine: Sendable {
             // RFC 1939 §7: PASS only right after USER; a bad line in between cancels the USER.
             if case .authorization = state { state = .authorization(user: nil) }
             switch error {
-            case .empty: return badCommand("empty command")
-            case .unknownCommand: return badCommand("unknown command")
+            case .empty: return badCommand(text(.emptyCommand))
+            case .unknownCommand: return badCommand(text(.unknownCommand))
             case .syntax(_, let reason): return badCommand(reason)
             }
         }
@@ -128,14 +148,14 @@ public struct POP3SessionStateMachine: Sendable {
         switch state {
         case .sasl:
             state = .authorization(user: nil)
-            return badCommand("authentication line too long, authentication cancelled")
+            return badCommand(text(.authenticationLineTooLong))
         case .authorization:
             state = .authorization(user: nil)
-            return badCommand("line too long")
+            return badCommand(text(.lineTooLong))
         case .transaction:
-            return badCommand("line too long")
+            return badCommand(text(.lineTooLong))
         case .authenticating, .lookingUpSCRAM, .startingTLS:
-            return .send(.err(nil, "busy: one command at a time"))
+            return .send(.err(nil, text(.busy)))
         case .notStarted, .update, .closed:
             return .none
         }
@@ -152,20 +172,20 @@ public struct POP3SessionStateMachine: Sendable {
             let t = Transaction(mailbox: mailbox, messages: messages)
             state = .transaction(t)
             let (count, octets) = t.visible
-            return .send(.ok("\(mailbox) has \(count) message\(count == 1 ? "" : "s") (\(octets) octets)"))
+            return .send(.ok(text(.loggedIn(mailbox: mailbox, count: count, octets: octets))))
         case .badCredentials:
             if bearer { return bearerRefused() }
-            return badCommand(.err(.auth, "invalid user name or password"))
+            return badCommand(.err(.auth, text(.invalidCredentials)))
         case .inUse(let text):
             return .send(.err(.inUse, text))
         case .adminLocked:
-            return .send(.err(.sysPerm, "mailbox locked by the administrator"))
+            return .send(.err(.sysPerm, text(.adminLocked)))
         case .temporaryFailure(let text):
             return .send(.err(.sysTemp, text))
         case .plaintextDisallowed:
-            return .send(Self.plaintextRefusal)
+            return .send(plaintextRefusal)
         case .mechanismDisallowed:
-            return badCommand(.err(.auth, "that mechanism is not enabled for this mailbox"))
+            return badCommand(.err(.auth, text(.mechanismNotEnabled)))
         case .loginDelay(let text):
             return .send(.err(.loginDelay, text))
         }
@@ -180,6 +200,9 @@ public struct POP3SessionStateMachine: Sendable {
         configuration.channelBindings = channelBindings
         configuration.tlsAvailable = false
         userGiven = false
+        // RFC 2595 §4: the server discards what it learnt from the client before TLS, UTF8 and LANG included.
+        utf8Mode = false
+        language = .standard
         state = .authorization(user: nil)
         return .none
     }
@@ -196,7 +219,7 @@ public struct POP3SessionStateMachine: Sendable {
         state = .closed
         switch result {
         case .success(let n):
-            return .sendAndClose(.ok("bye (\(n) message\(n == 1 ? "" : "s") deleted)"))
+            return .sendAndClose(.ok(text(.updated(deleted: n))))
         case .failure(let failure):
             return .sendAndClose(.err(.sysTemp, failure.message))
         }
@@ -206,14 +229,14 @@ public struct POP3SessionStateMachine: Sendable {
     public mutating func timedOut() -> POP3Action {
         if case .closed = state { return .none }
         state = .closed
-        return .sendAndClose(.err(nil, "autologout: idle for too long"))
+        return .sendAndClose(.err(nil, text(.autologout)))
     }
 
     /// Server shutdown: no UPDATE, the client may retry elsewhere (RFC 3206 §4).
     public mutating func shuttingDown() -> POP3Action {
         if case .closed = state { return .none }
         state = .closed
-        return .sendAndClose(.err(.sysTemp, "server shutting down, try again later"))
+        return .sendAndClose(.err(.sysTemp, text(.shuttingDown)))
     }
 
     // MARK: CAPA (RFC 2449 §5, §6)
@@ -228,9 +251,9 @@ public struct POP3SessionStateMachine: Sendable {
     func capabilities() -> POP3Response {
         switch phase {
         case .authorization:
-            return .multiline("Capability list follows", authorizationCapabilities())
+            return .multiline(text(.capabilityList), authorizationCapabilities())
         case .authenticating, .transaction, .update, .closed:
-            return .multiline("Capability list follows", authorizationCapabilities().filter { $0 != POP3Capabilities.startTLS })
+            return .multiline(text(.capabilityList), authorizationCapabilities().filter { $0 != POP3Capabilities.startTLS })
         }
     }
 
@@ -256,7 +279,7 @@ public struct POP3SessionStateMachine: Sendable {
         badCommands += 1
         if badCommands >= configuration.maxBadCommands {
             state = .closed
-            return .sendAndClose(.err(nil, "too many bad commands, closing"))
+            return .sendAndClose(.err(nil, text(.tooManyBadCommands)))
         }
         return .send(response)
     }

@@ -9,7 +9,8 @@ import POP3Core
 /// for an AUTH line in AUTHORIZATION) it is `lineTooLong()`. Each action is answered:
 /// `.authenticate` with an outcome chosen by the last byte of the line that asked (success with messages made from
 /// that line, or each failure), `.retrieve` by streaming a message made of the next lines (up to 8) through `MessageStreamer`,
-/// `.update` with success or failure, `.startTLS` with `tlsEstablished()`.
+/// `.update` with success or failure, `.startTLS` with `tlsEstablished()`. After UTF8 (RFC 6856), a password login's
+/// user name and password must already be what RFC 8265's profiles make of them.
 public enum FuzzPOP3Session {
     public static func run(_ data: [UInt8]) {
         var lines = fuzzLines(data)[...]
@@ -44,6 +45,11 @@ public enum FuzzPOP3Session {
                 switch action {
                 case .authenticate:
                     fuzzCheck(m.phase == .authenticating, ".authenticate outside AUTHENTICATING")
+                    if m.isUTF8, case .authenticate(.password(let user, let password)) = action {
+                        // RFC 6856 §2 with RFC 8265: prepared credentials; RFC 8264 §7: a profile applied twice changes nothing.
+                        fuzzCheck(PRECISUsernameCasePreserved.enforce(user) == user && PRECISOpaqueString.enforce(password) == password,
+                                  "a credential after UTF8 is not stable under its PRECIS profile")
+                    }
                     let outcome = authOutcome(line)
                     if case .success(_, let list) = outcome { messages = list }
                     action = m.authenticationCompleted(outcome)
