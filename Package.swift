@@ -121,7 +121,7 @@ let package = Package(
         .executableTarget(
             name: "poplar",
             dependencies: [
-                "SharedStore", "Node", "Coordinator", "ServerSupport",
+                "SharedStore", "Node", "POP3Core", "Coordinator", "ServerSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Metrics", package: "swift-metrics"),

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Configuration
 import Foundation
+import POP3Core
 import SharedStore
 import SystemPackage
 
@@ -104,5 +105,10 @@ func readPasswordFromStdin() throws -> String {
         throw UserError("no password on standard input")
     }
     guard line.utf8.count <= 1024 else { throw UserError("password longer than 1024 bytes") }
-    return line
+    // RFC 8265 §4.2 (OpaqueString), as a session that sent UTF8 prepares what it receives (RFC 6856): the same
+    // password typed in another Unicode normalization form still matches. ASCII passwords are unchanged.
+    guard let prepared = PRECISOpaqueString.enforce(line) else {
+        throw UserError("the password holds characters RFC 8265 does not allow in passwords (controls, unassigned or invisible characters)")
+    }
+    return prepared
 }

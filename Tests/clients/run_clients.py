@@ -882,6 +882,55 @@ def guid_rotation_without_downtime(h, n):
 
 
 @test
+def utf8_and_lang_with_poplib(h, n):
+    """RFC 6856 with Python's poplib: CAPA announces UTF8 USER and LANG; after UTF8 a UTF-8 name logs in and a
+    password typed in another normalization form (NFD) matches the one enrolled (RFC 8265 OpaqueString on both
+    sides); without UTF8 the bytes are compared as sent; LANG lists en and de and switches the texts."""
+    import unicodedata
+    user, password = "jörg", "Pässwörd"
+    h.cli("mailbox", "add", f"{user}@{DOMAIN}", "--password-stdin", stdin=(password + "\n").encode())
+    try:
+        p = poplib.POP3("127.0.0.1", n["port"], timeout=10)
+        caps = p.capa()
+        assert "UTF8" in caps and caps["UTF8"] == ["USER"] and "LANG" in caps, caps
+        assert p.utf8().startswith(b"+OK")
+        p.user(f"{user}@{DOMAIN}")
+        p.pass_(unicodedata.normalize("NFD", password))
+        assert p.stat() == (0, 0)
+        p.quit()
+        assert h.wait_free(user)
+        p = poplib.POP3("127.0.0.1", n["port"], timeout=10)
+        p.user(f"{user}@{DOMAIN}")
+        try:
+            p.pass_(unicodedata.normalize("NFD", password))
+            raise AssertionError("without UTF8 the NFD bytes matched")
+        except poplib.error_proto as e:
+            assert e.args[0].startswith(b"-ERR [AUTH]"), e
+        p = poplib.POP3("127.0.0.1", n["port"], timeout=10)
+        p.user(f"{user}@{DOMAIN}")
+        p.pass_(password)
+        p.quit()
+        assert h.wait_free(user)
+        p = poplib.POP3("127.0.0.1", n["port"], timeout=10)
+        resp, langs, _ = p._longcmd("LANG")
+        assert b"en English" in langs and any(l.startswith(b"de ") for l in langs), langs
+        assert p._shortcmd("LANG de").startswith(b"+OK de")
+        try:
+            p._shortcmd("RETR 1")
+            raise AssertionError("RETR before login")
+        except poplib.error_proto as e:
+            german = e.args[0]
+        assert p._shortcmd("LANG *").startswith(b"+OK")
+        try:
+            p._shortcmd("RETR 1")
+        except poplib.error_proto as e:
+            assert e.args[0] != german, (german, e.args[0])
+        p.quit()
+    finally:
+        h.cli("mailbox", "remove", f"{user}@{DOMAIN}", check=False)
+
+
+@test
 def poplib_full(h, n):
     p = poplib.POP3("127.0.0.1", n["port"], timeout=10)
     p.user(f"dave@{DOMAIN}")
