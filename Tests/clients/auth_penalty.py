@@ -80,6 +80,18 @@ def owner_logs_in(port, source):
     return answer, time.time() - t
 
 
+def attack_while_owner_logs_in(h, nodes, attack, after, first_owner_address):
+    """Runs `attack`; `after` seconds in, the owner logs in once on each node from addresses of their own; then waits
+    for the attack to end and stops the nodes. The owner's (answer, seconds) per node."""
+    workers, _ = attack.run()
+    time.sleep(after)
+    owner = [owner_logs_in(node["port"], f"192.0.2.{first_owner_address + i}") for i, node in enumerate(nodes)]
+    for w in workers:
+        w.join()
+    stop_nodes(h, nodes)
+    return owner
+
+
 def start_nodes(h, *extra):
     return [h.start_node("--proxy-trusted", "127.0.0.1", "--plaintext", "always", "--auth-failure-delay", "2", *extra, name=f"pen{i}") for i in range(3)]
 
@@ -120,14 +132,7 @@ def one_address_sixty_connections_over_three_nodes(h):
 
     nodes = start_nodes(h)
     attack = Attack(nodes, 60, MINUTE, lambda i, n: "198.51.100.7")
-    workers, deadline = attack.run()
-    owner = []
-    time.sleep(20)
-    for i, node in enumerate(nodes):
-        owner.append(owner_logs_in(node["port"], f"192.0.2.{10 + i}"))
-    for w in workers:
-        w.join()
-    stop_nodes(h, nodes)
+    owner = attack_while_owner_logs_in(h, nodes, attack, 20, 10)
     checked, refused = attack.checked(), attack.refused()
     start = min(t for t, _, _ in attack.answers)
     burst = [a for a in checked if a[0] < start + 2.5]
@@ -157,14 +162,7 @@ def thousand_addresses_one_account(h):
     addresses = [f"198.18.{k // 250}.{k % 250 + 1}" for k in range(1000)]
     threading.stack_size(256 * 1024)
     attack = Attack(nodes, 1000, 75, lambda i, n: addresses[i])
-    workers, deadline = attack.run()
-    owner = []
-    time.sleep(45)
-    for i, node in enumerate(nodes):
-        owner.append(owner_logs_in(node["port"], f"192.0.2.{20 + i}"))
-    for w in workers:
-        w.join()
-    stop_nodes(h, nodes)
+    owner = attack_while_owner_logs_in(h, nodes, attack, 45, 20)
     checked = attack.checked()
     start = min(t for t, _, _ in attack.answers)
     per_address = {}
