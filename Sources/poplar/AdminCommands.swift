@@ -255,7 +255,8 @@ enum NodeIdentity {
 struct DeliverCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "deliver",
-        abstract: "Deliver one message to a mailbox, from FILE or standard input (bytes as given, bare LF to CRLF, no header added)."
+        abstract: "Deliver one message to a mailbox, from FILE or standard input (bytes as given, bare LF to CRLF, no header added).",
+        discussion: "Exits with sysexits codes for an MDA (Postfix's mailbox_command, procmail, fetchmail --mda): 0 delivered, 67 EX_NOUSER no such mailbox, 65 EX_DATAERR message too large, 77 EX_NOPERM over quota, 73 EX_CANTCREAT the store refuses to create the file, 75 EX_TEMPFAIL anything that may work later (store unreachable, disk full, the GUID file or configuration unreadable)."
     )
     @OptionGroup var common: CommonOptions
     @Argument(help: "The recipient, USER@DOMAIN.") var address: String
@@ -263,24 +264,61 @@ struct DeliverCommand: AsyncParsableCommand {
     @Flag(name: .customLong("ignore-quota"), help: "Deliver even over the mailbox's quota.") var ignoreQuota = false
 
     func run() async throws {
-        let recipient = try storeCall("invalid recipient \(address)") { try MailboxAddress(parsing: address) }
-        let (store, _) = try await common.openStore()
+        do {
+            try await deliver()
+        } catch let exit as DeliverExit {
+            FileHandle.standardError.write(Data("poplar: \(exit.message)\n".utf8))
+            throw ExitCode(exit.code)
+        }
+    }
+
+    private func deliver() async throws {
+        guard let recipient = try? MailboxAddress(parsing: address) else {
+            throw DeliverExit(.noUser, "not delivered: \(address) is not a mailbox address")
+        }
+        let store: MailStore
+        do {
+            store = try await common.openStore().0
+        } catch {
+            throw DeliverExit(.tempFail, "not delivered, try again: \(error)")
+        }
         defer { store.releaseDeliverySlot() }
         var fd: Int32 = 0
         if let file {
             fd = open(file, O_RDONLY | O_CLOEXEC)
-            guard fd >= 0 else { throw UserError("cannot open \(file): \(String(cString: strerror(errno)))") }
+            guard fd >= 0 else { throw DeliverExit(.noInput, "cannot open \(file): \(String(cString: strerror(errno)))") }
         }
         defer { if file != nil { close(fd) } }
         do {
             let info = try LocalDelivery(store: store).deliver(to: recipient, from: fd, enforceQuota: !ignoreQuota)
             print("delivered \(info.size) bytes to \(recipient) as \(info.uidl)")
         } catch let failure as LocalDelivery.Failure {
-            throw UserError(failure.description)
-        } catch let error as StoreError where error.code == .quotaExceeded {
-            throw UserError("not delivered: \(recipient) is over its quota")
+            switch failure {
+            case .unknownRecipient: throw DeliverExit(.noUser, failure.description)
+            case .tooLarge: throw DeliverExit(.dataError, failure.description)
+            case .unreadable: throw DeliverExit(.tempFail, failure.description)
+            }
         } catch let error as StoreError {
-            throw UserError("not delivered: \(error.message)")
+            switch error.code {
+            case .quotaExceeded: throw DeliverExit(.noPermission, "not delivered: \(recipient) is over its quota")
+            case .notFound: throw DeliverExit(.noUser, "not delivered: no such mailbox: \(recipient)")
+            case .tooLarge: throw DeliverExit(.dataError, "not delivered: \(error.message)")
+            case .permissionDenied: throw DeliverExit(.cantCreate, "not delivered: \(error.message)")
+            default: throw DeliverExit(.tempFail, "not delivered, try again: \(error.message)")
+            }
         }
+    }
+}
+
+/// A failed delivery with its sysexits code (sysexits.h), which MDAs act on: 75 is retried, the others bounce.
+struct DeliverExit: Error {
+    enum Code: Int32 {
+        case dataError = 65, noInput = 66, noUser = 67, cantCreate = 73, tempFail = 75, noPermission = 77
+    }
+    let code: Int32
+    let message: String
+    init(_ code: Code, _ message: String) {
+        self.code = code.rawValue
+        self.message = message
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Node
 
 /// `poplar`: the one executable. Admin commands work on the store directly, so they work while nodes and the
 /// coordinator are down (the seed's winpop, without per-server edits).
@@ -12,6 +13,7 @@ struct Poplar: AsyncParsableCommand {
             Common options --root, --guid-file and --config may also come from the environment \
             (POPLAR_ROOT, POPLAR_GUID_FILE, POPLAR_CONFIG) or, except --config, from the configuration file.
             """,
+        version: "poplar \(PoplarVersion.string)",
         subcommands: [
             InitCommand.self, DomainCommand.self, MailboxCommand.self, DeliverCommand.self,
             NodeCommand.self, CoordinatorCommand.self, DevCommand.self, ClusterCommand.self, GUIDCommand.self, LockRaceCommand.self,

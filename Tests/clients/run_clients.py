@@ -1545,6 +1545,59 @@ def sigterm_releases_locks(h, n):
 
 
 @test
+def deliver_speaks_sysexits_to_fetchmail_mda(h, n):
+    """`poplar deliver` exits with sysexits codes (67 no such mailbox, 77 over quota, 66 no input, 75 store
+    unreachable), and fetchmail --mda acts on them: with an MDA that cannot reach the store (75) it keeps the
+    messages on the server even with nokeep; with a working one they move and are deleted there."""
+    def deliver(*args, root=None):
+        cmd = [h.poplar, "deliver", *args, "--root", root or h.root, "--guid-file", h.guid]
+        return subprocess.run(cmd, input=b"Subject: x\n\nbody\n", capture_output=True, timeout=60).returncode
+    h.cli("mailbox", "add", f"mdasrc@{DOMAIN}", "--password-stdin", stdin=b"src-pw\n")
+    h.cli("mailbox", "add", f"mdadst@{DOMAIN}", "--password-stdin", "--quota", "1", stdin=b"dst-pw\n")
+    try:
+        assert deliver(f"ghost@{DOMAIN}") == 67
+        assert deliver("not an address") == 67
+        assert deliver(f"mdasrc@{DOMAIN}", "/nonexistent/file") == 66
+        assert deliver(f"mdasrc@{DOMAIN}", root="nfs://127.0.0.1:1/nothing") == 75
+        assert deliver(f"mdasrc@{DOMAIN}") == 0
+        assert deliver(f"mdadst@{DOMAIN}") == 77, "a 1-byte quota takes no message"
+        h.cli("mailbox", "remove", f"mdadst@{DOMAIN}")
+        h.cli("mailbox", "add", f"mdadst@{DOMAIN}", "--password-stdin", stdin=b"dst-pw\n")
+        assert deliver(f"mdasrc@{DOMAIN}") == 0
+        work = tempfile.mkdtemp(dir=h.dir)
+        rc = os.path.join(work, "rc")
+
+        def fetch(root):
+            mda = f"{h.poplar} deliver --root {root} --guid-file {h.guid} mdadst@{DOMAIN}"
+            with open(rc, "w") as f:
+                f.write(f'set no bouncemail\npoll 127.0.0.1 with proto POP3 service {n["port"]} uidl\n'
+                        f'  user "mdasrc@{DOMAIN}" there with password "src-pw" is root here\n'
+                        f'  options nokeep sslproto \'\' norewrite mda "{mda}"\n')
+            os.chmod(rc, 0o600)
+            return run_fetchmail(rc, work)
+
+        def count(user, pw):
+            p = poplib.POP3("127.0.0.1", n["port"], timeout=10)
+            p.user(f"{user}@{DOMAIN}")
+            p.pass_(pw)
+            total = p.stat()[0]
+            p.quit()
+            assert h.wait_free(user)
+            return total
+
+        fetch("nfs://127.0.0.1:1/nothing")
+        assert h.wait_free("mdasrc")
+        assert count("mdasrc", "src-pw") == 2, "EX_TEMPFAIL from the MDA: nothing deleted on the server"
+        r = fetch(h.root)
+        assert r.returncode == 0, (r.returncode, r.stderr[-300:])
+        assert h.wait_free("mdasrc")
+        assert count("mdasrc", "src-pw") == 0 and count("mdadst", "dst-pw") == 2
+    finally:
+        for user in ("mdasrc", "mdadst"):
+            h.cli("mailbox", "remove", f"{user}@{DOMAIN}", check=False)
+
+
+@test
 def cli_refuses_bad_input_clearly(h, n):
     cases = [
         (["domain", "add", "bad_domain!"], "invalid domain"),
@@ -1565,6 +1618,8 @@ def cli_refuses_bad_input_clearly(h, n):
         err = r.stderr.decode(errors="replace")
         assert r.returncode != 0 and needle in err, (args, r.returncode, err)
         assert "Fatal error" not in err and "Stack dump" not in err, err
+    version = subprocess.run([h.poplar, "--version"], capture_output=True, timeout=30)
+    assert version.returncode == 0 and version.stdout.startswith(b"poplar "), version
     # No password on stdin: refused, nothing created.
     r = h.cli("mailbox", "add", f"nopw@{DOMAIN}", "--password-stdin", stdin=b"", check=False)
     assert r.returncode != 0 and "no password" in r.stderr.decode()
