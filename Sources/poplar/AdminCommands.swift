@@ -82,7 +82,7 @@ struct MailboxCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mailbox",
         abstract: "Manage mailboxes: add, remove, list, show, passwd, lock, unlock, purge.",
-        subcommands: [Add.self, Remove.self, List.self, Show.self, Passwd.self, Lock.self, Unlock.self, Purge.self, Rekey.self]
+        subcommands: [Add.self, Remove.self, List.self, Show.self, Passwd.self, Quota.self, Lock.self, Unlock.self, Purge.self, Rekey.self]
     )
 
     struct Target: ParsableArguments {
@@ -99,19 +99,22 @@ struct MailboxCommand: AsyncParsableCommand {
         @Flag(name: .customLong("password-stdin"), help: "Read the password from standard input (required unless --external).") var passwordStdin = false
         @Flag(help: "An account of the directory (--auth ldap or pam): no password record here.") var external = false
         @Flag(help: "Allow APOP and CRAM-MD5 (keeps the password sealed with a key derived from the GUID).") var apop = false
-        @Option(help: "Quota in bytes (0: none).") var quota: Int64?
+        @Option(help: "Quota: bytes or a size with a unit (500M, 2G, 1.5GiB); 0: none.") var quota: String?
         func run() async throws {
             guard passwordStdin != external else {
                 throw UserError(external ? "--external mailboxes have no password: leave out --password-stdin"
                                          : "pass --password-stdin and give the password on standard input (or --external for a directory account)")
             }
             if external && apop { throw UserError("--apop needs a password record; an --external mailbox has none") }
-            if let quota, quota < 0 { throw UserError("--quota must not be negative") }
+            let limit = try quota.map { text -> Int64 in
+                guard let bytes = ByteSize.parse(text) else { throw UserError("--quota: \(text) is not a size (bytes, or 500M, 2G, 1.5GiB)") }
+                return bytes
+            }
             let address = try target.parsed()
             let password = external ? nil : try readPasswordFromStdin()
             let (store, _) = try await common.openStore()
             try storeCall("cannot create \(address)") {
-                try store.createMailbox(address, password: password, allowAPOP: apop, quota: quota == 0 ? nil : quota)
+                try store.createMailbox(address, password: password, allowAPOP: apop, quota: limit == 0 ? nil : limit)
             }
             print("created mailbox \(address)")
         }
@@ -137,7 +140,11 @@ struct MailboxCommand: AsyncParsableCommand {
             let (store, _) = try await common.openStore()
             let domains: [String]
             if let domain {
-                domains = [try storeCall("invalid domain") { try Names.validateDomain(domain) }]
+                let name = try storeCall("invalid domain") { try Names.validateDomain(domain) }
+                guard try storeCall("cannot read the metabase", { try store.isDomainAccepted(name) }) else {
+                    throw UserError("domain \(name) is not in the metabase")
+                }
+                domains = [name]
             } else {
                 domains = try storeCall("cannot list domains") { try store.domains() }
             }
@@ -205,6 +212,9 @@ struct MailboxCommand: AsyncParsableCommand {
             let address = try target.parsed()
             let (store, _) = try await common.openStore()
             guard force else {
+                guard case .admin = try storeCall("cannot read the lock of \(address)", { try store.lockState(address) }) else {
+                    throw UserError("\(address) is not locked by the administrator (`poplar mailbox show` says who holds it)")
+                }
                 try storeCall("cannot unlock \(address)") { try store.adminUnlock(address) }
                 print("unlocked \(address)")
                 return

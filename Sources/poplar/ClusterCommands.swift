@@ -113,6 +113,9 @@ struct NodeDrainCommand: AsyncParsableCommand {
     func run() async throws {
         let (store, _) = try await common.openStore()
         let name = try storeCall("invalid node name") { try Names.validateNodeID(node) }
+        guard try storeCall("cannot read the node registry", { try store.nodes() }).contains(where: { $0.node == name }) else {
+            throw UserError("no node \(name) in the registry (`poplar cluster status` lists them)")
+        }
         try storeCall("cannot ask node \(name) to drain") { try store.requestDrain(node: name) }
         print("asked node \(name) to drain")
         let deadline = Date().addingTimeInterval(max(0, wait))

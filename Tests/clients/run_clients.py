@@ -1608,7 +1608,12 @@ def cli_refuses_bad_input_clearly(h, n):
         (["mailbox", "show", f"ghost@{DOMAIN}"], "no mailbox"),
         (["deliver", f"ghost@{DOMAIN}", "/dev/null"], "no such mailbox"),
         (["deliver", f"alice@{DOMAIN}", "/nonexistent/file"], "cannot open"),
-        (["mailbox", "unlock", f"alice@{DOMAIN}"], None),
+        (["mailbox", "unlock", f"alice@{DOMAIN}"], "not locked by the administrator"),
+        (["mailbox", "list", "nodomain.test"], "not in the metabase"),
+        (["node", "drain", "ghost-node"], "no node ghost-node"),
+        (["mailbox", "quota", f"alice@{DOMAIN}", "lots"], "not a size"),
+        (["mailbox", "quota", f"ghost@{DOMAIN}", "1G"], "no mailbox"),
+        (["mailbox", "add", f"q@{DOMAIN}", "--password-stdin", "--quota", "2 parsecs"], "not a size"),
     ]
     for args, needle in cases:
         r = h.cli(*args, stdin=b"pw\n", check=False)
@@ -1618,6 +1623,14 @@ def cli_refuses_bad_input_clearly(h, n):
         err = r.stderr.decode(errors="replace")
         assert r.returncode != 0 and needle in err, (args, r.returncode, err)
         assert "Fatal error" not in err and "Stack dump" not in err, err
+    # Sizes with units, and a quota changed after creation.
+    h.cli("mailbox", "quota", f"alice@{DOMAIN}", "1.5GiB")
+    assert "quota: 1610612736 bytes" in h.cli("mailbox", "show", f"alice@{DOMAIN}").stdout.decode()
+    h.cli("mailbox", "quota", f"alice@{DOMAIN}", "none")
+    assert "quota: none" in h.cli("mailbox", "show", f"alice@{DOMAIN}").stdout.decode()
+    h.cli("mailbox", "add", f"sized@{DOMAIN}", "--password-stdin", "--quota", "500M", stdin=b"pw\n")
+    assert "quota: 524288000 bytes" in h.cli("mailbox", "show", f"sized@{DOMAIN}").stdout.decode()
+    h.cli("mailbox", "remove", f"sized@{DOMAIN}")
     version = subprocess.run([h.poplar, "--version"], capture_output=True, timeout=30)
     assert version.returncode == 0 and version.stdout.startswith(b"poplar "), version
     # No password on stdin: refused, nothing created.
