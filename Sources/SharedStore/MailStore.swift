@@ -102,7 +102,7 @@ public final class MailStore: Sendable {
         return try claimedNamer.withLock { claim in
             if let claim { return claim.namer }
             do { try volume.mkdir(Self.slotsDir) } catch let e as StoreError where e.code == .alreadyExists {}
-            let record = Array("pid=\(getpid())\nhost=\(ProcessInfo.processInfo.hostName)\nsince=\(Date())\n".utf8)
+            let record = Array("pid=\(getpid())\nhost=\(ProcessInfo.processInfo.hostName)\nsince=\(ISO8601DateFormatter().string(from: Date()))\n".utf8)
             for _ in 0..<64 {
                 let slot = Int.random(in: 0...99_999)
                 let file = try Self.slotsDir.appending(MessageNamer.pad(slot, 5))

@@ -91,9 +91,9 @@ func storeCall<T>(_ what: String, _ body: () throws -> T) throws -> T {
     } catch let refusal as LockRefusal {
         switch refusal {
         case .inUse(let owner):
-            throw UserError("\(what): the mailbox is in use by a session on node \(owner.node) since \(owner.since)")
+            throw UserError("\(what): the mailbox is in use by a session on node \(owner.node) since \(ISO8601DateFormatter().string(from: owner.since))")
         case .adminLocked(let owner):
-            throw UserError("\(what): the mailbox is locked by the administrator (\(owner.node)) since \(owner.since)")
+            throw UserError("\(what): the mailbox is locked by the administrator (\(owner.node)) since \(ISO8601DateFormatter().string(from: owner.since))")
         }
     }
 }
