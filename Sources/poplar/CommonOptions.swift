@@ -18,21 +18,40 @@ struct CommonOptions: ParsableArguments {
 
     static let defaultGUIDFile = "/etc/poplar/guid"
 
-    /// Environment first, then the file: swift-configuration resolves in provider order.
+    /// Environment first, then the file: swift-configuration resolves in provider order. A file that cannot be used
+    /// stops the program with exit 78.
     func reader() async throws -> ConfigReader {
+        try await ConfigurationRefused.guarding { try await uncheckedReader() }
+    }
+
+    private func uncheckedReader() async throws -> ConfigReader {
         var providers: [any ConfigProvider] = [EnvironmentVariablesProvider().prefixKeys(with: ["poplar"])]
         let path = config ?? ProcessInfo.processInfo.environment["POPLAR_CONFIG"]
         if let path {
-            guard FileManager.default.fileExists(atPath: path) else {
-                throw UserError("configuration file \(path) does not exist")
-            }
+            try Self.validateConfigurationFile(path)
             do {
                 providers.append(try await FileProvider<JSONSnapshot>(filePath: FilePath(path)))
             } catch {
-                throw UserError("configuration file \(path) is not valid JSON: \(error)")
+                throw ConfigurationRefused(["configuration file \(path) is not valid JSON: \(error)"])
             }
         }
         return ConfigReader(providers: providers)
+    }
+
+    /// A configuration file with an unknown key, a value of the wrong type, or no valid JSON stops the program
+    /// (exit 78) with every mistake named (`ConfigSchema`).
+    static func validateConfigurationFile(_ path: String) throws {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigurationRefused(["configuration file \(path) does not exist or cannot be read"])
+        }
+        let json: Any
+        do {
+            json = try JSONSerialization.jsonObject(with: data)
+        } catch {
+            throw ConfigurationRefused(["configuration file \(path) is not valid JSON: \(error.localizedDescription)"])
+        }
+        let problems = ConfigSchema.problems(in: json)
+        guard problems.isEmpty else { throw ConfigurationRefused(problems.map { "\(path): \($0)" }) }
     }
 
     func resolvedRoot(_ reader: ConfigReader) throws -> String {

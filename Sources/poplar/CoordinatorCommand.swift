@@ -81,8 +81,9 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @OptionGroup var options: CoordinatorOptions
 
     func run() async throws {
-        let (store, reader) = try await common.openStore()
-        var configuration = try options.configuration(reader)
+        let reader = try await common.reader()
+        var configuration = try await ConfigurationRefused.guarding { try options.configuration(reader) }
+        let (store, _) = try await common.openStore()
         // The account directory asked about recipients (ldap, pam); the password file's are the store's mailboxes.
         let auth = try options.auth.configuration(reader)
         if case .passwd = auth.method {} else {

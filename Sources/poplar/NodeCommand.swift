@@ -168,8 +168,9 @@ struct NodeCommand: AsyncParsableCommand {
     @OptionGroup var options: NodeOptions
 
     func run() async throws {
-        let (store, reader) = try await common.openStore()
-        let nodeConfiguration = try options.configuration(reader)
+        let reader = try await common.reader()
+        let nodeConfiguration = try await ConfigurationRefused.guarding { try options.configuration(reader) }
+        let (store, _) = try await common.openStore()
         bootstrapLogging(level: try options.level(reader))
         try await runNode(store: store, configuration: nodeConfiguration)
     }

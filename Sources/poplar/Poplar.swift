@@ -16,7 +16,8 @@ struct Poplar: AsyncParsableCommand {
         version: "poplar \(PoplarVersion.string)",
         subcommands: [
             InitCommand.self, DomainCommand.self, MailboxCommand.self, DeliverCommand.self,
-            NodeCommand.self, CoordinatorCommand.self, DevCommand.self, ClusterCommand.self, GUIDCommand.self, LockRaceCommand.self,
+            NodeCommand.self, CoordinatorCommand.self, DevCommand.self, ClusterCommand.self, GUIDCommand.self, ConfigCommand.self,
+            LockRaceCommand.self,
         ]
     )
 }

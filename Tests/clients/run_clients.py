@@ -1681,6 +1681,24 @@ def node_from_config_file_and_environment(h, n):
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=15)
+    # A mistake in the file stops the node with exit 78 (EX_CONFIG), naming the file, the key and what is expected.
+    bad = os.path.join(h.dir, "bad.json")
+    with open(bad, "w") as f:
+        f.write('{"root": "%s", "pop3": {"listen": "127.0.0.1:%d", "idel-timeout": 5}, "node": {"id": "x"}}' % (h.root, port))
+    r = subprocess.run([h.poplar, "node", "--config", bad], capture_output=True, timeout=30, env=env)
+    err = r.stderr.decode()
+    assert r.returncode == 78, (r.returncode, err)
+    assert f"{bad}: key pop3.listen: expected a list of strings" in err and "did you mean pop3.idle-timeout?" in err, err
+    r = subprocess.run([h.poplar, "config", "check", conf], capture_output=True, timeout=30, env=env)
+    assert r.returncode == 0 and b"pop3.listen = [127.0.0.1:" in r.stdout and b"(file)" in r.stdout, r
+    with open(bad, "w") as f:
+        f.write('{"pop3": {"max-bad-commands": 0}}')
+    r = subprocess.run([h.poplar, "config", "check", bad], capture_output=True, timeout=30, env=env)
+    assert r.returncode == 78 and b"max bad commands" in r.stderr, r
+    cluster = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "cluster")
+    for example in ("node.json.example", "coordinator.json.example"):
+        r = subprocess.run([h.poplar, "config", "check", os.path.join(cluster, example)], capture_output=True, timeout=30)
+        assert r.returncode == 0, (example, r.stderr)
 
 
 @test
