@@ -71,6 +71,8 @@ struct DevCommand: AsyncParsableCommand {
         configuration.drainTime = .seconds(2)
 
         let common = "--root \(root) --guid-file \(guidFile)"
+        let fetchmailrc = base + "/fetchmailrc"
+        try writeFetchmailrc(fetchmailrc, address: address, cert: cert)
         print("""
             Poplar dev: mail root \(root)
               POP3   127.0.0.1:\(port) (STLS)    POP3S 127.0.0.1:\(tlsPort) (self-signed certificate)
@@ -80,6 +82,8 @@ struct DevCommand: AsyncParsableCommand {
               curl pop3://127.0.0.1:\(port)/ -u \(address):\(Self.demoPassword)            # list
               curl pop3://127.0.0.1:\(port)/1 -u \(address):\(Self.demoPassword)           # message 1
               curl -k pop3s://127.0.0.1:\(tlsPort)/1 -u \(address):\(Self.demoPassword)
+            Fetch with fetchmail (STLS, the certificate checked against \(cert); keeps the mail on the server):
+              fetchmail -f \(fetchmailrc) --nodetach
             Send mail through the coordinator (SMTP 127.0.0.1:\(smtpPort), LMTP 127.0.0.1:\(lmtpPort)):
               swaks --server 127.0.0.1:\(smtpPort) --to \(address) --from you@example.com
               python3 -c "import smtplib; smtplib.SMTP('127.0.0.1', \(smtpPort)).sendmail('you@example.com', ['\(address)'], 'Subject: hi\\n\\nhello\\n')"
@@ -106,6 +110,21 @@ struct DevCommand: AsyncParsableCommand {
                 InboundServer(configuration: coordinator, store: store, group: MultiThreadedEventLoopGroup.singleton, threadPool: pool, logger: logger),
             ]
         }
+    }
+
+    /// A fetchmailrc (mode 0600, as fetchmail requires) for the demo mailbox: STLS with the dev certificate as the
+    /// one trusted, the password in the file (no terminal needed), messages kept and printed by `cat`.
+    private func writeFetchmailrc(_ path: String, address: MailboxAddress, cert: String) throws {
+        let text = """
+            poll localhost via 127.0.0.1 with proto POP3 service \(port) uidl
+              user "\(address)" there with password "\(Self.demoPassword)"
+              options keep sslproto 'tls1.2+' sslcertck sslcertfile "\(cert)" sslcommonname localhost mda "cat"
+
+            """
+        guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600]) else {
+            throw UserError("cannot write \(path)")
+        }
+        chmod(path, 0o600)
     }
 
     private func makeSelfSignedCertificate(cert: String, key: String) throws {

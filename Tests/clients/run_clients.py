@@ -1723,6 +1723,18 @@ def poplar_dev_serves_demo_mailbox(h, n):
         proc.send_signal(signal.SIGINT)
         printed = proc.communicate(timeout=20)[0].decode(errors="replace")
     assert "curl pop3://127.0.0.1:%d/" % port in printed and "deliver" in printed, printed[:500]
+    # The fetchmail line it prints works as printed: STLS with the dev certificate checked, no terminal.
+    line = [l.strip() for l in printed.splitlines() if l.strip().startswith("fetchmail -f ")][0]
+    proc = subprocess.Popen([h.poplar, "dev", "--dir", os.path.join(work, "var"), "--port", str(port), "--tls-port", str(tls)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=work)
+    try:
+        wait_port(port, proc)
+        out = subprocess.run(line.split(), capture_output=True, timeout=60, cwd=work, stdin=subprocess.DEVNULL,
+                             env={**os.environ, "HOME": work, "FETCHMAILHOME": work})
+        assert out.returncode == 0 and b"Welcome to Poplar" in out.stdout, (line, out.returncode, out.stderr[-500:])
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=20)
     assert proc.returncode == 0, proc.returncode
 
 
