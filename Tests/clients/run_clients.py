@@ -1738,6 +1738,55 @@ def poplar_dev_serves_demo_mailbox(h, n):
     assert proc.returncode == 0, proc.returncode
 
 
+@test
+def readme_commands_work_as_written(h, n):
+    """Every command line of README.md's tour and of "A real mail root" (but the two long-running servers, which
+    the other tests start), run as written against `poplar dev`: only `swift run poplar` becomes the built binary,
+    and the fixed ports and paths become this test's."""
+    readme = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "README.md")).read()
+
+    def block(title):
+        part = readme.split(f"## {title}", 1)[1]
+        code = part.split("```", 2)[1]
+        lines = []
+        for raw in code.splitlines():
+            line = raw.split("   #")[0].rstrip() if "   #" in raw else raw.rstrip()
+            if line and not line.startswith("#"):
+                lines.append(line)
+        return lines
+
+    work = tempfile.mkdtemp(dir=h.dir)
+    ports = {"1110": free_port(), "1995": free_port(), "1025": free_port(), "1024": free_port()}
+    dev = subprocess.Popen([h.poplar, "dev", "--port", str(ports["1110"]), "--tls-port", str(ports["1995"]),
+                            "--smtp-port", str(ports["1025"]), "--lmtp-port", str(ports["1024"])],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=work)
+    try:
+        wait_port(ports["1110"], dev)
+        wait_port(ports["1025"], dev)
+        tour = block("A two-minute tour")
+        assert len(tour) >= 6, tour
+        for line in tour:
+            command = line.replace("swift run poplar", h.poplar)
+            for fixed, port in ports.items():
+                command = command.replace(f"127.0.0.1:{fixed}", f"127.0.0.1:{port}").replace(f"'127.0.0.1', {fixed}", f"'127.0.0.1', {port}")
+            r = subprocess.run(["bash", "-c", command], capture_output=True, timeout=60, cwd=work)
+            assert r.returncode == 0, (line, r.returncode, r.stderr[-400:])
+    finally:
+        dev.send_signal(signal.SIGINT)
+        dev.wait(timeout=20)
+    real = [l for l in block("A real mail root") if not l.startswith(("poplar node", "poplar coordinator"))]
+    assert any(l.startswith("poplar init") for l in real), real
+    # One shell, as an operator would type them (the export carries over); only the paths are this test's.
+    script = "\n".join(["set -e", f"poplar() {{ {h.poplar} \"$@\"; }}"] + [
+        l.replace("/srv/mail", os.path.join(work, "srv-mail")).replace("/etc/poplar/guid", os.path.join(work, "guid")) for l in real])
+    os.makedirs(os.path.join(work, "srv-mail"))
+    r = subprocess.run(["bash", "-c", script], capture_output=True, timeout=120, cwd=work)
+    assert r.returncode == 0, (script, r.returncode, r.stderr[-400:])
+    shown = subprocess.run([h.poplar, "mailbox", "show", "alice@example.com", "--root", os.path.join(work, "srv-mail"),
+                            "--guid-file", os.path.join(work, "guid")], capture_output=True, timeout=60)
+    assert b"quota: 524288000 bytes" in shown.stdout, shown
+
+
 def start_coordinator(h, *extra, name="coord", cid=None):
     lmtp, smtp, sm = free_port(), free_port(), free_port()
     log = open(os.path.join(h.dir, f"{name}.log"), "ab")
