@@ -18,6 +18,8 @@ public enum NameRule: String, Sendable, CaseIterable {
     case whitespace
     /// One of the seed's forbidden mailbox characters (`Names.forbiddenMailboxCharacters`).
     case forbiddenCharacter
+    /// A mailbox: a dot first, last, doubled, or carrying a combining mark (RFC 5322 dot-atom).
+    case dotAtom
     /// A domain: a character other than a-z, 0-9, `-` and `.`.
     case domainCharacter
     /// A domain: an empty label (`a..b`, a leading or trailing dot).

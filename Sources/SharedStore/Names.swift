@@ -10,8 +10,9 @@ public enum Names {
     public static let maxLabelLength = 63
     /// Fewer than 64 characters (the seed).
     public static let maxMailboxLength = 63
-    /// The seed's forbidden mailbox characters.
-    public static let forbiddenMailboxCharacters = Set("@()/\\[]:;,\".*=|?+")
+    /// The seed's forbidden mailbox characters, but the dot: local parts are RFC 5322 dot-atoms (`bob.smith`), so a
+    /// dot is allowed between other characters (`NameRule.dotAtom`).
+    public static let forbiddenMailboxCharacters = Set("@()/\\[]:;,\"*=|?+")
 
     /// The most bytes of one path component on every supported file system: NAME_MAX of Linux file systems
     /// (ext4, XFS, btrfs) and of NFS servers; NTFS and the Windows store count 255 UTF-16 units, never fewer.
@@ -70,6 +71,7 @@ public enum Names {
         case .invisibleCharacter: return "contains an invisible character\(at)"
         case .whitespace: return "contains a space character\(at)"
         case .forbiddenCharacter: return "the character \(s.map { LogSafeText.escaped(String($0)) } ?? "?")\(at) is not allowed"
+        case .dotAtom: return "a dot may only stand between other characters (RFC 5322 dot-atom: not first, last or doubled)"
         case .domainCharacter: return "only a-z, 0-9, - and . are allowed"
         case .emptyLabel: return "empty label"
         case .labelTooLong: return "a label is longer than \(maxLabelLength) characters"
@@ -132,6 +134,14 @@ public enum Names {
         if let (rule, s) = characterRule(m) { throw fail(rule, s) }
         // Scalars, not characters: a forbidden character with a combining mark after it is still that character.
         if let bad = m.unicodeScalars.first(where: { forbiddenMailboxCharacters.contains(Character($0)) }) { throw fail(.forbiddenCharacter, bad) }
+        // RFC 5322 §3.2.3 dot-atom: dots only between atoms. A dot with a combining mark on it is no dot-atom either.
+        let scalars = Array(m.unicodeScalars)
+        for (i, c) in scalars.enumerated() where c == "." {
+            let next = i + 1 < scalars.count ? scalars[i + 1] : nil
+            if i == 0 || next == nil || next == "." || next.map({ $0.properties.generalCategory == .nonspacingMark }) == true {
+                throw fail(.dotAtom, c)
+            }
+        }
         return m
     }
 }

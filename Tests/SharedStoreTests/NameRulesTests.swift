@@ -29,8 +29,8 @@ final class NameRulesTests: XCTestCase {
         ("a\u{AD}b", .invisibleCharacter), ("a\u{180E}b", .invisibleCharacter), ("a\u{34F}b", .invisibleCharacter),
         ("a\u{FE0F}", .invisibleCharacter), ("a\u{E0041}", .invisibleCharacter), ("a\u{3164}", .invisibleCharacter),
         ("a b", .whitespace), ("a\u{A0}b", .whitespace), ("a\u{2028}b", .whitespace), ("\u{3000}a", .whitespace),
-        ("a@b", .forbiddenCharacter), ("..", .forbiddenCharacter), ("../../etc", .forbiddenCharacter),
-        ("a.\u{301}", .forbiddenCharacter), ("a/\u{301}b", .forbiddenCharacter),
+        ("a@b", .forbiddenCharacter), ("..", .dotAtom), ("../../etc", .forbiddenCharacter), (".bob", .dotAtom), ("bob.", .dotAtom),
+        ("bob..smith", .dotAtom), ("a.\u{301}b", .dotAtom), ("a/\u{301}b", .forbiddenCharacter),
     ]
 
     func rule(_ body: () throws -> String) -> NameRule? {

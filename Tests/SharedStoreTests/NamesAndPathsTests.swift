@@ -26,12 +26,15 @@ final class NamesAndPathsTests: XCTestCase {
         }
     }
 
-    // The seed: mailboxes fewer than 64 characters, none of @ ( ) / \ [ ] : ; , " . * = | ? +
+    // The seed: mailboxes fewer than 64 characters, none of @ ( ) / \ [ ] : ; , " * = | ? +; a dot only inside
+    // (RFC 5322 dot-atom: Bob.Smith).
     func testMailboxRules() throws {
         XCTAssertEqual(try Names.validateMailbox("Alice"), "alice")
         XCTAssertNoThrow(try Names.validateMailbox(String(repeating: "x", count: 63)))
         XCTAssertThrowsError(try Names.validateMailbox(String(repeating: "x", count: 64)))
-        for c in "@()/\\[]:;,\".*=|?+" {
+        XCTAssertEqual(try Names.validateMailbox("Bob.Smith"), "bob.smith")
+        XCTAssertEqual(try MailboxAddress(parsing: "Bob.Smith@example.test").description, "bob.smith@example.test")
+        for c in "@()/\\[]:;,\"*=|?+" {
             XCTAssertThrowsError(try Names.validateMailbox("a\(c)b"), "\(c)")
         }
         for bad in ["", "a b", "a\u{0}", "a\tb", "..", "../../etc"] {

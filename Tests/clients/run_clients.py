@@ -1631,6 +1631,15 @@ def cli_refuses_bad_input_clearly(h, n):
     h.cli("mailbox", "add", f"sized@{DOMAIN}", "--password-stdin", "--quota", "500M", stdin=b"pw\n")
     assert "quota: 524288000 bytes" in h.cli("mailbox", "show", f"sized@{DOMAIN}").stdout.decode()
     h.cli("mailbox", "remove", f"sized@{DOMAIN}")
+    # Local parts are RFC 5322 dot-atoms: Bob.Smith is a mailbox (bob.smith), and curl logs in to it.
+    h.cli("mailbox", "add", f"Bob.Smith@{DOMAIN}", "--password-stdin", stdin=b"dotted pw\n")
+    out = subprocess.run(["curl", "-s", f"pop3://127.0.0.1:{n['port']}/", "-u", f"Bob.Smith@{DOMAIN}:dotted pw"], capture_output=True, timeout=30)
+    assert out.returncode == 0, out
+    assert h.wait_free("bob.smith")
+    for bad in (f".bob@{DOMAIN}", f"bob.@{DOMAIN}", f"bob..smith@{DOMAIN}"):
+        r = h.cli("mailbox", "add", bad, "--password-stdin", stdin=b"pw\n", check=False)
+        assert r.returncode != 0 and b"dot-atom" in r.stderr, (bad, r.stderr)
+    h.cli("mailbox", "remove", f"bob.smith@{DOMAIN}")
     version = subprocess.run([h.poplar, "--version"], capture_output=True, timeout=30)
     assert version.returncode == 0 and version.stdout.startswith(b"poplar "), version
     # No password on stdin: refused, nothing created.
