@@ -71,9 +71,18 @@ struct DomainCommand: AsyncParsableCommand {
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List the accepted domains.")
         @OptionGroup var common: CommonOptions
+        @OptionGroup var output: JSONOutputOption
         func run() async throws {
             let (store, _) = try await common.openStore()
-            for domain in try storeCall("cannot list domains", { try store.domains() }) { print(domain) }
+            let policies = try storeCall("cannot list domains", { try store.domainPolicies() })
+            guard output.json else {
+                for domain in policies.keys.sorted() { print(domain) }
+                return
+            }
+            JSONOutput.print(["domains": policies.keys.sorted().map { name -> [String: Any] in
+                let p = policies[name] ?? .none
+                return ["name": name, "login-delay": p.loginDelay, "expire": JSONOutput.optional(p.expireDays)]
+            }])
         }
     }
 }
@@ -136,6 +145,7 @@ struct MailboxCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List the mailboxes of a domain, or of every domain.")
         @OptionGroup var common: CommonOptions
         @Argument var domain: String?
+        @OptionGroup var output: JSONOutputOption
         func run() async throws {
             let (store, _) = try await common.openStore()
             let domains: [String]
@@ -148,9 +158,13 @@ struct MailboxCommand: AsyncParsableCommand {
             } else {
                 domains = try storeCall("cannot list domains") { try store.domains() }
             }
-            for d in domains {
-                for address in try storeCall("cannot list \(d)", { try store.mailboxes(in: d) }) { print(address) }
+            var all: [MailboxAddress] = []
+            for d in domains { all += try storeCall("cannot list \(d)", { try store.mailboxes(in: d) }) }
+            guard output.json else {
+                for address in all { print(address) }
+                return
             }
+            JSONOutput.print(["mailboxes": all.map(\.description)])
         }
     }
 
@@ -158,10 +172,17 @@ struct MailboxCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show a mailbox: messages, size, quota, lock holder.")
         @OptionGroup var common: CommonOptions
         @OptionGroup var target: Target
+        @OptionGroup var output: JSONOutputOption
         func run() async throws {
             let address = try target.parsed()
             let (store, _) = try await common.openStore()
             let info = try storeCall("cannot read \(address)") { try store.mailboxInfo(address) }
+            if output.json {
+                JSONOutput.print(["mailbox": info.address.description, "messages": info.messageCount, "bytes": info.totalBytes,
+                                  "quota": JSONOutput.optional(info.quota), "apop": info.allowsAPOP, "password": info.hasPassword,
+                                  "lock": JSONOutput.lock(info.lock)])
+                return
+            }
             print("mailbox: \(info.address)")
             print("messages: \(info.messageCount) (\(info.totalBytes) bytes)")
             print("quota: \(info.quota.map { "\($0) bytes" } ?? "none")")

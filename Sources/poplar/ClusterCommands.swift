@@ -19,9 +19,18 @@ struct ClusterCommand: AsyncParsableCommand {
     struct Status: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Every node: address, version, draining, sessions and the mailboxes they hold.")
         @OptionGroup var common: CommonOptions
+        @OptionGroup var output: JSONOutputOption
         func run() async throws {
             let (store, _) = try await common.openStore()
             let nodes = try storeCall("cannot read the node registry") { try store.nodes() }
+            if output.json {
+                JSONOutput.print(["nodes": nodes.map { n -> [String: Any] in
+                    ["node": n.node, "address": n.address, "version": n.version, "pid": n.pid, "draining": n.draining,
+                     "silent": n.isSilent(), "updated": JSONOutput.time(n.updated), "interval-ms": n.intervalMilliseconds,
+                     "sessions": n.sessions.sorted { $0.mailbox < $1.mailbox }.map { JSONOutput.session($0) }]
+                }])
+                return
+            }
             if nodes.isEmpty { print("no node has published itself (none running, or none since the registry existed)") }
             for n in nodes {
                 let silent = n.isSilent() ? "  SILENT (no update for over 3 of its \(Double(n.intervalMilliseconds) / 1000) s intervals: dead? `poplar cluster forget \(n.node)`)" : ""
@@ -36,11 +45,16 @@ struct ClusterCommand: AsyncParsableCommand {
     struct Who: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Every session of the cluster: mailbox, node, client, since.")
         @OptionGroup var common: CommonOptions
+        @OptionGroup var output: JSONOutputOption
         func run() async throws {
             let (store, _) = try await common.openStore()
             let nodes = try storeCall("cannot read the node registry") { try store.nodes() }
             let formatter = ISO8601DateFormatter()
             let rows = nodes.flatMap { n in n.sessions.map { (n.node, $0) } }.sorted { $0.1.mailbox < $1.1.mailbox }
+            if output.json {
+                JSONOutput.print(["sessions": rows.map { JSONOutput.session($0.1, node: $0.0) }])
+                return
+            }
             for (node, s) in rows {
                 print("\(s.mailbox)  node \(node)  session \(s.session)  from \(s.peer)  since \(formatter.string(from: s.since))")
             }

@@ -13,9 +13,16 @@ struct GUIDCommand: AsyncParsableCommand {
     struct Status: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Which GUID keys new records, and how many records each one keys.")
         @OptionGroup var common: CommonOptions
+        @OptionGroup var output: JSONOutputOption
         func run() async throws {
             let (store, _) = try await common.openStore()
             let usage = try storeCall("cannot read the password records") { try store.guidUsage() }
+            if output.json {
+                JSONOutput.print(["current": store.guid.tag, "previous": JSONOutput.optional(store.previousGUID?.tag),
+                                  "file": store.keyring.guids.map(\.tag),
+                                  "records": ["current": usage.onCurrent, "rekeyable": usage.rekeyable.count, "need-login": usage.needLogin.count]])
+                return
+            }
             print("current guid \(store.guid.tag)" + (store.previousGUID.map { ", previous \($0.tag) (rotation under way)" } ?? ""))
             print("GUID file: \(store.keyring.guids.map(\.tag).joined(separator: ", "))")
             print("records: \(usage.onCurrent) on the current guid, \(usage.rekeyable.count) re-keyable now (mailbox rekey --all), \(usage.needLogin.count) re-keyed at their next password login")

@@ -1598,6 +1598,41 @@ def deliver_speaks_sysexits_to_fetchmail_mda(h, n):
 
 
 @test
+def json_output_shapes(h, n):
+    """`--json` on the list, show and status commands: one object per command, the shapes docs/cli.md documents."""
+    import json
+
+    def j(*args):
+        r = h.cli(*args, "--json")
+        lines = r.stdout.decode().splitlines()
+        assert len(lines) == 1, lines
+        return json.loads(lines[0])
+
+    domains = j("domain", "list")["domains"]
+    assert {"name": DOMAIN, "login-delay": 0, "expire": None} in domains, domains
+    assert f"alice@{DOMAIN}" in j("mailbox", "list", DOMAIN)["mailboxes"]
+    c = login(n["port"], "carol")
+    shown = j("mailbox", "show", f"carol@{DOMAIN}")
+    assert shown["mailbox"] == f"carol@{DOMAIN}" and shown["messages"] == len(h.messages["carol"]), shown
+    assert shown["lock"]["state"] == "session" and shown["lock"]["node"] == n["name"] and shown["lock"]["since"].endswith("Z"), shown
+    assert set(shown) == {"mailbox", "messages", "bytes", "quota", "apop", "password", "lock"}, shown
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        sessions = j("cluster", "who")["sessions"]
+        if any(s["mailbox"] == f"carol@{DOMAIN}" for s in sessions):
+            break
+        time.sleep(0.3)
+    assert any(s["mailbox"] == f"carol@{DOMAIN}" and s["node"] == n["name"] for s in sessions), sessions
+    nodes = j("cluster", "status")["nodes"]
+    me = [x for x in nodes if x["node"] == n["name"]][0]
+    assert set(me) >= {"node", "address", "version", "pid", "draining", "silent", "updated", "interval-ms", "sessions"}, me
+    c.cmd("QUIT")
+    assert h.wait_free("carol")
+    status = j("guid", "status")
+    assert set(status) == {"current", "previous", "file", "records"} and status["previous"] is None, status
+
+
+@test
 def cli_refuses_bad_input_clearly(h, n):
     cases = [
         (["domain", "add", "bad_domain!"], "invalid domain"),
