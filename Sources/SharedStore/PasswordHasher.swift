@@ -59,13 +59,15 @@ public enum PasswordHasher {
         let salt = (0..<saltLength).map { _ in UInt8.random(in: 0...255, using: &rng) }
         let hash = try derive(password: Array(password.utf8), salt: salt, rounds: rounds, guid: guid)
         let phc = "$pbkdf2-sha256$i=\(rounds)$\(b64(salt))$\(b64(hash))"
-        var sealed: [UInt8]?
-        if allowAPOP {
-            let box = try AES.GCM.seal(Array(password.utf8), using: secretKey(guid), authenticating: Array(address.description.utf8))
-            guard let combined = box.combined else { throw StoreError(code: .io, message: "cannot seal the APOP secret") }
-            sealed = Array(combined)
-        }
+        let sealed = allowAPOP ? try sealSecret(Array(password.utf8), address: address, guid: guid) : nil
         return PasswordRecord(phc: phc, sealedSecret: sealed, keyTag: guid.tag)
+    }
+
+    /// The APOP secret sealed under HKDF(GUID) and bound to the address (AES-GCM's associated data).
+    static func sealSecret(_ secret: [UInt8], address: MailboxAddress, guid: ClusterGUID) throws -> [UInt8] {
+        let box = try AES.GCM.seal(secret, using: secretKey(guid), authenticating: Array(address.description.utf8))
+        guard let combined = box.combined else { throw StoreError(code: .io, message: "cannot seal the APOP secret") }
+        return Array(combined)
     }
 
     /// Constant-time comparison of the derived hash.

@@ -91,7 +91,7 @@ struct MailboxCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mailbox",
         abstract: "Manage mailboxes: add, remove, list, show, passwd, lock, unlock, purge.",
-        subcommands: [Add.self, Remove.self, List.self, Show.self, Passwd.self, Quota.self, Lock.self, Unlock.self, Purge.self, Rekey.self]
+        subcommands: [Add.self, Remove.self, List.self, Show.self, Passwd.self, Quota.self, Rename.self, Lock.self, Unlock.self, Purge.self, Rekey.self]
     )
 
     struct Target: ParsableArguments {

@@ -1598,6 +1598,44 @@ def deliver_speaks_sysexits_to_fetchmail_mda(h, n):
 
 
 @test
+def mailbox_rename_with_a_node_serving_it(h, n):
+    """`poplar mailbox rename` while a node has served the mailbox (and keeps its directory handle over NFS): refused
+    while a session holds it; afterwards the old name is unknown on that node, the new one logs in with USER/PASS,
+    APOP and SCRAM, and the messages came along."""
+    h.cli("mailbox", "add", f"renold@{DOMAIN}", "--password-stdin", "--apop", stdin=b"ren-pw\n")
+    h.deliver("renold", b"Subject: moving\n\nwith the mailbox\n")
+    try:
+        p = poplib.POP3("127.0.0.1", n["port"], timeout=10)
+        p.user(f"renold@{DOMAIN}")
+        p.pass_("ren-pw")
+        refused = h.cli("mailbox", "rename", f"renold@{DOMAIN}", f"rennew@{DOMAIN}", check=False)
+        assert refused.returncode != 0 and b"in use" in refused.stderr, refused.stderr
+        p.quit()
+        assert h.wait_free("renold")
+        assert h.cli("mailbox", "rename", f"renold@{DOMAIN}", f"rennew@{DOMAIN}").returncode == 0
+        p = poplib.POP3("127.0.0.1", n["port"], timeout=10)
+        p.user(f"renold@{DOMAIN}")
+        try:
+            p.pass_("ren-pw")
+            raise AssertionError("the old name still logs in")
+        except poplib.error_proto as e:
+            assert e.args[0].startswith(b"-ERR [AUTH]"), e
+        p = poplib.POP3("127.0.0.1", n["port"], timeout=10)
+        p.apop(f"rennew@{DOMAIN}", "ren-pw")
+        assert p.stat()[0] == 1 and b"with the mailbox" in b"\n".join(p.retr(1)[1])
+        p.quit()
+        assert h.wait_free("rennew")
+        c = Raw(n["port"])
+        c.line()
+        assert scram_login(c, "rennew", "ren-pw").startswith("+OK")
+        c.cmd("QUIT")
+        assert h.wait_free("rennew")
+    finally:
+        for user in ("renold", "rennew"):
+            h.cli("mailbox", "remove", f"{user}@{DOMAIN}", check=False)
+
+
+@test
 def json_output_shapes(h, n):
     """`--json` on the list, show and status commands: one object per command, the shapes docs/cli.md documents."""
     import json

@@ -1,0 +1,88 @@
+import Foundation
+
+/// `poplar mailbox rename OLD NEW`, the seed's rename: held as the administrator (refused while a session holds
+/// it), then its files moved into a new directory, the lock first, so the new name is held from its first moment.
+/// The directory itself is not renamed: nodes keep NFS handles of mailbox directories by path, and a renamed
+/// directory would still answer under its old path there; the old one is removed, so every cached handle of it goes
+/// stale. A delivery that was writing into the old mailbox finishes first: its staging file is waited for and its
+/// message moved with the others. The secrets bound to the address (the APOP secret, the SCRAM keys) are sealed
+/// again for the new name.
+extension MailStore {
+    /// How long a rename waits for deliveries in flight to the old name before it removes their staging files.
+    static let renameDrainNanoseconds: UInt64 = 5_000_000_000
+
+    public func renameMailbox(_ old: MailboxAddress, to new: MailboxAddress) throws {
+        guard old != new else { throw StoreError(code: .alreadyExists, message: "\(old) already has that name") }
+        guard try mailboxExists(old) else { throw StoreError(code: .notFound, message: "no mailbox \(old)") }
+        guard try isDomainAccepted(new.domain) else {
+            throw StoreError(code: .notFound, message: "domain \(new.domain) is not in the metabase (`poplar domain add`)")
+        }
+        let wasLocked: Bool
+        if case .admin = try lockState(old) { wasLocked = true } else { wasLocked = false }
+        try adminLock(old, by: "admin-rename")
+        let from = try mailboxDir(old), to = try mailboxDir(new)
+        // The new name is claimed by creating its directory (refused if the name is taken).
+        do {
+            try volume.mkdir(to)
+        } catch let e as StoreError where e.code == .alreadyExists {
+            if !wasLocked { try? adminUnlock(old) }
+            throw StoreError(code: .alreadyExists, message: "mailbox \(new) already exists")
+        } catch let e as StoreError where e.code == .notFound {
+            do { try volume.mkdir(try domainDir(new.domain)) } catch let e as StoreError where e.code == .alreadyExists {}
+            try volume.mkdir(to)
+        }
+        try volume.mkdir(try to.appending("tmp"))
+        // The administrator's lock first: from now on the new name is held, the old one has no lock.
+        try volume.renameChecked(try from.appending(Self.heldName), to: try to.appending(Self.heldName))
+        try moveFiles(from: from, to: to)
+        try rebindSecrets(from: old, to: new)
+        try volume.fsyncDirectory(to)
+        if !wasLocked { try adminUnlock(new) }
+    }
+
+    /// Every file of `from` into `to`, again while deliveries in flight finish (their staging files in `tmp/`),
+    /// then `from` removed. Staging files still there after `renameDrainNanoseconds` are a crashed writer's.
+    private func moveFiles(from: StorePath, to: StorePath) throws {
+        let staging = try from.appending("tmp")
+        let deadline = clock.now() + Self.renameDrainNanoseconds
+        for pass in 0... {
+            guard pass < 400 else {
+                throw StoreError(code: .notEmpty, message: "\(from) cannot be emptied (it holds something other than files): moved so far to \(to)")
+            }
+            for entry in try volume.list(from) where entry.attributes.kind == .file {
+                try volume.renameChecked(try from.appending(entry.name), to: try to.appending(entry.name))
+            }
+            let inFlight = (try? volume.list(staging)) ?? []
+            if inFlight.isEmpty || clock.now() >= deadline {
+                for entry in inFlight { try? volume.unlink(try staging.appending(entry.name)) }
+                do {
+                    try volume.rmdir(staging)
+                } catch let e as StoreError where e.code == .notFound {}
+                do {
+                    try volume.rmdir(from)
+                    return
+                } catch let e as StoreError where e.code == .notEmpty {
+                    continue  // a message linked in at the last moment: moved on the next pass
+                }
+            }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+    }
+
+    /// The APOP secret and the SCRAM keys name their address in their sealing: opened for `old`, sealed for `new`.
+    private func rebindSecrets(from old: MailboxAddress, to new: MailboxAddress) throws {
+        let dir = try mailboxDir(new)
+        guard var record = try? passwordRecord(new), let key = guid(for: record) else { return }  // external: nothing sealed
+        let scramPath = try dir.appending(Self.scramName)
+        let keys: SCRAMSecret? = (try? volume.readAll(scramPath, limit: 4096)).flatMap {
+            SCRAMSecret.decode($0, address: old, phc: record.phc, guid: key)
+        }
+        if let secret = try PasswordHasher.openSecret(record: record, address: old, guid: key) {
+            record.sealedSecret = try PasswordHasher.sealSecret(secret, address: new, guid: key)
+            try volume.writeAtomically(try dir.appending("passwd"), record.encoded(), staging: try dir.appending("tmp"))
+        }
+        if let keys {
+            try volume.writeAtomically(scramPath, try keys.encoded(address: new, phc: record.phc, guid: key), staging: try dir.appending("tmp"))
+        }
+    }
+}
