@@ -1713,6 +1713,12 @@ def cli_refuses_bad_input_clearly(h, n):
         r = h.cli("mailbox", "add", bad, "--password-stdin", stdin=b"pw\n", check=False)
         assert r.returncode != 0 and b"dot-atom" in r.stderr, (bad, r.stderr)
     h.cli("mailbox", "remove", f"bob.smith@{DOMAIN}")
+    # Shell completions come from the argument parser (cluster/make-man-and-completions.sh installs them).
+    for shell, check in (("bash", ["bash", "-n"]), ("fish", None), ("zsh", None)):
+        script = subprocess.run([h.poplar, "--generate-completion-script", shell], capture_output=True, timeout=30)
+        assert script.returncode == 0 and b"mailbox" in script.stdout and b"rename" in script.stdout, (shell, script.stderr)
+        if check:
+            assert subprocess.run(check, input=script.stdout, capture_output=True, timeout=30).returncode == 0, shell
     version = subprocess.run([h.poplar, "--version"], capture_output=True, timeout=30)
     assert version.returncode == 0 and version.stdout.startswith(b"poplar "), version
     # No password on stdin: refused, nothing created.
