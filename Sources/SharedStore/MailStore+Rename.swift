@@ -86,3 +86,42 @@ extension MailStore {
         }
     }
 }
+
+extension MailStore {
+    /// `poplar domain rename OLD NEW`: the new domain accepted with the old one's policy, every mailbox renamed into
+    /// it (`renameMailbox`), then the old domain removed from the metabase and its empty directory. Refused before
+    /// anything moves if a session holds any of its mailboxes; each mailbox is held as the administrator from then
+    /// until it has moved. Returns how many mailboxes moved.
+    @discardableResult
+    public func renameDomain(_ old: String, to new: String) throws -> Int {
+        let from = try Names.validateDomain(old), to = try Names.validateDomain(new)
+        guard from != to else { throw StoreError(code: .alreadyExists, message: "\(from) already has that name") }
+        guard let policy = try domainPolicies()[from] else { throw StoreError(code: .notFound, message: "domain \(from) is not in the metabase") }
+        guard try domainPolicies()[to] == nil else { throw StoreError(code: .alreadyExists, message: "domain \(to) is already accepted") }
+        let mailboxes = try self.mailboxes(in: from)
+        // Every mailbox held first, so that none is in use half-way through.
+        var held: [MailboxAddress] = []
+        for address in mailboxes {
+            if case .admin = try lockState(address) { continue }
+            do {
+                try adminLock(address, by: "admin-rename")
+                held.append(address)
+            } catch {
+                for h in held { try? adminUnlock(h) }
+                throw error
+            }
+        }
+        try addDomain(to)
+        try setDomainPolicy(to, policy)
+        var moved = 0
+        for address in mailboxes {
+            let target = try MailboxAddress(mailbox: address.mailbox, domain: to)
+            try renameMailbox(address, to: target)
+            if held.contains(address) { try adminUnlock(target) }
+            moved += 1
+        }
+        try removeDomain(from, purge: false)
+        do { try volume.rmdir(try domainDir(from)) } catch let e as StoreError where e.code == .notFound || e.code == .notEmpty {}
+        return moved
+    }
+}

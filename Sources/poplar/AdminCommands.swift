@@ -40,7 +40,7 @@ struct DomainCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "domain",
         abstract: "Manage the accepted domains (the metabase).",
-        subcommands: [Add.self, Remove.self, List.self, Policy.self]
+        subcommands: [Add.self, Remove.self, List.self, Policy.self, Rename.self]
     )
 
     struct Add: AsyncParsableCommand {

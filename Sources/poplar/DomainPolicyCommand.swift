@@ -47,3 +47,20 @@ extension DomainCommand {
         }
     }
 }
+
+extension DomainCommand {
+    /// `poplar domain rename OLD NEW` (the seed's rename of a domain).
+    struct Rename: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Rename a domain: every mailbox moves to the new name (refused while a session holds any of them).")
+        @OptionGroup var common: CommonOptions
+        @Argument var old: String
+        @Argument var new: String
+
+        func run() async throws {
+            let (store, _) = try await common.openStore()
+            let moved = try storeCall("cannot rename \(old)") { try store.renameDomain(old, to: new) }
+            print("renamed domain \(old) to \(new) (\(moved) mailbox\(moved == 1 ? "" : "es") moved)")
+        }
+    }
+}

@@ -39,6 +39,27 @@ final class RenameTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: f.path + "/example.test/P3_busy.mbx"))
     }
 
+    func testDomainRename() throws {
+        let f = try StoreFixture()
+        try f.store.addDomain("old.test")
+        try f.store.setDomainPolicy("old.test", DomainPolicy(loginDelay: 60))
+        let a = try MailboxAddress(mailbox: "a", domain: "old.test"), b = try MailboxAddress(mailbox: "b", domain: "old.test")
+        try f.store.createMailbox(a, password: "pw", allowAPOP: true, quota: nil)
+        try f.store.createMailbox(b, password: nil, allowAPOP: false, quota: nil)
+        let held = try f.store.openSession(a, node: "n1", session: "s1")
+        XCTAssertThrowsError(try f.store.renameDomain("old.test", to: "new.test"), "a session holds a mailbox")
+        XCTAssertEqual(try f.store.lockState(b), .free, "nothing stays held after the refusal")
+        try held.release()
+        XCTAssertEqual(try f.store.renameDomain("old.test", to: "new.test"), 2)
+        XCTAssertEqual(try f.store.domains(), ["example.test", "new.test"])
+        XCTAssertEqual(try f.store.domainPolicy("new.test"), DomainPolicy(loginDelay: 60))
+        let moved = try MailboxAddress(mailbox: "a", domain: "new.test")
+        XCTAssertEqual(try PasswordHasher.openSecret(record: try f.store.passwordRecord(moved), address: moved, guid: f.guid), Array("pw".utf8))
+        XCTAssertTrue(try f.store.isExternalMailbox(try MailboxAddress(mailbox: "b", domain: "new.test")))
+        XCTAssertEqual(try f.store.lockState(moved), .free)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: f.path + "/old.test"))
+    }
+
     func testRefusals() throws {
         let f = try StoreFixture()
         let a = try f.mailbox("a"), b = try f.mailbox("b")

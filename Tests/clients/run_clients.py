@@ -1633,6 +1633,19 @@ def mailbox_rename_with_a_node_serving_it(h, n):
     finally:
         for user in ("renold", "rennew"):
             h.cli("mailbox", "remove", f"{user}@{DOMAIN}", check=False)
+    # A whole domain: every mailbox moves; the node serves the new name and not the old one.
+    h.cli("domain", "add", "before.test")
+    h.cli("mailbox", "add", "zed@before.test", "--password-stdin", stdin=b"zed-pw\n")
+    out = h.cli("domain", "rename", "before.test", "after.test").stdout.decode()
+    assert "1 mailbox moved" in out, out
+    try:
+        p = poplib.POP3("127.0.0.1", n["port"], timeout=10)
+        p.user("zed@after.test")
+        p.pass_("zed-pw")
+        p.quit()
+        assert "before.test" not in h.cli("domain", "list").stdout.decode()
+    finally:
+        h.cli("domain", "remove", "after.test", "--purge", check=False)
 
 
 @test
