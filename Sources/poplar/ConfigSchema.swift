@@ -47,6 +47,7 @@ enum ConfigSchema {
         "guid-file": .string,
         "http.allow": .string,
         "http.listen": .strings,
+        "log.format": .string,
         "log.level": .string,
         "node.id": .string,
         "node.registry-interval": .number,

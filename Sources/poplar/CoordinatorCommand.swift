@@ -30,6 +30,7 @@ struct CoordinatorOptions: ParsableArguments {
     @Option(name: .customLong("mta-networks"), help: "Networks allowed to reach the LMTP, socketmap and HTTP listeners (the MTA, the operators), comma-separated CIDR blocks; others are closed before the greeting. SMTP is not limited (config coordinator.mta-networks; default 127.0.0.0/8,::1).") var mtaNetworks: String?
     @Option(name: .customLong("coordinator-id"), help: "This coordinator's name in the coordinators' lease: one delivers, the others stand by (config coordinator.id; default: host name).") var coordinatorID: String?
     @Option(name: .customLong("log-level")) var logLevel: String?
+    @Option(name: .customLong("log-format"), help: "text or json (config log.format; default text).") var logFormat: String?
 
     func configuration(_ reader: ConfigReader) throws -> CoordinatorConfiguration {
         var c = CoordinatorConfiguration()
@@ -92,7 +93,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
             configuration.autocreate = auth.autocreate
         }
         let level = Logger.Level(rawValue: options.logLevel ?? reader.string(forKey: "log.level") ?? "info") ?? .info
-        bootstrapLogging(level: level)
+        let json = try await ConfigurationRefused.guarding { try jsonLogs(options.logFormat, reader) }
+        bootstrapLogging(level: level, json: json)
         defer { store.releaseDeliverySlot() }
         let metrics = bootstrapMetrics()
         try await runServices { pool, logger in

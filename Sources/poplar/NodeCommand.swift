@@ -44,6 +44,7 @@ struct NodeOptions: ParsableArguments {
     @Option(name: .customLong("http-allow"), help: "Networks allowed to reach the HTTP health listener, comma-separated CIDR blocks; others are closed unanswered (config http.allow; default 127.0.0.0/8,::1).") var httpAllow: String?
     @Option(name: .customLong("proxy-trusted"), help: "Load balancers' networks, comma-separated CIDR blocks: their connections must start with a PROXY v1/v2 header (config proxy.trusted; default none).") var proxyTrusted: String?
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error (config log.level; default info).") var logLevel: String?
+    @Option(name: .customLong("log-format"), help: "text or json: JSON lines with ts, level, msg, node, session, client, mailbox (config log.format; default text).") var logFormat: String?
 
     func configuration(_ reader: ConfigReader, defaultListen: String = "0.0.0.0:110") throws -> NodeConfiguration {
         var c = NodeConfiguration()
@@ -153,11 +154,21 @@ func parseAddress(_ spec: String) throws -> SocketAddress {
     }
 }
 
-func bootstrapLogging(level: Logger.Level) {
+func bootstrapLogging(level: Logger.Level, json: Bool = false) {
     LoggingSystem.bootstrap { label in
+        if json { return JSONLogHandler(logLevel: level, label: label) }
         var handler = StreamLogHandler.standardError(label: label)
         handler.logLevel = level
         return handler
+    }
+}
+
+/// `--log-format text|json` (config `log.format`; default text).
+func jsonLogs(_ option: String?, _ reader: ConfigReader) throws -> Bool {
+    switch option ?? reader.string(forKey: "log.format") ?? "text" {
+    case "text": return false
+    case "json": return true
+    case let other: throw UserError("log format must be text or json, not \(other)")
     }
 }
 
@@ -171,7 +182,8 @@ struct NodeCommand: AsyncParsableCommand {
         let reader = try await common.reader()
         let nodeConfiguration = try await ConfigurationRefused.guarding { try options.configuration(reader) }
         let (store, _) = try await common.openStore()
-        bootstrapLogging(level: try options.level(reader))
+        let json = try await ConfigurationRefused.guarding { try jsonLogs(options.logFormat, reader) }
+        bootstrapLogging(level: try options.level(reader), json: json)
         try await runNode(store: store, configuration: nodeConfiguration)
     }
 }

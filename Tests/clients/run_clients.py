@@ -1649,6 +1649,31 @@ def mailbox_rename_with_a_node_serving_it(h, n):
 
 
 @test
+def json_logs_without_secrets(h, n):
+    """--log-format json: every line of the node's log is one JSON object with ts, level and msg; a login's lines
+    carry node, session, client and mailbox; no password appears, right or wrong."""
+    import json
+    node = h.start_node("--log-format", "json", "--log-level", "info", name="jsonlog")
+    try:
+        login(node["port"], "carol").cmd("QUIT")
+        assert h.wait_free("carol")
+        c = Raw(node["port"])
+        c.line()
+        c.cmd(f"USER carol@{DOMAIN}")
+        c.cmd("PASS a-wrong-password-77")
+        c.cmd("QUIT")
+    finally:
+        h.stop_node(node)
+    lines = [l for l in open(os.path.join(h.dir, "jsonlog.log"), encoding="utf-8").read().splitlines() if l.strip()]
+    events = [json.loads(l) for l in lines]
+    assert all({"ts", "level", "msg"} <= set(e) for e in events), events[:3]
+    logins = [e for e in events if e["msg"] == "login"]
+    assert logins and {"node", "session", "client", "mailbox"} <= set(logins[0]), logins
+    text = "\n".join(lines)
+    assert PW["carol"] not in text and "a-wrong-password-77" not in text
+
+
+@test
 def json_output_shapes(h, n):
     """`--json` on the list, show and status commands: one object per command, the shapes docs/cli.md documents."""
     import json
