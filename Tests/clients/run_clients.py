@@ -1568,7 +1568,7 @@ def deliver_speaks_sysexits_to_fetchmail_mda(h, n):
         rc = os.path.join(work, "rc")
 
         def fetch(root):
-            mda = f"{h.poplar} deliver --root {root} --guid-file {h.guid} mdadst@{DOMAIN}"
+            mda = f"{h.poplar} deliver --root '{root}' --guid-file {h.guid} mdadst@{DOMAIN}"  # an nfs:// root holds &
             with open(rc, "w") as f:
                 f.write(f'set no bouncemail\npoll 127.0.0.1 with proto POP3 service {n["port"]} uidl\n'
                         f'  user "mdasrc@{DOMAIN}" there with password "src-pw" is root here\n'

@@ -24,13 +24,14 @@ public final class AuthPenalty: Sendable {
         public var maximum: Double
         /// Failures older than this are forgotten.
         public var window: Double
-        /// A check whose slot is further away than this is refused at once, unchecked.
+        /// A check whose slot is further away than this is refused at once, unchecked; below the pre-login idle
+        /// timeout (60 s), so that a client waiting for its slot is not closed for being idle first.
         public var maxWait: Double
         /// Failures in a row of one network on one name after which it joins that name's queue.
         public var nameQueueAfter: Int
         public var exempt: TrustedNetworks
 
-        public init(base: Double = 2, maximum: Double = 15, window: Double = 900, maxWait: Double = 60, nameQueueAfter: Int = 3,
+        public init(base: Double = 2, maximum: Double = 15, window: Double = 900, maxWait: Double = 30, nameQueueAfter: Int = 3,
                     exempt: TrustedNetworks = .loopback) {
             self.base = base
             self.maximum = maximum
