@@ -67,8 +67,9 @@ extension MailStore {
     }
 
     /// The cluster file read, changed by `change` on its key=value lines (order kept, new keys last), checked
-    /// against this process's keyring and written back, under the metabase lease; then followed here.
-    private func rewriteClusterFile(_ change: (inout [String: String]) throws -> Void) throws {
+    /// against this process's keyring and written back, under the metabase lease; then followed here (the GUIDs,
+    /// the KDF rounds).
+    func rewriteClusterFile(_ change: (inout [String: String]) throws -> Void) throws {
         try withMetabaseLease {
             let text = String(decoding: try volume.readAll(Self.clusterFile, limit: 64 * 1024), as: UTF8.self)
             var order: [String] = []

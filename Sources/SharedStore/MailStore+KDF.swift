@@ -26,14 +26,7 @@ extension MailStore {
         guard (1...PasswordHasher.maxRounds).contains(rounds) else {
             throw StoreError(code: .invalidName, message: "kdf rounds must be 1 to \(PasswordHasher.maxRounds)")
         }
-        try withMetabaseLease {
-            let text = String(decoding: try volume.readAll(Self.clusterFile, limit: 64 * 1024), as: UTF8.self)
-            _ = try Self.decodeClusterFile(Array(text.utf8), keyring: keyring)
-            var lines = text.split(separator: "\n").filter { !$0.hasPrefix("kdf-rounds=") }.map(String.init)
-            lines.append("kdf-rounds=\(rounds)")
-            try volume.writeAtomically(Self.clusterFile, Array((lines.joined(separator: "\n") + "\n").utf8), staging: Self.metaTmp)
-        }
-        kdfRounds.withLock { $0 = rounds }
+        try rewriteClusterFile { fields in fields["kdf-rounds"] = String(rounds) }
     }
 
     /// Whether a record should be rehashed: fewer rounds than the cluster's (never fewer than it had: lowering the

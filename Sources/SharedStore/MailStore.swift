@@ -230,6 +230,24 @@ public final class MailStore: Sendable {
         return metabase
     }
 
+    /// One domain's line changed under the metabase lease (read, change, write whole, version + 1): `change` gets
+    /// its policy (nil: not accepted) and leaves the new one (nil: removed).
+    private func changeDomain(_ d: String, mustExist: Bool, _ change: (inout DomainPolicy?) throws -> Void) throws {
+        try withMetabaseLease {
+            var metabase = try readMetabase()
+            switch (metabase.policies[d] != nil, mustExist) {
+            case (false, true): throw StoreError(code: .notFound, message: "domain \(d) is not in the metabase")
+            case (true, false): throw StoreError(code: .alreadyExists, message: "domain \(d) is already accepted")
+            default: break
+            }
+            var policy = metabase.policies[d]
+            try change(&policy)
+            metabase.policies[d] = policy
+            metabase.version += 1
+            try writeMetabase(metabase)
+        }
+    }
+
     /// Only under the metabase lease (`withMetabaseLease`): the file is read, changed and written whole.
     private func writeMetabase(_ metabase: Metabase) throws {
         let lines = metabase.domains.map { domain -> String in
@@ -251,65 +269,51 @@ public final class MailStore: Sendable {
     private let acceptedDomains = Mutex<(policies: [String: DomainPolicy], readAt: UInt64)?>(nil)
 
     public func isDomainAccepted(_ domain: String) throws -> Bool {
-        try acceptedPolicy(domain) != nil
+        try domainPolicy(domain) != nil
     }
 
     /// The policy of an accepted domain (nil: not accepted), from the metabase read at most once a second while the
     /// domain stays accepted (`acceptedDomainCacheNanoseconds`).
     public func domainPolicy(_ domain: String) throws -> DomainPolicy? {
-        try acceptedPolicy(domain)
-    }
-
-    /// Every accepted domain's policy (read now): for CAPA's summary and `poplar domain list`.
-    public func domainPolicies() throws -> [String: DomainPolicy] {
-        try readMetabase().policies
-    }
-
-    private func acceptedPolicy(_ domain: String) throws -> DomainPolicy? {
         let d = domain.lowercased()
+        if let policy = try domainPolicies(readingAgainIfAbsent: d)[d] { return policy }
+        return nil
+    }
+
+    /// Every accepted domain's policy, from the same once-a-second read: for CAPA's summary and the CLI.
+    public func domainPolicies() throws -> [String: DomainPolicy] {
+        try domainPolicies(readingAgainIfAbsent: nil)
+    }
+
+    /// The cached policies while fresh and holding `domain`; else the metabase read again (a domain not in it is
+    /// never answered from the cache, so an added domain is followed at once).
+    private func domainPolicies(readingAgainIfAbsent domain: String?) throws -> [String: DomainPolicy] {
         let now = clock.now()
         if let cached = acceptedDomains.withLock({ $0 }), now < cached.readAt + Self.acceptedDomainCacheNanoseconds,
-            let policy = cached.policies[d] {
-            return policy
+            domain.map({ cached.policies[$0] != nil }) ?? true {
+            return cached.policies
         }
         let policies = try readMetabase().policies
         acceptedDomains.withLock { $0 = (policies, now) }
-        return policies[d]
+        return policies
     }
 
     public func addDomain(_ domain: String) throws {
         let d = try Names.validateDomain(domain)
-        try withMetabaseLease {
-            var metabase = try readMetabase()
-            guard metabase.policies[d] == nil else { throw StoreError(code: .alreadyExists, message: "domain \(d) is already accepted") }
+        try changeDomain(d, mustExist: false) { policy in
             do { try volume.mkdir(try domainDir(d)) } catch let e as StoreError where e.code == .alreadyExists {}
-            metabase.version += 1
-            metabase.policies[d] = DomainPolicy.none
-            try writeMetabase(metabase)
+            policy = DomainPolicy.none
         }
     }
 
     /// `poplar domain policy`: sets a domain's LOGIN-DELAY and EXPIRE.
     public func setDomainPolicy(_ domain: String, _ policy: DomainPolicy) throws {
-        let d = try Names.validateDomain(domain)
-        try withMetabaseLease {
-            var metabase = try readMetabase()
-            guard metabase.policies[d] != nil else { throw StoreError(code: .notFound, message: "domain \(d) is not in the metabase") }
-            metabase.version += 1
-            metabase.policies[d] = policy
-            try writeMetabase(metabase)
-        }
+        try changeDomain(try Names.validateDomain(domain), mustExist: true) { $0 = policy }
     }
 
     public func removeDomain(_ domain: String, purge: Bool) throws {
         let d = try Names.validateDomain(domain)
-        try withMetabaseLease {
-            var metabase = try readMetabase()
-            guard metabase.policies[d] != nil else { throw StoreError(code: .notFound, message: "domain \(d) is not in the metabase") }
-            metabase.version += 1
-            metabase.policies[d] = nil
-            try writeMetabase(metabase)
-        }
+        try changeDomain(d, mustExist: true) { $0 = nil }
         if purge {
             do { try volume.removeTree(try domainDir(d)) } catch let e as StoreError where e.code == .notFound {}
         }
