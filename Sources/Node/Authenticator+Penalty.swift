@@ -53,7 +53,7 @@ extension Authenticator {
 }
 
 extension POP3Credentials {
-    /// The name the client logs in as, where the mechanism gives one before the check.
+    /// The name the client logs in as (every mechanism but a bearer token names one before the check).
     var loginName: String? {
         switch self {
         case .password(let u, _), .apop(let u, _, _), .cramMD5(let u, _, _), .scram(let u, _), .ntlm(let u, _, _, _): return u

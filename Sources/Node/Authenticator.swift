@@ -47,13 +47,10 @@ public final class Authenticator: Sendable {
     }
 
     public func authenticate(_ credentials: POP3Credentials, sessionID: String) -> Result {
-        let user: String
-        switch credentials {
-        case .password(let u, _), .apop(let u, _, _), .cramMD5(let u, _, _), .scram(let u, _), .ntlm(let u, _, _, _):
-            user = u
-        case .bearer(let named, let token):
+        if case .bearer(let named, let token) = credentials {
             return authenticateBearer(named: named, token: token, sessionID: sessionID)
         }
+        let user = credentials.loginName ?? ""
         do {
             guard let address = try? MailboxAddress(parsing: user), try store.isDomainAccepted(address.domain) else {
                 // Invalid name or a domain not accepted: the same work as a real check, so the answer and its timing
