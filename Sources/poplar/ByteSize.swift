@@ -15,8 +15,7 @@ enum ByteSize {
 
     static func parse(_ text: String) -> Int64? {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
-        guard let split = trimmed.firstIndex(where: { !($0.isASCII && ($0.isNumber || $0 == ".")) }) ?? Optional(trimmed.endIndex)
-        else { return nil }
+        let split = trimmed.firstIndex(where: { !($0.isASCII && ($0.isNumber || $0 == ".")) }) ?? trimmed.endIndex
         let number = trimmed[..<split], unit = trimmed[split...].lowercased()
         guard !number.isEmpty, number.filter({ $0 == "." }).count <= 1, let multiplier = units[unit] else { return nil }
         if unit.isEmpty || unit == "b" {
