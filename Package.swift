@@ -178,3 +178,12 @@ let package = Package(
         ),
     ]
 )
+
+// Zero warnings, kept so: with POPLAR_WARNINGS_AS_ERRORS=1 (the test command, Tests/run-tests, exports it) a warning in
+// the project's own targets fails the build. Dependencies are not affected (SwiftPM silences theirs).
+if Context.environment["POPLAR_WARNINGS_AS_ERRORS"] == "1" {
+    for target in package.targets where target.type != .system {
+        target.swiftSettings = (target.swiftSettings ?? []) + [.treatAllWarnings(as: .error)]
+        target.cSettings = (target.cSettings ?? []) + [.treatAllWarnings(as: .error)]
+    }
+}
