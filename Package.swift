@@ -131,8 +131,12 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-            ]
+            ],
+            exclude: ["BuildInfoPlugin"],
+            plugins: ["BuildInfoPlugin"]
         ),
+        // `poplar --version`'s commit (Sources/poplar/BuildInfoPlugin): git, run before each build of poplar.
+        .plugin(name: "BuildInfoPlugin", capability: .buildTool(), path: "Sources/poplar/BuildInfoPlugin"),
         // Fuzzing (docs/fuzzing.md): the targets as a library, one libFuzzer binary that dispatches on
         // POPLAR_FUZZ_TARGET (built with -DFUZZING by Tests/Fuzz/run-fuzz.sh; otherwise a corpus replayer), and
         // the replay of every corpus and crash input that CI runs.
@@ -182,7 +186,7 @@ let package = Package(
 // Zero warnings, kept so: with POPLAR_WARNINGS_AS_ERRORS=1 (the test command, Tests/run-tests, exports it) a warning in
 // the project's own targets fails the build. Dependencies are not affected (SwiftPM silences theirs).
 if Context.environment["POPLAR_WARNINGS_AS_ERRORS"] == "1" {
-    for target in package.targets where target.type != .system {
+    for target in package.targets where target.type != .system && target.type != .plugin {
         target.swiftSettings = (target.swiftSettings ?? []) + [.treatAllWarnings(as: .error)]
         target.cSettings = (target.cSettings ?? []) + [.treatAllWarnings(as: .error)]
     }

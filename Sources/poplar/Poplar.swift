@@ -13,7 +13,7 @@ struct Poplar: AsyncParsableCommand {
             Common options --root, --guid-file and --config may also come from the environment \
             (POPLAR_ROOT, POPLAR_GUID_FILE, POPLAR_CONFIG) or, except --config, from the configuration file.
             """,
-        version: "poplar \(PoplarVersion.string)",
+        version: "poplar \(PoplarVersion.string) (commit \(BuildInfo.commit))",
         subcommands: [
             InitCommand.self, DomainCommand.self, MailboxCommand.self, DeliverCommand.self,
             NodeCommand.self, CoordinatorCommand.self, DevCommand.self, ClusterCommand.self, GUIDCommand.self, ConfigCommand.self,

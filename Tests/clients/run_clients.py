@@ -1759,6 +1759,11 @@ def cli_refuses_bad_input_clearly(h, n):
             assert subprocess.run(check, input=script.stdout, capture_output=True, timeout=30).returncode == 0, shell
     version = subprocess.run([h.poplar, "--version"], capture_output=True, timeout=30)
     assert version.returncode == 0 and version.stdout.startswith(b"poplar "), version
+    # The commit it was built from (the test runs from a git checkout), as git names it.
+    head = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True,
+                          cwd=os.path.dirname(os.path.abspath(__file__)))
+    if head.returncode == 0:
+        assert f"(commit {head.stdout.strip()}".encode() in version.stdout, (version.stdout, head.stdout)
     # No password on stdin: refused, nothing created.
     r = h.cli("mailbox", "add", f"nopw@{DOMAIN}", "--password-stdin", stdin=b"", check=False)
     assert r.returncode != 0 and "no password" in r.stderr.decode()
