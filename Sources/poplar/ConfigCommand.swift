@@ -3,7 +3,8 @@ import Configuration
 import Foundation
 
 /// `poplar config check [FILE]`: validates a configuration file as a node and a coordinator would read it (every
-/// key known and of its type, every value possible) and prints each value set with where it came from.
+/// key known and of its type, every value possible) and prints every key's value with where it came from: the
+/// environment, the file, or the default.
 struct ConfigCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "config",
@@ -13,7 +14,7 @@ struct ConfigCommand: AsyncParsableCommand {
 
     struct Check: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Validate a configuration file (exit 78 on a mistake) and print each value set, with its source.")
+            abstract: "Validate a configuration file (exit 78 on a mistake) and print every key's value, with its source.")
         @Argument(help: "The JSON file (default: --config or POPLAR_CONFIG).") var file: String?
         @OptionGroup var common: CommonOptions
 
@@ -37,9 +38,11 @@ struct ConfigCommand: AsyncParsableCommand {
                     print("\(key) = \(value)  (environment \(variable)\(inFile[key] != nil ? ", over the file" : ""))")
                 } else if let value = inFile[key] {
                     print("\(key) = \(value)  (file)")
+                } else {
+                    print("\(key) = \(ConfigSchema.defaults[key] ?? "none")  (default)")
                 }
             }
-            print("every other key: its default (docs/configuration.md); command-line flags override all of these")
+            print("a command-line flag given to poplar node or poplar coordinator wins over all of these")
         }
 
         static func flatten(_ object: [String: Any], prefix: String = "") -> [String: String] {

@@ -10,6 +10,7 @@ enum ConfigSchema {
         case number = "a number"
         case boolean = "true or false"
         case strings = "a list of strings"
+        case size = "a size: a whole number of bytes, or a string with a unit (\"64M\", \"1.5GiB\")"
     }
 
     static let keys: [String: Kind] = [
@@ -36,7 +37,7 @@ enum ConfigSchema {
         "coordinator.http-listen": .strings,
         "coordinator.id": .string,
         "coordinator.lmtp": .strings,
-        "coordinator.max-message-size": .integer,
+        "coordinator.max-message-size": .size,
         "coordinator.max-recipients": .integer,
         "coordinator.mta-networks": .string,
         "coordinator.normalize-bare-line-endings": .boolean,
@@ -133,6 +134,7 @@ enum ConfigSchema {
             return n.doubleValue == n.doubleValue.rounded() && abs(n.doubleValue) < 9e15
         case .number: return !isBool && value is NSNumber
         case .strings: return (value as? [Any])?.allSatisfy { $0 is String } ?? false
+        case .size: return matches(value, .integer) || (value as? String).flatMap(ByteSize.parse) != nil
         }
     }
 

@@ -21,7 +21,7 @@ struct CoordinatorOptions: ParsableArguments {
     @Option(help: "Certificate chain, PEM, for SMTP STARTTLS (config tls.cert).") var cert: String?
     @Option(help: "Private key, PEM (config tls.key).") var key: String?
     @Option(help: "Name in greetings and Received: headers (config coordinator.hostname; default: host name).") var hostname: String?
-    @Option(name: .customLong("max-message-size"), help: "Largest message in bytes (config coordinator.max-message-size; default 64 MiB).") var maxMessageSize: Int?
+    @Option(name: .customLong("max-message-size"), help: "Largest message: bytes or a size with a unit (64M, 1.5GiB) (config coordinator.max-message-size; default 64 MiB).") var maxMessageSize: String?
     @Flag(name: .customLong("normalize-bare-line-endings"), help: "Accept a bare LF or CR in DATA, written as CRLF, instead of refusing the message with 550 5.5.2 (config coordinator.normalize-bare-line-endings; default off).") var normalizeBareLineEndings = false
     @Option(name: .customLong("max-recipients"), help: "Recipients per transaction (config coordinator.max-recipients; default 1000).") var maxRecipients: Int?
     @Option(name: .customLong("pickup-interval"), help: "Seconds between pickup-folder scans, 0 = off (config coordinator.pickup-interval; default 1).") var pickupInterval: Double?
@@ -55,9 +55,9 @@ struct CoordinatorOptions: ParsableArguments {
             }
             c.hostname = h
         }
-        if let n = maxMessageSize ?? reader.int(forKey: "coordinator.max-message-size") {
-            guard n >= 1024 else { throw UserError("max message size must be at least 1024 bytes") }
-            c.maxMessageSize = n
+        if let n = try ByteSize.option(maxMessageSize, "max message size") ?? reader.size(forKey: "coordinator.max-message-size") {
+            guard n >= 1024, n <= Int64(Int32.max) else { throw UserError("max message size must be 1K to 2G, not \(n) bytes") }
+            c.maxMessageSize = Int(n)
         }
         c.normalizeBareLineEndings = normalizeBareLineEndings || reader.bool(forKey: "coordinator.normalize-bare-line-endings", default: false)
         if let n = maxRecipients ?? reader.int(forKey: "coordinator.max-recipients") {

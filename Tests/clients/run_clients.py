@@ -1822,6 +1822,20 @@ def node_from_config_file_and_environment(h, n):
     assert f"{bad}: key pop3.listen: expected a list of strings" in err and "did you mean pop3.idle-timeout?" in err, err
     r = subprocess.run([h.poplar, "config", "check", conf], capture_output=True, timeout=30, env=env)
     assert r.returncode == 0 and b"pop3.listen = [127.0.0.1:" in r.stdout and b"(file)" in r.stdout, r
+    # Every key is printed: one nobody set with its documented default, one from the environment over the file.
+    assert b"pop3.login-timeout = 180 s  (default)" in r.stdout and b"tls.min-version = 1.2  (default)" in r.stdout, r.stdout
+    r = subprocess.run([h.poplar, "config", "check", conf], capture_output=True, timeout=30,
+                       env=dict(env, POPLAR_COORDINATOR_MAX_MESSAGE_SIZE="20M"))
+    assert r.returncode == 0 and b"coordinator.max-message-size = 20M  (environment POPLAR_COORDINATOR_MAX_MESSAGE_SIZE)" in r.stdout, r
+    # Sizes take units in the file as on the command line; a size that is not one is a configuration mistake.
+    with open(bad, "w") as f:
+        f.write('{"coordinator": {"max-message-size": "1.5GiB"}}')
+    r = subprocess.run([h.poplar, "config", "check", bad], capture_output=True, timeout=30, env=env)
+    assert r.returncode == 0 and b"coordinator.max-message-size = 1.5GiB  (file)" in r.stdout, r
+    with open(bad, "w") as f:
+        f.write('{"coordinator": {"max-message-size": "lots"}}')
+    r = subprocess.run([h.poplar, "config", "check", bad], capture_output=True, timeout=30, env=env)
+    assert r.returncode == 78 and b"key coordinator.max-message-size: expected a size" in r.stderr, r
     with open(bad, "w") as f:
         f.write('{"pop3": {"max-bad-commands": 0}}')
     r = subprocess.run([h.poplar, "config", "check", bad], capture_output=True, timeout=30, env=env)
