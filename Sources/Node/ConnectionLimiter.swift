@@ -19,25 +19,43 @@ public final class ConnectionLimiter: Sendable {
         /// Open connections by client address; an address leaves the table with its last connection, so the table
         /// never holds more entries than there are connections.
         var byAddress: [String: Int] = [:]
+        var maxActive: Int
+        var backlog: Int
+        var perAddress: Int
     }
 
-    public let maxActive: Int
-    public let backlog: Int
-    public let perAddress: Int
-    private let state = NIOLockedValueBox(State())
+    public var maxActive: Int { state.withLockedValue { $0.maxActive } }
+    public var backlog: Int { state.withLockedValue { $0.backlog } }
+    public var perAddress: Int { state.withLockedValue { $0.perAddress } }
+    private let state: NIOLockedValueBox<State>
 
     public init(maxActive: Int, backlog: Int, perAddress: Int = 0) {
-        self.maxActive = max(1, maxActive)
-        self.backlog = max(0, backlog)
-        self.perAddress = max(0, perAddress)
+        state = NIOLockedValueBox(State(maxActive: max(1, maxActive), backlog: max(0, backlog), perAddress: max(0, perAddress)))
+    }
+
+    /// SIGHUP: new limits. More slots serve the oldest waiting connections at once; fewer take effect as sessions
+    /// end (nobody is closed). Connections are counted per address whatever the limit, so a limit set later
+    /// counts the connections already open.
+    public func update(maxActive: Int, backlog: Int, perAddress: Int) {
+        let resumed: [@Sendable () -> Void] = state.withLockedValue { s in
+            s.maxActive = max(1, maxActive)
+            s.backlog = max(0, backlog)
+            s.perAddress = max(0, perAddress)
+            var resumed: [@Sendable () -> Void] = []
+            while s.active < s.maxActive, !s.waiting.isEmpty {
+                s.active += 1
+                resumed.append(s.waiting.removeFirst().resume)
+            }
+            return resumed
+        }
+        for resume in resumed { resume() }
     }
 
     /// Counts a connection from `address`; false (nothing counted) if that address already has `perAddress` open.
     public func admitAddress(_ address: String) -> Bool {
-        guard perAddress > 0 else { return true }
-        return state.withLockedValue { s in
+        state.withLockedValue { s in
             let open = s.byAddress[address, default: 0]
-            guard open < perAddress else { return false }
+            guard s.perAddress == 0 || open < s.perAddress else { return false }
             s.byAddress[address] = open + 1
             return true
         }
@@ -45,7 +63,6 @@ public final class ConnectionLimiter: Sendable {
 
     /// A connection counted by `admitAddress` closed.
     public func releaseAddress(_ address: String) {
-        guard perAddress > 0 else { return }
         state.withLockedValue { s in
             let open = s.byAddress[address, default: 0] - 1
             s.byAddress[address] = open > 0 ? open : nil
@@ -57,11 +74,11 @@ public final class ConnectionLimiter: Sendable {
     /// Asks for a slot. With `.queued`, `resume` is called (from any thread) once the slot is the caller's.
     public func admit(resume: @escaping @Sendable () -> Void) -> Admission {
         state.withLockedValue { s in
-            if s.active < maxActive {
+            if s.active < s.maxActive {
                 s.active += 1
                 return .admitted
             }
-            if s.waiting.count < backlog {
+            if s.waiting.count < s.backlog {
                 s.nextTicket += 1
                 s.waiting.append((s.nextTicket, resume))
                 return .queued(ticket: s.nextTicket)
@@ -78,7 +95,7 @@ public final class ConnectionLimiter: Sendable {
     /// An admitted session ended: its slot passes to the oldest waiting connection, if any.
     public func release() {
         let next: (@Sendable () -> Void)? = state.withLockedValue { s in
-            if !s.waiting.isEmpty {
+            if !s.waiting.isEmpty && s.active <= s.maxActive {
                 return s.waiting.removeFirst().resume  // the slot is handed over: `active` stays
             }
             s.active = max(0, s.active - 1)

@@ -15,7 +15,9 @@ public final class POP3Server: Service, @unchecked Sendable {
     /// What every connection handler shares.
     // @unchecked Sendable: every stored property is immutable and Sendable, or a lock.
     final class Shared: @unchecked Sendable {
-        let configuration: NodeConfiguration
+        /// The node's configuration as of now: SIGHUP replaces its live settings (`POP3Server.reload`).
+        var configuration: NodeConfiguration { live.withLockedValue { $0 } }
+        let live: NIOLockedValueBox<NodeConfiguration>
         let authenticator: Authenticator
         let limiter: ConnectionLimiter
         let threadPool: NIOThreadPool
@@ -42,10 +44,17 @@ public final class POP3Server: Service, @unchecked Sendable {
             connections.forEach(id: id) { ($0.session as? POP3Session)?.requestShutdown() } > 0
         }
 
-        init(configuration: NodeConfiguration, authenticator: Authenticator, threadPool: NIOThreadPool, tls: ReloadableTLSContext?,
+        convenience init(configuration: NodeConfiguration, authenticator: Authenticator, threadPool: NIOThreadPool,
+                         tls: ReloadableTLSContext?, logger: Logger, draining: NIOLockedValueBox<Bool>) {
+            self.init(live: NIOLockedValueBox(configuration), authenticator: authenticator, threadPool: threadPool, tls: tls, logger: logger,
+                      draining: draining)
+        }
+
+        init(live: NIOLockedValueBox<NodeConfiguration>, authenticator: Authenticator, threadPool: NIOThreadPool, tls: ReloadableTLSContext?,
              logger: Logger, draining: NIOLockedValueBox<Bool>) {
             self.draining = draining
-            self.configuration = configuration
+            self.live = live
+            let configuration = live.withLockedValue { $0 }
             self.authenticator = authenticator
             self.limiter = ConnectionLimiter(maxActive: configuration.maxConnections, backlog: configuration.backlog,
                                              perAddress: configuration.maxConnectionsPerAddress)
@@ -91,13 +100,15 @@ public final class POP3Server: Service, @unchecked Sendable {
         }
     }
 
-    public let configuration: NodeConfiguration
+    /// As started, with the live settings of the last SIGHUP (`reload`).
+    public var configuration: NodeConfiguration { live.withLockedValue { $0 } }
+    let live: NIOLockedValueBox<NodeConfiguration>
     public let store: MailStore
     private let group: EventLoopGroup
-    private let threadPool: NIOThreadPool
-    private var logger: Logger
+    let threadPool: NIOThreadPool
+    private(set) var logger: Logger
     /// The POP3 listeners close when shutdown starts; the health listeners stay to answer 503 while draining.
-    private let state = NIOLockedValueBox<(shared: Shared?, channels: [Channel], httpChannels: [Channel])>((nil, [], []))
+    let state = NIOLockedValueBox<(shared: Shared?, channels: [Channel], httpChannels: [Channel])>((nil, [], []))
 
     private let metrics: (@Sendable () -> [UInt8])?
 
@@ -106,7 +117,7 @@ public final class POP3Server: Service, @unchecked Sendable {
     public init(configuration: NodeConfiguration, store: MailStore, group: EventLoopGroup, threadPool: NIOThreadPool, logger: Logger,
                 metrics: (@Sendable () -> [UInt8])? = nil) {
         self.metrics = metrics
-        self.configuration = configuration
+        self.live = NIOLockedValueBox(configuration)
         self.store = store
         self.group = group
         self.threadPool = threadPool
@@ -144,7 +155,7 @@ public final class POP3Server: Service, @unchecked Sendable {
             : nil
         let authenticator = Authenticator(store: store, nodeID: configuration.nodeID, backend: backend, bearer: bearer, penalty: penalty,
                                           autocreate: configuration.auth.autocreate)
-        let shared = Shared(configuration: configuration, authenticator: authenticator, threadPool: threadPool, tls: tls, logger: logger,
+        let shared = Shared(live: live, authenticator: authenticator, threadPool: threadPool, tls: tls, logger: logger,
                             draining: draining)
         var channels: [Channel] = []
         var httpChannels: [Channel] = []
@@ -165,7 +176,8 @@ public final class POP3Server: Service, @unchecked Sendable {
                 },
                 metrics: metrics)
             for address in configuration.httpListen {
-                let channel = try await HealthHandler.bind(address, group: group, probe: probe, allowed: configuration.httpAllowed)
+                let channel = try await HealthHandler.bind(address, group: group, probe: probe,
+                                                           allowed: { [live] in live.withLockedValue { $0.httpAllowed } })
                 httpChannels.append(channel)
                 boundHTTPAddresses.append(channel.localAddress!)
                 logger.info("HTTP health on \(channel.localAddress!)")
@@ -289,14 +301,6 @@ public final class POP3Server: Service, @unchecked Sendable {
         } catch {
             throw NodeError.configuration("\(error)")
         }
-    }
-
-    /// SIGHUP: reads the certificate and key again. Sessions already in TLS keep theirs; a file that does not load
-    /// leaves the old certificate in place, and the error says why.
-    public func reloadTLS() async throws {
-        guard let tls = state.withLockedValue({ $0.shared?.tls }) else { return }
-        try await threadPool.runIfActive { try tls.reload() }
-        logger.notice("TLS certificate and key reloaded from \(tls.certificatePath)")
     }
 
     /// Stops accepting, lets sessions finish for up to `drainTime`, ends the rest (no UPDATE), and waits until

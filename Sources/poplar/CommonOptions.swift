@@ -24,7 +24,8 @@ struct CommonOptions: ParsableArguments {
         try await ConfigurationRefused.guarding { try await uncheckedReader() }
     }
 
-    private func uncheckedReader() async throws -> ConfigReader {
+    /// The same, for a SIGHUP: a mistake is thrown (`ConfigurationRefused`) for the caller to log, not an exit.
+    func uncheckedReader() async throws -> ConfigReader {
         var providers: [any ConfigProvider] = [EnvironmentVariablesProvider().prefixKeys(with: ["poplar"])]
         let path = config ?? ProcessInfo.processInfo.environment["POPLAR_CONFIG"]
         if let path {

@@ -104,8 +104,10 @@ struct CoordinatorCommand: AsyncParsableCommand {
     }
 }
 
-/// Runs services until SIGTERM or SIGINT, with a thread pool for their blocking work.
-func runServices(_ make: (NIOThreadPool, Logger) -> [any Service]) async throws {
+/// Runs services until SIGTERM or SIGINT, with a thread pool for their blocking work. `reload`: what SIGHUP does
+/// (default: certificates and keys are read again).
+func runServices(reload: (@Sendable ([any Service], Logger) async -> Void)? = nil,
+                 _ make: (NIOThreadPool, Logger) -> [any Service]) async throws {
     let logger = Logger(label: "poplar")
     let threadPool = NIOThreadPool(numberOfThreads: max(4, System.coreCount * 2))
     threadPool.start()
@@ -118,6 +120,10 @@ func runServices(_ make: (NIOThreadPool, Logger) -> [any Service]) async throws 
     let servers = services.map(\.service)
     let reloader = Task {
         for await _ in await UnixSignalsSequence(trapping: .sighup) {
+            if let reload {
+                await reload(servers, logger)
+                continue
+            }
             for server in servers {
                 do {
                     if let node = server as? POP3Server { try await node.reloadTLS() }

@@ -154,12 +154,14 @@ func parseAddress(_ spec: String) throws -> SocketAddress {
     }
 }
 
+/// The level is the process's (`ProcessLogLevel`), so that SIGHUP can change it.
 func bootstrapLogging(level: Logger.Level, json: Bool = false) {
+    ProcessLogLevel.current = level
     LoggingSystem.bootstrap { label in
-        if json { return JSONLogHandler(logLevel: level, label: label) }
+        if json { return ProcessLevelHandler(JSONLogHandler(logLevel: .trace, label: label)) }
         var handler = StreamLogHandler.standardError(label: label)
-        handler.logLevel = level
-        return handler
+        handler.logLevel = .trace
+        return ProcessLevelHandler(handler)
     }
 }
 
@@ -184,16 +186,51 @@ struct NodeCommand: AsyncParsableCommand {
         let (store, _) = try await common.openStore()
         let json = try await ConfigurationRefused.guarding { try jsonLogs(options.logFormat, reader) }
         bootstrapLogging(level: try options.level(reader), json: json)
-        try await runNode(store: store, configuration: nodeConfiguration)
+        let flags = (common: common, options: options)
+        try await runNode(store: store, configuration: nodeConfiguration) {
+            // SIGHUP: the file and the environment read again; the command line's flags still win.
+            let reader = try await flags.common.uncheckedReader()
+            return (try flags.options.configuration(reader), try flags.options.level(reader))
+        }
     }
 }
 
-/// Runs a node until SIGTERM or SIGINT; then it drains and gives every lock back before returning.
-func runNode(store: MailStore, configuration: NodeConfiguration) async throws {
+/// Runs a node until SIGTERM or SIGINT; then it drains and gives every lock back before returning. `reread`: on
+/// SIGHUP, the configuration and log level as they are now (nil: only the certificate is read again).
+func runNode(store: MailStore, configuration: NodeConfiguration,
+             reread: (@Sendable () async throws -> (NodeConfiguration, Logger.Level))? = nil) async throws {
     let metrics = bootstrapMetrics()
-    try await runServices { pool, logger in
+    var reload: (@Sendable ([any Service], Logger) async -> Void)?
+    if let reread {
+        reload = { servers, logger in await reloadNodes(servers, reread, logger) }
+    }
+    try await runServices(reload: reload) { pool, logger in
         [POP3Server(configuration: configuration, store: store, group: MultiThreadedEventLoopGroup.singleton, threadPool: pool, logger: logger,
                     metrics: metrics)]
+    }
+}
+
+/// SIGHUP on a node: applies what can change live and says, in one log line, what changed, what needs a restart and
+/// what could not be applied. A configuration with a mistake changes nothing.
+func reloadNodes(_ servers: [any Service], _ reread: @Sendable () async throws -> (NodeConfiguration, Logger.Level), _ logger: Logger) async {
+    let fresh: NodeConfiguration, level: Logger.Level
+    do {
+        (fresh, level) = try await reread()
+    } catch {
+        logger.error("SIGHUP: configuration not reloaded, nothing changed: \(error)")
+        return
+    }
+    for case let node as POP3Server in servers {
+        var report = await node.reload(fresh)
+        if level != ProcessLogLevel.current {
+            ProcessLogLevel.current = level
+            report.applied.append("log.level")
+        }
+        let applied = report.applied.isEmpty ? "nothing changed" : "applied " + report.applied.joined(separator: ", ")
+        let restart = report.restartNeeded.isEmpty ? "" : "; changed but kept until a restart: " + report.restartNeeded.joined(separator: ", ")
+        let failed = report.failed.isEmpty ? "" : "; not applied: " + report.failed.joined(separator: "; ")
+        let line: Logger.Message = "SIGHUP: configuration reloaded (certificate read again): \(applied)\(restart)\(failed)"
+        report.failed.isEmpty ? logger.notice(line) : logger.error(line)
     }
 }
 

@@ -35,6 +35,34 @@ final class ConnectionLimiterTests: XCTestCase {
         for _ in 0..<1000 { XCTAssertTrue(unlimited.admitAddress("192.0.2.7")) }
     }
 
+    /// SIGHUP: more slots serve the waiting at once; fewer close nobody and hand no slot over until the sessions
+    /// above the new limit have ended; a per-address limit set later counts the connections already open.
+    func testNewLimitsApplyWithoutClosingAnyone() {
+        let limiter = ConnectionLimiter(maxActive: 1, backlog: 5)
+        let resumed = NIOLockedValueBox(0)
+        XCTAssertEqual(limiter.admit { }, .admitted)
+        for _ in 0..<2 { guard case .queued = limiter.admit(resume: { resumed.withLockedValue { $0 += 1 } }) else { return XCTFail("queue") } }
+        limiter.update(maxActive: 3, backlog: 5, perAddress: 0)
+        XCTAssertEqual(resumed.withLockedValue { $0 }, 2, "both waiting connections are served at once")
+        XCTAssertEqual(limiter.activeCount, 3)
+        limiter.update(maxActive: 1, backlog: 5, perAddress: 0)
+        guard case .queued = limiter.admit(resume: { resumed.withLockedValue { $0 += 1 } }) else { return XCTFail("queue") }
+        limiter.release()
+        limiter.release()
+        XCTAssertEqual(resumed.withLockedValue { $0 }, 2, "no slot is handed over while more than the new limit are served")
+        limiter.release()
+        XCTAssertEqual(resumed.withLockedValue { $0 }, 3, "at the limit, the next release hands the slot over")
+        XCTAssertEqual(limiter.activeCount, 1)
+
+        let perAddress = ConnectionLimiter(maxActive: 100, backlog: 0)
+        for _ in 0..<3 { XCTAssertTrue(perAddress.admitAddress("192.0.2.7")) }
+        perAddress.update(maxActive: 100, backlog: 0, perAddress: 2)
+        XCTAssertFalse(perAddress.admitAddress("192.0.2.7"), "the three already open count against the new limit")
+        perAddress.releaseAddress("192.0.2.7")
+        perAddress.releaseAddress("192.0.2.7")
+        XCTAssertTrue(perAddress.admitAddress("192.0.2.7"))
+    }
+
     func testCancelledTicketIsNotResumed() {
         let limiter = ConnectionLimiter(maxActive: 1, backlog: 2)
         XCTAssertEqual(limiter.admit { }, .admitted)

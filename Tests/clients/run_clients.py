@@ -1847,6 +1847,81 @@ def node_from_config_file_and_environment(h, n):
 
 
 @test
+def configuration_reload_on_sighup(h, n):
+    """SIGHUP reads the configuration file again: what can change live (greeting, limits, log level) applies to new
+    connections at once, sessions already open go on, what needs a restart is named and kept; a file with a mistake
+    changes nothing and the node keeps serving."""
+    port, other_port = free_port(), free_port()
+    conf = os.path.join(h.dir, "reload.json")
+
+    def write(greeting, level, listen_port, extra=""):
+        with open(conf, "w") as f:
+            f.write('{"root": "%s", "node": {"id": "reloader"}, "log": {"level": "%s"}, '
+                    '"pop3": {"listen": ["127.0.0.1:%d"], "greeting": "%s", "auth-failure-delay": 0.1%s}}'
+                    % (h.root, level, listen_port, greeting, extra))
+
+    def greeting():
+        c = Raw(port)
+        line = c.line()
+        c.cmd("QUIT")
+        c.close()
+        return line
+
+    def wait_log(text, after):
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            data = open(log_path, "rb").read()[after:]
+            if text.encode() in data:
+                return data.decode(errors="replace")
+            time.sleep(0.1)
+        raise AssertionError(f"no {text!r} in the log: {open(log_path, 'rb').read()[-1500:]!r}")
+
+    write("before reload", "notice", port)
+    log_path = os.path.join(h.dir, "reload.log")
+    proc = subprocess.Popen([h.poplar, "node", "--config", conf], stdout=open(log_path, "ab"), stderr=subprocess.STDOUT,
+                            env={**os.environ, "POPLAR_GUID_FILE": h.guid})
+    try:
+        wait_port(port, proc)
+        assert "before reload" in greeting()
+        holder = login(port, "carol")
+        mark = os.path.getsize(log_path)
+        assert b" login" not in open(log_path, "rb").read(), "notice: logins (info) are not logged yet"
+        write("after reload", "info", other_port, ', "max-bad-commands": 1')
+        proc.send_signal(signal.SIGHUP)
+        line = wait_log("SIGHUP: configuration reloaded", mark)
+        for key in ("pop3.greeting", "pop3.max-bad-commands", "log.level"):
+            assert key in line.split("kept until a restart")[0], (key, line)
+        assert "kept until a restart: pop3.listen" in line, line
+        assert "after reload" in greeting(), "new connections get the new greeting"
+        assert holder.cmd("NOOP").startswith("+OK"), "the session open across the reload goes on"
+        c = Raw(port)
+        c.line()
+        c.cmd("BOGUS")
+        assert c.closed(timeout=5), "max-bad-commands 1 applies to a new connection"
+        mark = os.path.getsize(log_path)
+        other = login(port, "dave")
+        other.cmd("QUIT")
+        wait_log("login", mark)  # info is logged now
+        # the listener stays where it was (a restart moves it)
+        try:
+            socket.create_connection(("127.0.0.1", other_port), timeout=1).close()
+            raise AssertionError("a new listen address needs a restart")
+        except OSError:
+            pass
+        # A mistake in the file: nothing changes, the node goes on serving.
+        with open(conf, "w") as f:
+            f.write('{"pop3": {"greeting": "broken", "idel-timeout": 5}}')
+        mark = os.path.getsize(log_path)
+        proc.send_signal(signal.SIGHUP)
+        line = wait_log("configuration not reloaded, nothing changed", mark)
+        assert "did you mean pop3.idle-timeout" in line, line
+        assert "after reload" in greeting() and proc.poll() is None
+        assert holder.cmd("QUIT").startswith("+OK")
+    finally:
+        stop(proc)
+
+
+@test
 def poplar_dev_serves_demo_mailbox(h, n):
     work = tempfile.mkdtemp(dir=h.dir)
     port, tls = free_port(), free_port()

@@ -73,7 +73,10 @@ public final class AuthPenalty: Sendable {
         case refuse
     }
 
-    public let policy: Policy
+    /// Replaced on SIGHUP (`update(policy:)`); a check under way keeps reading the one it began with at most
+    /// between two of its steps.
+    public var policy: Policy { policyBox.withLock { $0 } }
+    private let policyBox: Mutex<Policy>
     let store: MailStore
     /// This node's reservations, so that its own concurrent checks from one network queue even between two writes
     /// of the shared record.
@@ -83,8 +86,11 @@ public final class AuthPenalty: Sendable {
 
     public init(store: MailStore, policy: Policy) {
         self.store = store
-        self.policy = policy
+        self.policyBox = Mutex(policy)
     }
+
+    /// SIGHUP: a new failure delay, maximum or exempt networks for the checks that begin from now on.
+    public func update(policy: Policy) { policyBox.withLock { $0 = policy } }
 
     /// The network a peer is counted in: its /32 or /64, nil when exempt (or not an IP peer).
     public func network(of peer: SocketAddress?) -> String? {

@@ -34,10 +34,16 @@ public final class HealthHandler: ChannelInboundHandler {
     /// Binds a health listener.
     /// `allowed`: the networks whose peers are served; anyone else is closed before a byte is read.
     public static func bind(_ address: SocketAddress, group: EventLoopGroup, probe: Probe, allowed: TrustedNetworks) async throws -> Channel {
+        try await bind(address, group: group, probe: probe, allowed: { allowed })
+    }
+
+    /// `allowed` is asked at each connection (it changes on SIGHUP).
+    public static func bind(_ address: SocketAddress, group: EventLoopGroup, probe: Probe,
+                            allowed: @escaping @Sendable () -> TrustedNetworks) async throws -> Channel {
         try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
-                if allowed.refuse(channel) { return channel.eventLoop.makeSucceededVoidFuture() }
+                if allowed().refuse(channel) { return channel.eventLoop.makeSucceededVoidFuture() }
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
                     try channel.pipeline.syncOperations.addHandler(HealthHandler(probe: probe))

@@ -1,0 +1,56 @@
+import NIOCore
+import ServerSupport
+
+/// SIGHUP on a node: certificates, and every setting that can change while sessions run.
+extension POP3Server {
+    /// SIGHUP: reads the certificate and key again. Sessions already in TLS keep theirs; a file that does not load
+    /// leaves the old certificate in place, and the error says why.
+    public func reloadTLS() async throws {
+        guard let tls = state.withLockedValue({ $0.shared?.tls }) else { return }
+        try await threadPool.runIfActive { try tls.reload() }
+        logger.notice("TLS certificate and key reloaded from \(tls.certificatePath)")
+    }
+
+    /// What a reload did, by configuration key.
+    public struct ReloadReport: Sendable, Equatable {
+        /// Now in force for new connections and logins.
+        public var applied: [String] = []
+        /// Changed in the file but kept as started: they need a restart.
+        public var restartNeeded: [String] = []
+        /// Could not be applied, with why (a certificate that does not load); the old value stays.
+        public var failed: [String] = []
+    }
+
+    /// SIGHUP: takes the live settings of `fresh` (the configuration read again, `NodeConfiguration.reloadChanges`)
+    /// without dropping a session; the certificate and key are read again in any case (a renewal under the same
+    /// name). Nothing is half-applied: a certificate that does not load keeps every TLS setting as it was.
+    public func reload(_ fresh: NodeConfiguration) async -> ReloadReport {
+        let old = configuration
+        let changes = fresh.reloadChanges(from: old)
+        var report = ReloadReport(applied: changes.live, restartNeeded: changes.restart)
+        var next = fresh.applyingLiveSettings(to: old)
+        let shared = state.withLockedValue { $0.shared }
+        if let tls = shared?.tls, let certificatePath = next.certificatePath, let privateKeyPath = next.privateKeyPath {
+            let policy = next.tlsPolicy
+            do {
+                try await threadPool.runIfActive { try tls.reload(certificatePath: certificatePath, privateKeyPath: privateKeyPath, policy: policy) }
+            } catch {
+                report.failed.append("tls: the new certificate or key was not loaded, the old ones and the old TLS settings stay in use: \(error)")
+                report.applied.removeAll { $0.hasPrefix("tls.") }
+                next.certificatePath = old.certificatePath
+                next.privateKeyPath = old.privateKeyPath
+                next.tlsPolicy = old.tlsPolicy
+            }
+        }
+        live.withLockedValue { $0 = next }
+        shared?.limiter.update(maxActive: next.maxConnections, backlog: next.backlog, perAddress: next.maxConnectionsPerAddress)
+        if let penalty = shared?.authenticator.penalty {
+            var policy = penalty.policy
+            policy.base = Double(next.authFailureDelay.nanoseconds) / 1e9
+            policy.maximum = next.authPenaltyMaximum
+            policy.exempt = next.authPenaltyExempt
+            penalty.update(policy: policy)
+        }
+        return report
+    }
+}
