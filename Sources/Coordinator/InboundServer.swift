@@ -15,7 +15,9 @@ import SharedStore
 public final class InboundServer: Service, @unchecked Sendable {
     // @unchecked Sendable: every stored property is immutable and Sendable, or a lock (`lease`, `connections`).
     final class Shared: @unchecked Sendable {
-        let configuration: CoordinatorConfiguration
+        /// The coordinator's configuration as of now: SIGHUP replaces its live settings (`InboundServer.reload`).
+        var configuration: CoordinatorConfiguration { live.withLockedValue { $0 } }
+        let live: NIOLockedValueBox<CoordinatorConfiguration>
         let delivery: InboundDelivery
         let threadPool: NIOThreadPool
         /// The certificate and key for STARTTLS, replaced on SIGHUP (`reloadTLS`).
@@ -35,8 +37,14 @@ public final class InboundServer: Service, @unchecked Sendable {
             connections.forEach { ($0.session as? InboundSession)?.requestShutdown(force: force) }
         }
 
-        init(configuration: CoordinatorConfiguration, delivery: InboundDelivery, threadPool: NIOThreadPool, tls: ReloadableTLSContext?, logger: Logger) {
-            self.configuration = configuration
+        convenience init(configuration: CoordinatorConfiguration, delivery: InboundDelivery, threadPool: NIOThreadPool,
+                         tls: ReloadableTLSContext?, logger: Logger) {
+            self.init(live: NIOLockedValueBox(configuration), delivery: delivery, threadPool: threadPool, tls: tls, logger: logger)
+        }
+
+        init(live: NIOLockedValueBox<CoordinatorConfiguration>, delivery: InboundDelivery, threadPool: NIOThreadPool, tls: ReloadableTLSContext?,
+             logger: Logger) {
+            self.live = live
             self.delivery = delivery
             self.threadPool = threadPool
             self.tls = tls
@@ -44,15 +52,17 @@ public final class InboundServer: Service, @unchecked Sendable {
         }
     }
 
-    public let configuration: CoordinatorConfiguration
+    /// As started, with the live settings of the last SIGHUP (`reload`).
+    public var configuration: CoordinatorConfiguration { live.withLockedValue { $0 } }
+    let live: NIOLockedValueBox<CoordinatorConfiguration>
     public let store: MailStore
     private let group: EventLoopGroup
-    private let threadPool: NIOThreadPool
-    private let logger: Logger
+    let threadPool: NIOThreadPool
+    let logger: Logger
     private let channels = NIOLockedValueBox<[Channel]>([])
     private let pickupTask = NIOLockedValueBox<RepeatedTask?>(nil)
     private let leaseTask = NIOLockedValueBox<RepeatedTask?>(nil)
-    private let sharedState = NIOLockedValueBox<Shared?>(nil)
+    let sharedState = NIOLockedValueBox<Shared?>(nil)
     /// How long transactions in progress may finish at shutdown.
     public static let drainTime: TimeAmount = .seconds(10)
     public private(set) var lmtpAddresses: [SocketAddress] = []
@@ -66,7 +76,7 @@ public final class InboundServer: Service, @unchecked Sendable {
     public init(configuration: CoordinatorConfiguration, store: MailStore, group: EventLoopGroup, threadPool: NIOThreadPool, logger: Logger,
                 metrics: (@Sendable () -> [UInt8])? = nil) {
         self.metrics = metrics
-        self.configuration = configuration
+        self.live = NIOLockedValueBox(configuration)
         self.store = store
         self.group = group
         self.threadPool = threadPool
@@ -74,6 +84,7 @@ public final class InboundServer: Service, @unchecked Sendable {
     }
 
     public func start() async throws {
+        let configuration = self.configuration, live = self.live
         var tls: ReloadableTLSContext?
         if let cert = configuration.certificatePath, let key = configuration.privateKeyPath {
             let policy = configuration.tlsPolicy
@@ -83,11 +94,12 @@ public final class InboundServer: Service, @unchecked Sendable {
         }
         let recipients = RecipientResolver(store: store, directory: configuration.recipientDirectory, autocreate: configuration.autocreate)
         let delivery = InboundDelivery(store: store, hostname: configuration.hostname, recipients: recipients)
-        let shared = Shared(configuration: configuration, delivery: delivery, threadPool: threadPool, tls: tls, logger: logger)
+        let shared = Shared(live: live, delivery: delivery, threadPool: threadPool, tls: tls, logger: logger)
+        let mtaNetworks: @Sendable () -> TrustedNetworks = { live.withLockedValue { $0.mtaNetworks } }
         sharedState.withLockedValue { $0 = shared }
         let smtpOptions = InboundSession.connectionOptions(configuration)
         for address in configuration.lmtpListen {
-            lmtpAddresses.append(try await bind(address, allowed: configuration.mtaNetworks) {
+            lmtpAddresses.append(try await bind(address, allowed: mtaNetworks) {
                 let session = InboundSession(shared: shared, mode: .lmtp)
                 return LineConnection(session: session, id: session.sessionID, options: smtpOptions, registry: shared.connections)
             })
@@ -100,7 +112,7 @@ public final class InboundServer: Service, @unchecked Sendable {
         }
         let socketmapOptions = SocketmapSession.connectionOptions(configuration)
         for address in configuration.socketmapListen {
-            socketmapAddresses.append(try await bind(address, allowed: configuration.mtaNetworks) {
+            socketmapAddresses.append(try await bind(address, allowed: mtaNetworks) {
                 LineConnection(session: SocketmapSession(shared: shared), id: "socketmap", options: socketmapOptions)
             })
         }
@@ -112,7 +124,7 @@ public final class InboundServer: Service, @unchecked Sendable {
             active: { shared.isActive },
             metrics: metrics)
         for address in configuration.httpListen {
-            let channel = try await HealthHandler.bind(address, group: group, probe: probe, allowed: configuration.mtaNetworks)
+            let channel = try await HealthHandler.bind(address, group: group, probe: probe, allowed: mtaNetworks)
             channels.withLockedValue { $0.append(channel) }
             httpAddresses.append(channel.localAddress!)
         }
@@ -132,7 +144,7 @@ public final class InboundServer: Service, @unchecked Sendable {
         }
         self.leaseTask.withLockedValue { $0 = leaseTask }
         if configuration.pickupInterval > .zero {
-            let pickup = PickupFolder(delivery: delivery, maxMessageSize: configuration.maxMessageSize, logger: logger)
+            let pickup = PickupFolder(delivery: delivery, maxMessageSize: { live.withLockedValue { $0.maxMessageSize } }, logger: logger)
             try await threadPool.runIfActive { try pickup.ensureFolders() }
             let pool = threadPool
             let logger = self.logger
@@ -184,25 +196,18 @@ public final class InboundServer: Service, @unchecked Sendable {
         threadPool.submit { _ in try? held.release() }
     }
 
-    /// SIGHUP: reads the certificate and key again; a file that does not load leaves the old one in place.
-    public func reloadTLS() async throws {
-        guard let tls = sharedState.withLockedValue({ $0 })?.tls else { return }
-        try await threadPool.runIfActive { try tls.reload() }
-        logger.notice("TLS certificate and key reloaded from \(tls.certificatePath)")
-    }
-
     /// Active or standing by (for tests and the log).
     public var isActive: Bool { sharedState.withLockedValue { $0 }?.isActive ?? false }
 
     /// `allowed`: nil serves anyone (SMTP); else a peer outside the networks is closed before the greeting.
-    private func bind(_ address: SocketAddress, allowed: TrustedNetworks? = nil, _ make: @escaping @Sendable () -> ChannelHandler) async throws -> SocketAddress {
+    private func bind(_ address: SocketAddress, allowed: (@Sendable () -> TrustedNetworks)? = nil, _ make: @escaping @Sendable () -> ChannelHandler) async throws -> SocketAddress {
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.autoRead, value: false)
             .childChannelOption(.writeBufferWaterMark, value: ConnectionLimits.writeBufferWaterMark)
             .childChannelInitializer { channel in
-                if let allowed, allowed.refuse(channel) {
+                if let allowed, allowed().refuse(channel) {
                     Counter(label: "poplar_coordinator_connections_refused_total", dimensions: [("reason", "network")]).increment()
                     return channel.eventLoop.makeSucceededVoidFuture()
                 }

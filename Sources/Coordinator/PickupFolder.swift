@@ -13,14 +13,19 @@ public struct PickupFolder: Sendable {
     public static let badmail = try! StorePath([".poplar", "badmail"])
     /// The envelope header block is bounded; a larger one is bad mail.
     static let maxEnvelopeBytes = 64 * 1024
-    /// Files larger than this are bad mail.
-    public let maxMessageSize: Int
+    /// Files larger than this are bad mail (the coordinator's limit, which SIGHUP may change).
+    public var maxMessageSize: Int { limit() }
+    private let limit: @Sendable () -> Int
     public let delivery: InboundDelivery
     public let logger: Logger
 
     public init(delivery: InboundDelivery, maxMessageSize: Int, logger: Logger) {
+        self.init(delivery: delivery, maxMessageSize: { maxMessageSize }, logger: logger)
+    }
+
+    public init(delivery: InboundDelivery, maxMessageSize: @escaping @Sendable () -> Int, logger: Logger) {
         self.delivery = delivery
-        self.maxMessageSize = maxMessageSize
+        self.limit = maxMessageSize
         self.logger = logger
     }
 

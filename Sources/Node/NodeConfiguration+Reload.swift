@@ -1,4 +1,5 @@
 import NIOCore
+import ServerSupport
 
 /// SIGHUP: which settings a running node takes from a configuration read again, and which need a restart.
 extension NodeConfiguration {
@@ -6,10 +7,8 @@ extension NodeConfiguration {
     /// once (sessions already open keep their timeouts until their next state); `restart` are kept as they were and
     /// need the node restarted (listeners, the node's name, the account directory, the registry's rhythm).
     public func reloadChanges(from old: NodeConfiguration) -> (live: [String], restart: [String]) {
-        var live: [String] = [], restart: [String] = []
-        func note(_ key: String, _ changed: Bool, liveChange: Bool = true) {
-            if changed { liveChange ? live.append(key) : restart.append(key) }
-        }
+        var changes = ReloadReport.Changes()
+        func note(_ key: String, _ changed: Bool, liveChange: Bool = true) { changes.note(key, changed, live: liveChange) }
         note("pop3.idle-timeout", idleTimeout != old.idleTimeout)
         note("pop3.auth-idle-timeout", authorizationIdleTimeout != old.authorizationIdleTimeout)
         note("pop3.login-timeout", loginTimeout != old.loginTimeout)
@@ -43,7 +42,7 @@ extension NodeConfiguration {
         note("node.id", nodeID != old.nodeID, liveChange: false)
         note("node.registry-interval", registryInterval != old.registryInterval, liveChange: false)
         note("auth.*", auth != old.auth, liveChange: false)
-        return (live, restart)
+        return (changes.live, changes.restart)
     }
 
     /// `old` with this configuration's live settings taken over and every restart-only one left as it was: what a

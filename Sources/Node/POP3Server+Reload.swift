@@ -11,16 +11,6 @@ extension POP3Server {
         logger.notice("TLS certificate and key reloaded from \(tls.certificatePath)")
     }
 
-    /// What a reload did, by configuration key.
-    public struct ReloadReport: Sendable, Equatable {
-        /// Now in force for new connections and logins.
-        public var applied: [String] = []
-        /// Changed in the file but kept as started: they need a restart.
-        public var restartNeeded: [String] = []
-        /// Could not be applied, with why (a certificate that does not load); the old value stays.
-        public var failed: [String] = []
-    }
-
     /// SIGHUP: takes the live settings of `fresh` (the configuration read again, `NodeConfiguration.reloadChanges`)
     /// without dropping a session; the certificate and key are read again in any case (a renewal under the same
     /// name). Nothing is half-applied: a certificate that does not load keeps every TLS setting as it was.

@@ -32,6 +32,12 @@ struct CoordinatorOptions: ParsableArguments {
     @Option(name: .customLong("log-level")) var logLevel: String?
     @Option(name: .customLong("log-format"), help: "text or json (config log.format; default text).") var logFormat: String?
 
+    func level(_ reader: ConfigReader) throws -> Logger.Level {
+        let text = logLevel ?? reader.string(forKey: "log.level") ?? "info"
+        guard let level = Logger.Level(rawValue: text) else { throw UserError("unknown log level \(text)") }
+        return level
+    }
+
     func configuration(_ reader: ConfigReader) throws -> CoordinatorConfiguration {
         var c = CoordinatorConfiguration()
         c.lmtpListen = try (!lmtp.isEmpty ? lmtp : reader.stringArray(forKey: "coordinator.lmtp") ?? ["127.0.0.1:24"]).map(parseAddress)
@@ -92,12 +98,22 @@ struct CoordinatorCommand: AsyncParsableCommand {
             configuration.recipientDirectory = DirectoryRecipients(backend: backend)
             configuration.autocreate = auth.autocreate
         }
-        let level = Logger.Level(rawValue: options.logLevel ?? reader.string(forKey: "log.level") ?? "info") ?? .info
+        let level = try await ConfigurationRefused.guarding { try options.level(reader) }
         let json = try await ConfigurationRefused.guarding { try jsonLogs(options.logFormat, reader) }
         bootstrapLogging(level: level, json: json)
         defer { store.releaseDeliverySlot() }
         let metrics = bootstrapMetrics()
-        try await runServices { pool, logger in
+        let flags = (common: common, options: options), directory = (configuration.recipientDirectory, configuration.autocreate)
+        let reread: @Sendable () async throws -> (CoordinatorConfiguration, Logger.Level) = {
+            // SIGHUP: the file and the environment read again; the command line's flags still win.
+            let reader = try await flags.common.uncheckedReader()
+            var fresh = try flags.options.configuration(reader)
+            (fresh.recipientDirectory, fresh.autocreate) = directory
+            return (fresh, try flags.options.level(reader))
+        }
+        try await runServices(reload: { servers, logger in
+            await reloadServers(servers, reread, logger) { server, fresh in await (server as? InboundServer)?.reload(fresh) }
+        }) { pool, logger in
             [InboundServer(configuration: configuration, store: store, group: MultiThreadedEventLoopGroup.singleton, threadPool: pool, logger: logger,
                            metrics: metrics)]
         }

@@ -202,7 +202,9 @@ func runNode(store: MailStore, configuration: NodeConfiguration,
     let metrics = bootstrapMetrics()
     var reload: (@Sendable ([any Service], Logger) async -> Void)?
     if let reread {
-        reload = { servers, logger in await reloadNodes(servers, reread, logger) }
+        reload = { servers, logger in
+            await reloadServers(servers, reread, logger) { server, fresh in await (server as? POP3Server)?.reload(fresh) }
+        }
     }
     try await runServices(reload: reload) { pool, logger in
         [POP3Server(configuration: configuration, store: store, group: MultiThreadedEventLoopGroup.singleton, threadPool: pool, logger: logger,
@@ -210,26 +212,25 @@ func runNode(store: MailStore, configuration: NodeConfiguration,
     }
 }
 
-/// SIGHUP on a node: applies what can change live and says, in one log line, what changed, what needs a restart and
-/// what could not be applied. A configuration with a mistake changes nothing.
-func reloadNodes(_ servers: [any Service], _ reread: @Sendable () async throws -> (NodeConfiguration, Logger.Level), _ logger: Logger) async {
-    let fresh: NodeConfiguration, level: Logger.Level
+/// SIGHUP: reads the configuration again and hands it to each server that takes it (`apply`); one log line per
+/// server says what changed, what needs a restart and what could not be applied. A configuration with a mistake
+/// changes nothing.
+func reloadServers<C: Sendable>(_ servers: [any Service], _ reread: @Sendable () async throws -> (C, Logger.Level), _ logger: Logger,
+                                apply: (any Service, C) async -> ReloadReport?) async {
+    let fresh: C, level: Logger.Level
     do {
         (fresh, level) = try await reread()
     } catch {
         logger.error("SIGHUP: configuration not reloaded, nothing changed: \(error)")
         return
     }
-    for case let node as POP3Server in servers {
-        var report = await node.reload(fresh)
+    for server in servers {
+        guard var report = await apply(server, fresh) else { continue }
         if level != ProcessLogLevel.current {
             ProcessLogLevel.current = level
             report.applied.append("log.level")
         }
-        let applied = report.applied.isEmpty ? "nothing changed" : "applied " + report.applied.joined(separator: ", ")
-        let restart = report.restartNeeded.isEmpty ? "" : "; changed but kept until a restart: " + report.restartNeeded.joined(separator: ", ")
-        let failed = report.failed.isEmpty ? "" : "; not applied: " + report.failed.joined(separator: "; ")
-        let line: Logger.Message = "SIGHUP: configuration reloaded (certificate read again): \(applied)\(restart)\(failed)"
+        let line: Logger.Message = "SIGHUP: configuration reloaded (certificate read again): \(report.summary)"
         report.failed.isEmpty ? logger.notice(line) : logger.error(line)
     }
 }

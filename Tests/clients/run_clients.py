@@ -2007,13 +2007,13 @@ def readme_commands_work_as_written(h, n):
     assert b"quota: 524288000 bytes" in shown.stdout, shown
 
 
-def start_coordinator(h, *extra, name="coord", cid=None):
+def start_coordinator(h, *extra, name="coord", cid=None, log_level="warning"):
     lmtp, smtp, sm = free_port(), free_port(), free_port()
     log = open(os.path.join(h.dir, f"{name}.log"), "ab")
     ident = ["--coordinator-id", cid] if cid else []
     proc = subprocess.Popen([h.poplar, "coordinator", "--root", h.root, "--guid-file", h.guid, "--lmtp", f"127.0.0.1:{lmtp}",
                              "--smtp", f"127.0.0.1:{smtp}", "--socketmap", f"127.0.0.1:{sm}", "--hostname", "mx.poplar.test",
-                             "--cert", h.cert, "--key", h.key, "--pickup-interval", "0.2", "--log-level", "warning", *ident, *extra],
+                             "--cert", h.cert, "--key", h.key, "--pickup-interval", "0.2", "--log-level", log_level, *ident, *extra],
                             stdout=log, stderr=log)
     wait_port(lmtp, proc)
     return {"proc": proc, "lmtp": lmtp, "smtp": smtp, "socketmap": sm}
@@ -2083,6 +2083,66 @@ def lmtp_and_smtp_with_python_smtplib_and_swaks(h, n):
             assert m.startswith(b"Return-Path: <s@e.test>\r\nReceived: from "), m[:200]
             assert m.endswith(b"\r\n" + body), m[-120:]
         assert b"via swaks" in got[2] and b"via swaks lmtp" in got[3]
+    finally:
+        stop(c["proc"])
+
+
+@test
+def coordinator_reload_on_sighup(h, n):
+    """A coordinator's SIGHUP: a new message size limit and MTA networks apply to the next transaction and
+    connection; a listener change waits for a restart and is named; a file with a mistake changes nothing."""
+    conf = os.path.join(h.dir, "coord-reload.json")
+
+    def write(size, networks="127.0.0.0/8,::1", extra=""):
+        with open(conf, "w") as f:
+            f.write('{"coordinator": {"max-message-size": "%s", "mta-networks": "%s"%s}, "log": {"level": "notice"}}'
+                    % (size, networks, extra))
+
+    def send(body):
+        l = smtplib.LMTP("127.0.0.1", c["lmtp"], timeout=10)
+        try:
+            return l.sendmail("s@e.test", [f"dave@{DOMAIN}"], body)
+        finally:
+            l.close()
+
+    write("2K")
+    c = start_coordinator(h, "--config", conf, name="coord-reload", log_level="notice")
+    log_path = os.path.join(h.dir, "coord-reload.log")
+    big = b"Subject: big\r\n\r\n" + b"x" * 70 + (b"\r\n" + b"y" * 70) * 60 + b"\r\n"
+    try:
+        try:
+            send(big)
+            raise AssertionError("4 KB passed a 2K limit")
+        except (smtplib.SMTPDataError, smtplib.SMTPSenderRefused) as e:  # smtplib declares SIZE=, refused at MAIL
+            assert e.smtp_code == 552, e
+        mark = os.path.getsize(log_path)
+        write("1M", extra=', "spool": "%s"' % tempfile.mkdtemp(dir=h.dir))
+        c["proc"].send_signal(signal.SIGHUP)
+        deadline = time.time() + 15
+        while b"SIGHUP: configuration reloaded" not in open(log_path, "rb").read()[mark:] and time.time() < deadline:
+            time.sleep(0.1)
+        line = open(log_path, "rb").read()[mark:].decode(errors="replace")
+        assert "applied coordinator.max-message-size" in line and "kept until a restart: coordinator.spool" in line, repr(line)
+        assert send(big) == {}, "the new limit applies to the next transaction"
+        # MTA networks narrowed to another network: loopback is closed before the greeting from now on.
+        write("1M", networks="192.0.2.0/24")
+        mark = os.path.getsize(log_path)
+        c["proc"].send_signal(signal.SIGHUP)
+        deadline = time.time() + 15
+        while b"coordinator.mta-networks" not in open(log_path, "rb").read()[mark:] and time.time() < deadline:
+            time.sleep(0.1)
+        sock = socket.create_connection(("127.0.0.1", c["lmtp"]), timeout=10)
+        assert sock.recv(100) == b"", "a peer outside the MTA networks gets no greeting"
+        sock.close()
+        with open(conf, "w") as f:
+            f.write('{"coordinator": {"max-mesage-size": "1M"}}')
+        mark = os.path.getsize(log_path)
+        c["proc"].send_signal(signal.SIGHUP)
+        deadline = time.time() + 15
+        while b"nothing changed" not in open(log_path, "rb").read()[mark:] and time.time() < deadline:
+            time.sleep(0.1)
+        assert b"configuration not reloaded, nothing changed" in open(log_path, "rb").read()[mark:]
+        assert c["proc"].poll() is None
     finally:
         stop(c["proc"])
 
