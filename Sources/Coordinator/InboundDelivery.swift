@@ -52,8 +52,11 @@ public final class InboundDelivery: Sendable {
     /// One copy per recipient, each durable (tmp, fsync, link, directory fsync) before its reply is made.
     /// `atomic` (SMTP, one reply for all): if any recipient fails, the copies already written are taken back
     /// and the failure is the answer, so the sender's retry cannot duplicate.
-    public func deliver(_ envelope: SMTPEnvelope, spool: Spool, client: String, via protocolName: String, atomic: Bool) -> [SMTPReply] {
-        let id = (try? store.messageNamer().next()) ?? String(UInt64.random(in: 0...UInt64.max))
+    /// `id` names the transaction in the Received header and in each "delivered" reply (the session's id and the
+    /// transaction's number, so that the MTA's log, the message and Poplar's log lead to each other).
+    public func deliver(_ envelope: SMTPEnvelope, spool: Spool, client: String, via protocolName: String, atomic: Bool,
+                        id: String? = nil) -> [SMTPReply] {
+        let id = id ?? (try? store.messageNamer().next()) ?? String(UInt64.random(in: 0...UInt64.max))
         let header = traceHeader(envelope: envelope, client: client, via: protocolName, id: id)
         var replies: [SMTPReply] = []
         var delivered: [(MailboxAddress, MessageInfo)] = []
@@ -62,7 +65,7 @@ public final class InboundDelivery: Sendable {
                 let address = try MailboxAddress(parsing: recipient)
                 let info = try deliverCopy(to: address, header: header, spool: spool)
                 delivered.append((address, info))
-                replies.append(SMTPReply(250, "2.0.0", "<\(recipient)> delivered"))
+                replies.append(SMTPReply(250, "2.0.0", "<\(recipient)> delivered as \(id)"))
             } catch let error as StoreError {
                 replies.append(Self.reply(for: error))
             } catch {

@@ -28,6 +28,8 @@ final class InboundSession: LineSession {
     var flushInFlight = false
 
     let sessionID = String(UInt64.random(in: 0...UInt64.max), radix: 36)
+    /// Transactions delivered on this connection: the n-th is "<sessionID>.<n>" in its replies and Received header.
+    var transactions = 0
 
     init(shared: InboundServer.Shared, mode: SMTPMode) {
         self.shared = shared
@@ -112,11 +114,11 @@ final class InboundSession: LineSession {
         case .none:
             break
         case .send(let reply):
-            connection?.write(reply.encoded())
+            connection?.write(tagged(reply).encoded())
         case .sendAll(let replies):
-            connection?.write(replies.flatMap { $0.encoded() })
+            connection?.write(replies.flatMap { tagged($0).encoded() })
         case .sendAndClose(let reply):
-            connection?.writeAndClose(reply.encoded())
+            connection?.writeAndClose(tagged(reply).encoded())
         case .checkRecipient(let address, let size):
             offload({ [delivery = shared.delivery] in delivery.check(recipient: address, declaredSize: size) }) { session, reply in
                 if !reply.isPositive { Counter(label: "poplar_delivery_rcpt_refused_total", dimensions: [("code", "\(reply.code)")]).increment() }
@@ -149,17 +151,29 @@ final class InboundSession: LineSession {
         }
         let atomic = mode == .smtp
         let client = self.client, proto = mode == .lmtp ? "LMTP" : "ESMTP"
+        transactions += 1
+        let id = "\(sessionID).\(transactions)"
         offload({ [delivery = shared.delivery] () -> [SMTPReply] in
             defer { spool.close() }
-            return delivery.deliver(envelope, spool: spool, client: client, via: proto, atomic: atomic)
+            return delivery.deliver(envelope, spool: spool, client: client, via: proto, atomic: atomic, id: id)
         }) { session, replies in
             for reply in replies {
                 Counter(label: "poplar_deliveries_total", dimensions: [("result", reply.isPositive ? "delivered" : "\(reply.code)")]).increment()
             }
-            session.logger.info("delivered", metadata: ["smtp.recipients": .stringConvertible(replies.count),
+            session.logger.info("delivered", metadata: ["smtp.id": .string(id), "smtp.recipients": .stringConvertible(replies.count),
                                                          "smtp.accepted": .stringConvertible(replies.filter(\.isPositive).count)])
             session.perform(session.machine.deliveryCompleted(replies))
         }
+    }
+
+    /// A temporary failure on this side (421, 451) names the session, as every log line of the session does
+    /// (`session=`): the MTA logs the reply, and the reply leads to Poplar's log.
+    func tagged(_ reply: SMTPReply) -> SMTPReply {
+        guard reply.code == 421 || reply.code == 451, var last = reply.lines.last else { return reply }
+        last += " (session \(sessionID))"
+        var tagged = reply
+        tagged.lines[tagged.lines.count - 1] = last
+        return tagged
     }
 
     /// Runs `work` on the thread pool while the connection reads nothing more; `then` runs back on the event loop. A

@@ -11,7 +11,7 @@ extension POP3Session {
         guard let connection, let loop = connection.eventLoop, let session = mailbox,
             let info = session.messages.first(where: { $0.uidl == message.uidl })
         else {
-            connection?.write(POP3Response.err(.sysTemp, "message unavailable").encoded())
+            connection?.write(tagged(.err(.sysTemp, "message unavailable")).encoded())
             return
         }
         connection.hold()
@@ -35,7 +35,7 @@ extension POP3Session {
                 // Nothing sent yet: the client gets a proper error and the session goes on.
                 this.logger.warning("cannot open message: \(error)")
                 let text = (error as? StoreError).map(Authenticator.temporaryText) ?? "message unavailable"
-                this.connection?.write(POP3Response.err(.sysTemp, text).encoded())
+                this.connection?.write(this.tagged(.err(.sysTemp, text)).encoded())
                 this.workFinished()
             case .success(let opened):
                 let header: POP3Response = topBodyLines == nil ? .ok("\(message.size) octets") : .ok("top of message follows")

@@ -81,7 +81,7 @@ final class POP3Session: LineSession {
             guard shared.limiter.admitAddress(address) else {
                 Counter(label: "poplar_pop3_connections_refused_total").increment()
                 logger.notice("connection refused: \(shared.limiter.perAddress) connections from this address are open")
-                connection.writeAndClose(POP3Response.err(.sysTemp, "too many connections from your address, try again later").encoded())
+                connection.writeAndClose(tagged(.err(.sysTemp, "too many connections from your address, try again later")).encoded())
                 return
             }
             countedAddress = address
@@ -104,7 +104,7 @@ final class POP3Session: LineSession {
         case .refused:
             Counter(label: "poplar_pop3_connections_refused_total").increment()
             logger.notice("connection refused: session slots and backlog full")
-            connection.writeAndClose(POP3Response.err(.sysTemp, "too many connections, try again later").encoded())
+            connection.writeAndClose(tagged(.err(.sysTemp, "too many connections, try again later")).encoded())
         }
     }
 
@@ -228,9 +228,9 @@ final class POP3Session: LineSession {
         case .none:
             break
         case .send(let response):
-            connection?.write(response.encoded())
+            connection?.write(tagged(response).encoded())
         case .sendAndClose(let response):
-            connection?.writeAndClose(response.encoded())
+            connection?.writeAndClose(tagged(response).encoded())
         case .authenticate(let credentials):
             authenticate(credentials)
         case .lookupSCRAM(let user):
@@ -323,6 +323,13 @@ final class POP3Session: LineSession {
     static func makeSCRAMNonce() -> String {
         var rng = SystemRandomNumberGenerator()
         return SASLCodec.encode((0..<18).map { _ in UInt8.random(in: 0...255, using: &rng) })
+    }
+
+    /// A failure on the server's side (`[SYS/TEMP]`) names the session, as every log line of the session does
+    /// (`session=`), so that what a user reports leads to the log: "-ERR [SYS/TEMP] … (session 3k9x…)".
+    func tagged(_ response: POP3Response) -> POP3Response {
+        guard case .err(.sysTemp, let text) = response else { return response }
+        return .err(.sysTemp, "\(text) (session \(sessionID))")
     }
 
     static func makeSessionID() -> String {

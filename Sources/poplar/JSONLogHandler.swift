@@ -11,7 +11,7 @@ struct JSONLogHandler: LogHandler {
     let label: String
 
     static let renamed = ["pop3.session": "session", "pop3.peer": "client", "pop3.mailbox": "mailbox",
-                          "smtp.session": "session", "smtp.peer": "client", "smtp.protocol": "protocol"]
+                          "smtp.session": "session", "smtp.peer": "client", "smtp.protocol": "protocol", "smtp.id": "id"]
 
     subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }

@@ -112,9 +112,9 @@ final class CoordinatorLiveTests: XCTestCase {
         _ = try c.command("DATA")
         fixture.volume.failing.withLockedValue { $0 = true }
         try c.send("Subject: x\r\n\r\nbody\r\n.\r\n")
-        XCTAssertEqual(try c.readLine(), "451 4.3.0 mail store unavailable, try again later")
+        XCTAssertSessionTagged(try c.readLine(), "451 4.3.0 mail store unavailable, try again later")
         _ = try c.command("MAIL FROM:<s@e.test>")
-        XCTAssertEqual(try c.command("RCPT TO:<alice@example.test>"), "451 4.3.0 mail store unavailable, try again later")
+        XCTAssertSessionTagged(try c.command("RCPT TO:<alice@example.test>"), "451 4.3.0 mail store unavailable, try again later")
         fixture.volume.failing.withLockedValue { $0 = false }
         XCTAssertEqual(try fixture.store.mailboxInfo(a).messageCount, 0)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: fixture.directory + "/example.test/P3_alice.mbx/tmp"), [])
@@ -133,7 +133,7 @@ final class CoordinatorLiveTests: XCTestCase {
         _ = try c.command("DATA")
         fixture.volume.diskFull.withLockedValue { $0 = true }
         try c.send("Subject: x\r\n\r\nbody\r\n.\r\n")
-        XCTAssertEqual(try c.readLine(), "451 4.3.0 mail store full, try again later")
+        XCTAssertSessionTagged(try c.readLine(), "451 4.3.0 mail store full, try again later")
         fixture.volume.diskFull.withLockedValue { $0 = false }
         XCTAssertEqual(try fixture.store.mailboxInfo(a).messageCount, 0)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: fixture.directory + "/example.test/P3_alice.mbx/tmp"), [])
@@ -227,7 +227,7 @@ final class CoordinatorLiveTests: XCTestCase {
         try await start()
         let c = try lmtp()
         await server.shutdown()
-        XCTAssertEqual(try c.readLine(), "421 4.3.2 mx.test shutting down, try again later")
+        XCTAssertSessionTagged(try c.readLine(), "421 4.3.2 mx.test shutting down, try again later")
         XCTAssertTrue(c.isClosedByServer())
         server = nil
     }
@@ -254,4 +254,10 @@ final class CoordinatorLiveTests: XCTestCase {
         try fixture.store.addDomain("other.test")
         XCTAssertEqual(try ask("domains other.test"), "13:OK other.test,", "a metabase change is followed at once")
     }
+}
+
+/// A temporary failure on the coordinator's side ends with the session's id: `<expected> (session <id>)`.
+func XCTAssertSessionTagged(_ line: String?, _ expected: String, file: StaticString = #filePath, line number: UInt = #line) {
+    let tagged = (line ?? "").range(of: #"^(.*) \(session [0-9a-z]{1,13}\)$"#, options: .regularExpression) != nil
+    XCTAssertTrue(tagged && (line ?? "").hasPrefix(expected + " (session "), "\(line ?? "nil") is not \(expected) (session …)", file: file, line: number)
 }

@@ -9,6 +9,7 @@ import base64
 import os
 import poplib
 import random
+import re
 import shutil
 import smtplib
 import signal
@@ -2143,6 +2144,49 @@ def coordinator_reload_on_sighup(h, n):
             time.sleep(0.1)
         assert b"configuration not reloaded, nothing changed" in open(log_path, "rb").read()[mark:]
         assert c["proc"].poll() is None
+    finally:
+        stop(c["proc"])
+
+
+@test
+def session_id_in_replies_and_logs(h, n):
+    """One session id leads from what a client or an MTA was told to the log: a node's [SYS/TEMP] reply names the
+    session whose log lines carry it; a coordinator's delivery reply names the transaction (session.n), which is the
+    id in the message's Received header and in the coordinator's log line."""
+    import json as jsonlib
+    node = h.start_node("--max-connections", "1", "--backlog", "0", "--log-format", "json", "--log-level", "notice",
+                        name="sessid")
+    held = Raw(node["port"])
+    assert held.line().startswith("+OK")
+    refused = Raw(node["port"])
+    line = refused.line()
+    m = re.match(r"-ERR \[SYS/TEMP\] too many connections, try again later \(session ([0-9a-z]+)\)$", line)
+    assert m, line
+    held.cmd("QUIT")
+    deadline = time.time() + 10
+    records = []
+    while time.time() < deadline:
+        records = [jsonlib.loads(l) for l in open(os.path.join(h.dir, "sessid.log"), "rb").read().splitlines() if l.startswith(b"{")]
+        if any(r.get("session") == m.group(1) for r in records):
+            break
+        time.sleep(0.1)
+    assert any(r.get("session") == m.group(1) and "refused" in r["msg"] for r in records), records[-5:]
+    h.stop_node(node)
+
+    c = start_coordinator(h, "--log-format", "json", "--log-level", "info", name="coord-sessid")
+    try:
+        l = smtplib.LMTP("127.0.0.1", c["lmtp"], timeout=10)
+        l.ehlo("mta.test")
+        l.mail("s@e.test")
+        l.rcpt(f"dave@{DOMAIN}")
+        code, text = l.data(b"Subject: traced\r\n\r\nbody\r\n")
+        l.quit()
+        m = re.match(rf"2\.0\.0 <dave@{DOMAIN}> delivered as (([0-9a-z]+)\.1)$", text.decode())
+        assert code == 250 and m, (code, text)
+        got = pop_retrieve_all(n["port"], "dave")[-1]
+        assert f" id {m.group(1)};".encode() in got.split(b"\r\n\r\n")[0].replace(b"\r\n\t", b" "), got[:300]
+        records = [jsonlib.loads(l) for l in open(os.path.join(h.dir, "coord-sessid.log"), "rb").read().splitlines() if l.startswith(b"{")]
+        assert any(r.get("id") == m.group(1) and r.get("session") == m.group(2) and r["msg"] == "delivered" for r in records), records[-5:]
     finally:
         stop(c["proc"])
 
