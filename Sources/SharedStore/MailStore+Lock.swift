@@ -79,7 +79,7 @@ extension MailStore {
     ///
     /// `reclaimDeadPredecessor`: a session record of the same holder name whose process is dead on this very machine
     /// (`ProcessIncarnation.isDeadHere`) is taken over at once, without waiting a lease for a process that cannot
-    /// answer (a coordinator restarted after a crash).
+    /// answer (a coordinator or a node restarted after a crash).
     func take(dir: StorePath, record: OwnerRecord, reclaimDeadPredecessor: Bool = false) throws -> LockGrant {
         let lock = try dir.appending(Self.lockName)
         let claim = try dir.appending(Self.privateName(node: record.node))
@@ -170,7 +170,11 @@ extension MailStore {
             guard (try? volume.exists(dir)) == true else { throw error }
             throw Self.refusal(state)
         }
-        if reclaimDeadPredecessor, let holder = try? OwnerRecord(decoding: bytes), holder.kind == .session, holder.node == record.node,
+        // Reclaim at once only under `kcol` or a private name of this node: under another node's private name the
+        // dead record is being stolen right now by a live process, whose name must not be taken from it (found by
+        // the model: a second lock name at that stealer's S4).
+        if reclaimDeadPredecessor, victimName == Self.heldName || victimName.hasPrefix("\(Self.heldName).\(Self.nodeLabel(record.node))."),
+            let holder = try? OwnerRecord(decoding: bytes), holder.kind == .session, holder.node == record.node,
             holder.incarnation?.isDeadHere == true
         {
             return try steal(dir: dir, victim: victim, seen: bytes, state: state, record: record)
@@ -365,10 +369,14 @@ extension MailStore {
     /// error is returned (`releaseAfterFailure`), so a login that fails never leaves the mailbox held for a lease.
     /// `expireBefore`: messages delivered before this time (the domain's EXPIRE) are left out of the snapshot and
     /// deleted with the session's own deletions at UPDATE.
+    ///
+    /// The record names this process (`ProcessIncarnation`), so that a node restarted under the same id after a
+    /// crash takes its dead predecessor's locks back at once instead of waiting a lease (issue 20; the rule is in
+    /// docs/lock-protocol.md, O2, and in the model).
     public func openSession(_ address: MailboxAddress, node: String, session: String, expireBefore: Date? = nil) throws -> MailboxSession {
         let dir = try mailboxDir(address)
-        let record = OwnerRecord(kind: .session, node: node, session: session, since: Date())
-        let grant = try take(dir: dir, record: record)
+        let record = OwnerRecord(kind: .session, node: node, session: session, since: Date(), incarnation: ProcessIncarnation.current)
+        let grant = try take(dir: dir, record: record, reclaimDeadPredecessor: true)
         let held = HeldLock(store: self, dir: dir, owner: record, confirmedAt: grant.confirmedAt)
         do {
             let deadline = grant.confirmedAt + lease.windowNanoseconds

@@ -216,6 +216,35 @@ def kill9_holder_mailbox_served_elsewhere_within_lease_plus_5s(h):
 
 
 @test
+def kill9_then_restart_under_the_same_id_takes_its_locks_back_at_once(h):
+    """kill -9 of a node holding a session, restarted under the same node id: its first login into that mailbox
+    succeeds at once (the lock names the dead process: docs/lock-protocol.md, O2), not [IN-USE] naming itself for
+    a lease. Another node still waits a lease for the same dead holder (it cannot see the process)."""
+    # A first try of a fresh process can only succeed by this rule: the lease rule needs two sightings a lease apart.
+    a = h.start_node(name="phoenix")
+    c = login(a["port"], "dave")
+    assert c.cmd("STAT").startswith("+OK")
+    a["proc"].kill()
+    a["proc"].wait()
+    h.nodes.remove(a)
+    c.close()
+    other = h.start_node(name="bystander")
+    r, err = try_login(other["port"], "dave")
+    assert r is None and err.startswith("-ERR [IN-USE]") and "phoenix" in err, err
+    again = h.start_node(name="phoenix")
+    t0 = time.time()
+    c2, err = try_login(again["port"], "dave")
+    took = time.time() - t0
+    assert c2 is not None, f"the restarted node was refused: {err}"
+    assert c2.cmd("QUIT").startswith("+OK")
+    c2.close()
+    assert h.lock_names("dave") == ["lock"], h.lock_names("dave")
+    h.stop_node(again)
+    h.stop_node(other)
+    print(f"FIGURE restarted node takes its dead predecessor's lock back in {took:.2f} s (first login, lease {LEASE} s)", flush=True)
+
+
+@test
 def sigstop_holder_past_the_lease_deletes_nothing_after_sigcont(h):
     """SIGSTOP the holder for longer than the lease; another node takes over and deletes; SIGCONT: the old
     session deletes nothing (its QUIT is refused or its connection closed)."""

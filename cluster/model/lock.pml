@@ -144,6 +144,14 @@ HIDDEN byte gi, gr;              /* scratch, used only inside d_step / atomic se
 #endif
 #define REFP(q,i) (pend[q] == (i) || hbRec[q] == (i) || takeRec[q] == (i) || obsB[q] == (i))
 
+/* O2's reclaim of a dead predecessor's record: only under `kcol` or one of this
+ * process's own private names (MUT_RECLAIM_FOREIGN_NAME: under any name). */
+#ifndef MUT_RECLAIM_FOREIGN_NAME
+#define RECLAIM_NAME (lockName == KCOL || (lockName >= PRIV(_pid, 0) && lockName < PRIV(_pid, NN)))
+#else
+#define RECLAIM_NAME true
+#endif
+
 /* A rename whose reply may be lost: it happened, and the caller sees an error. */
 #ifdef NOLOSE
 #define LOSE(e) e = 0
@@ -476,6 +484,22 @@ O1: /* O1: list the mailbox, find the one lock name V ... */
     fi;
     printf("p%d O1 reads (", _pid); sayName(lockName); printf(", "); sayRec(lockCont); printf("): ");
     if
+    /* O2, reclaim: a record of this node's own dead predecessor (the code: same node id, and the process the
+     * record names is dead on this machine, ProcessIncarnation.isDeadHere) is stolen at once.  A process here
+     * runs one session at a time and restarts after a crash with no memory, so "a record of process _pid that is
+     * not its current session's" stands for a holder that can take no step any more (its in-flight write and
+     * intent aside, which S4 and S6 handle as for any stale holder).  The model allows this for every earlier
+     * session of the process, more than the code does: what is safe here is safe there.  Only under `kcol` or a
+     * private name of this node: under another's, a live stealer is between its S2 and S5 with that record. */
+    :: lockCont != EMPTY && lockCont != GONE && OWNER(lockCont) == _pid && !rcur[lockCont] && RECLAIM_NAME ->
+       obsV[_pid] = stV[_pid]; obsB[_pid] = lockCont; d_step { canon() };   /* B, for S3's re-check */
+       printf("O2 its own dead predecessor's record: steal at once\n"); goto S1
+#ifdef MUT_RECLAIM_ANY
+    /* mutation: any other process's record is taken for a dead predecessor's (a live holder, paused or not) */
+    :: lockCont != EMPTY && lockCont != GONE && OWNER(lockCont) != _pid ->
+       obsV[_pid] = stV[_pid]; obsB[_pid] = lockCont; d_step { canon() };
+       printf("O2 (mutation) another process's record taken for a dead one: steal at once\n"); goto S1
+#endif
 #ifndef MUT_NEVER_STALE
     :: obsV[_pid] == stV[_pid] && obsB[_pid] == lockCont && obsAge[_pid] >= L ->
        printf("O2 unchanged for a lease: steal\n"); goto S1

@@ -198,6 +198,8 @@ mutations=(
   "MUT_SKIP_R3|late|the quick release R0 (no R3) also after a heartbeat write"
   "MUT_R0_UNGUARDED|safety|the quick release R0 (no R2) also after the window ran out"
   "MUT_NEVER_STALE|liveness|observers never judge a lock stale"
+  "MUT_RECLAIM_ANY|safety|O2's reclaim without the dead-predecessor test: any other holder's record is stolen at once"
+  "MUT_RECLAIM_FOREIGN_NAME|safety|O2's reclaim also under another node's private name (a live stealer's, mid-steal)"
 )
 # Findings: name | spin defines | configuration | what is modelled
 findings=(
