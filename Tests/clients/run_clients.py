@@ -2406,7 +2406,8 @@ def doctor_finds_what_breaks_clusters(h, n):
     """`poplar doctor` against the harness's store, with a configuration naming a certificate: every check ok on a
     healthy root (records of nodes that earlier tests killed are forgotten first, as its advice says), and --json
     holds every check; a GUID file readable by others, a GUID file of another cluster and an expired certificate
-    each give a fail line naming what is wrong, with what to do, and exit code 2."""
+    each give a fail line naming what is wrong, with what to do, and exit code 2; a draining node and a node killed
+    with -9 each give a warning (exit code 1)."""
     import json
     import resource
     checks = ["config", "guid-file", "mail-root", "guid-match", "clock-skew", "registry-silent", "registry-version",
@@ -2508,6 +2509,31 @@ def doctor_finds_what_breaks_clusters(h, n):
     code, out, err = doctor("--cert", os.path.join(ddir, "poplar.json"))
     line, advice = finding(out, "certificate")
     assert code == 2 and line.startswith("fail  ") and "cannot load" in line, (code, out)
+
+    # The registry: a draining node with a session in flight, then a node killed with -9 (its record stays).
+    d = h.start_node("--registry-interval", "0.3", name="doc-drain")
+    try:
+        held = login(d["port"], "dave")
+        assert h.cli("node", "drain", "doc-drain").returncode == 0
+        code, out, err = doctor()
+        line, advice = finding(out, "registry-draining")
+        assert code == 1 and line.startswith("warn  ") and "doc-drain (1 session left)" in line and advice, (code, out)
+        assert held.cmd("QUIT").startswith("+OK")
+        d["proc"].wait(timeout=30)
+    finally:
+        h.stop_node(d)
+    g = h.start_node("--registry-interval", "0.3", name="doc-ghost")
+    g["proc"].kill()
+    g["proc"].wait()
+    h.nodes.remove(g)
+    deadline = time.time() + 30
+    while not any(x["node"] == "doc-ghost" and x["silent"] for x in json.loads(h.cli("cluster", "status", "--json").stdout)["nodes"]):
+        assert time.time() < deadline, "the killed node's record never became silent"
+        time.sleep(0.3)
+    code, out, err = doctor()
+    line, advice = finding(out, "registry-silent")
+    assert code == 1 and line.startswith("warn  ") and "doc-ghost" in line and "poplar cluster forget" in advice, (code, out)
+    h.cli("cluster", "forget", "doc-ghost")
 
 
 def stop_pidfile(path):
