@@ -55,14 +55,14 @@ struct DoctorChecks {
                 return (reader, nil)
             }
         }
-        let where_ = path.map { "\($0): valid" } ?? "no configuration file (--config, POPLAR_CONFIG): defaults and POPLAR_* variables"
+        let source = path ?? "no configuration file (--config, POPLAR_CONFIG): defaults and POPLAR_* variables"
         do {
             let node = try NodeOptions.parse([]).configuration(reader)
             _ = try CoordinatorOptions.parse([]).configuration(reader)
-            add("config", .ok, "\(where_); every value possible for a node and a coordinator")
+            add("config", .ok, "\(path.map { "\($0): valid" } ?? source); every value possible for a node and a coordinator")
             return (reader, node)
         } catch {
-            add("config", .fail, "\(where_), but a node or coordinator would refuse it: \(error)",
+            add("config", .fail, "\(source): a node or a coordinator would refuse it: \(error)",
                 "fix the value (docs/configuration.md), then `poplar config check`")
             return (reader, nil)
         }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Node
 
 /// `poplar doctor`: checks what breaks clusters in practice, from the host it runs on (a node's, with its
 /// configuration), and says for each finding what to do (docs/operations.md, "Doctor"). Exit 0: all ok; 1: a
@@ -37,7 +38,7 @@ struct DoctorCommand: AsyncParsableCommand {
         } else {
             checks.notChecked(["guid-match"] + Self.storeChecks + ["free-space", "free-inodes"], "the mail root did not open")
         }
-        checks.openFiles(maxConnections: node?.maxConnections ?? reader.int(forKey: "pop3.max-connections") ?? 10_000)
+        checks.openFiles(maxConnections: max(1, node?.maxConnections ?? reader.int(forKey: "pop3.max-connections") ?? NodeConfiguration().maxConnections))
         checks.certificate(cert ?? node?.certificatePath ?? reader.string(forKey: "tls.cert"))
 
         let worst = checks.findings.map(\.status).max() ?? .ok
