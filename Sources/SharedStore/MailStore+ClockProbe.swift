@@ -38,3 +38,18 @@ extension MailStore {
         return ClockProbe(skewSeconds: best.skew, uncertaintySeconds: best.roundTrip / 2, roundTripSeconds: sorted[sorted.count / 2])
     }
 }
+
+extension ClockProbe {
+    public enum Verdict: Sendable, Equatable { case ok, warn, fail }
+    /// Past this the clocks are worth fixing, whatever the lease.
+    public static let warnSeconds = 1.0
+
+    /// What the skew is at least: the estimate less its uncertainty (a slow round trip never raises an alarm).
+    public var leastSkewSeconds: Double { max(0, abs(skewSeconds) - uncertaintySeconds) }
+
+    /// `fail` past a quarter of the cluster's lease, `warn` past `warnSeconds`, judged on `leastSkewSeconds`.
+    public func verdict(lease: LockLease) -> Verdict {
+        if leastSkewSeconds > Double(lease.milliseconds) / 4000 { return .fail }
+        return leastSkewSeconds > Self.warnSeconds ? .warn : .ok
+    }
+}

@@ -5,7 +5,6 @@ import SharedStore
 /// The store's checks of `poplar doctor`: the mail root answers, the GUID file matches it, the NAS's clock, the
 /// node registry, free space. A check that needs what an earlier one could not open says so ("not checked").
 extension DoctorChecks {
-    static let skewWarnSeconds = 1.0
     static let spaceWarnPercent = 10.0
     static let spaceFailPercent = 2.0
     static let notChecked = "fix the failures above, then run `poplar doctor` again"
@@ -79,21 +78,20 @@ extension DoctorChecks {
                 "check that this host may write in the mail root (as the nodes must), then run `poplar doctor` again")
             return
         }
-        let lease = Double(store.lease.milliseconds) / 1000
-        let leaseShown = String(format: "%g s", lease)
-        let failAbove = lease / 4
-        // Judged on what the skew is at least: the estimate less its uncertainty.
-        let atLeast = max(0, abs(probe.skewSeconds) - probe.uncertaintySeconds)
-        let shown = String(format: "%+.2f ms (± %.2f ms)", probe.skewSeconds * 1000, probe.uncertaintySeconds * 1000)
+        let leaseShown = String(format: "%g s", Double(store.lease.milliseconds) / 1000)
+        let shown = abs(probe.skewSeconds) < 1
+            ? String(format: "%+.2f ms (± %.2f ms)", probe.skewSeconds * 1000, probe.uncertaintySeconds * 1000)
+            : String(format: "%+.3f s (± %.3f s)", probe.skewSeconds, probe.uncertaintySeconds)
         let numbers = ["skew_ms": Self.ms(probe.skewSeconds), "skew_error_ms": Self.ms(probe.uncertaintySeconds),
                        "rtt_ms": Self.ms(probe.roundTripSeconds), "lease_ms": Double(store.lease.milliseconds)]
         let advice = "synchronise this host and the NAS with NTP against the same servers (chrony, systemd-timesyncd); every node and coordinator too"
-        if atLeast > failAbove {
+        switch probe.verdict(lease: store.lease) {
+        case .fail:
             add("clock-skew", .fail, "the NAS's clock is \(shown) from this host's: more than a quarter of the \(leaseShown) lease",
                 advice + "; until then EXPIRE, LOGIN-DELAY, the auth penalty and `cluster status` misjudge times", numbers)
-        } else if atLeast > Self.skewWarnSeconds {
-            add("clock-skew", .warn, "the NAS's clock is \(shown) from this host's: over \(Self.skewWarnSeconds) s", advice, numbers)
-        } else {
+        case .warn:
+            add("clock-skew", .warn, "the NAS's clock is \(shown) from this host's: over \(String(format: "%g", ClockProbe.warnSeconds)) s", advice, numbers)
+        case .ok:
             add("clock-skew", .ok, "the NAS's clock is \(shown) from this host's (lease \(leaseShown))", nil, numbers)
         }
     }

@@ -27,6 +27,21 @@ final class ClockProbeTests: XCTestCase {
         XCTAssertEqual(f.files(".poplar/tmp").filter { $0.hasPrefix("clock-probe.") }, [])
     }
 
+    func testTheVerdictJudgesTheSkewLessItsUncertaintyAgainstTheLease() {
+        func verdict(_ skew: Double, _ uncertainty: Double = 0.001, leaseMs: Int = 30_000) -> ClockProbe.Verdict {
+            ClockProbe(skewSeconds: skew, uncertaintySeconds: uncertainty, roundTripSeconds: 2 * uncertainty)
+                .verdict(lease: LockLease(milliseconds: leaseMs))
+        }
+        XCTAssertEqual(verdict(0), .ok)
+        XCTAssertEqual(verdict(0.9), .ok)
+        XCTAssertEqual(verdict(-1.5), .warn)
+        XCTAssertEqual(verdict(1.5, 0.6), .ok, "at least 0.9 s off: a slow round trip raises no alarm")
+        XCTAssertEqual(verdict(7.6), .fail, "past a quarter of a 30 s lease")
+        XCTAssertEqual(verdict(-7.6), .fail)
+        XCTAssertEqual(verdict(7.6, 0.2), .warn)
+        XCTAssertEqual(verdict(0.6, leaseMs: 2000), .fail, "a quarter of a 2 s lease is below the warning's 1 s")
+    }
+
     func testFreeSpaceIsTheFileSystemsAndTheMeteredVolumeForwardsIt() throws {
         let f = try StoreFixture()
         let space = try XCTUnwrap(try f.volume.spaceIfKnown())
