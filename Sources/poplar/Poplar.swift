@@ -16,7 +16,7 @@ struct Poplar: AsyncParsableCommand {
         version: "poplar \(PoplarVersion.string) (commit \(BuildInfo.commit))",
         subcommands: [
             InitCommand.self, DomainCommand.self, MailboxCommand.self, DeliverCommand.self,
-            NodeCommand.self, CoordinatorCommand.self, DevCommand.self, ClusterCommand.self, GUIDCommand.self, ConfigCommand.self,
+            NodeCommand.self, CoordinatorCommand.self, DevCommand.self, ClusterCommand.self, GUIDCommand.self, ConfigCommand.self, DoctorCommand.self,
             LockRaceCommand.self,
         ]
     )

@@ -2599,6 +2599,141 @@ def cluster_forget_removes_a_dead_node_and_refuses_a_live_one(h, n):
         h.stop_node(r)
 
 
+@test
+def doctor_finds_what_breaks_clusters(h, n):
+    """`poplar doctor` against the harness's store, with a configuration naming a certificate: every check ok on a
+    healthy root (records of nodes that earlier tests killed are forgotten first, as its advice says), and --json
+    holds every check; a GUID file readable by others, a GUID file of another cluster and an expired certificate
+    each give a fail line naming what is wrong, with what to do, and exit code 2; a draining node and a node killed
+    with -9 each give a warning (exit code 1)."""
+    import json
+    import resource
+    checks = ["config", "guid-file", "mail-root", "guid-match", "clock-skew", "registry-silent", "registry-version",
+              "registry-draining", "free-space", "free-inodes", "open-files", "certificate"]
+    ddir = os.path.join(h.dir, "doctor")
+    os.makedirs(ddir, exist_ok=True)
+    cert, key = os.path.join(ddir, "cert.pem"), os.path.join(ddir, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "365",
+                    "-subj", "/CN=localhost"], capture_output=True, timeout=60, check=True)
+    config = os.path.join(ddir, "poplar.json")
+    with open(config, "w") as f:
+        json.dump({"pop3": {"max-connections": 100}, "tls": {"cert": cert, "key": key}}, f)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("POPLAR_")}
+
+    def doctor(*extra, guid=None):
+        r = subprocess.run([h.poplar, "doctor", "--root", h.root, "--guid-file", guid or h.guid, "--config", config, *extra],
+                           capture_output=True, timeout=120, env=env)
+        return r.returncode, r.stdout.decode(), r.stderr.decode()
+
+    def finding(out, name):
+        lines = out.splitlines()
+        at = [i for i, l in enumerate(lines) if l[:6].strip() in ("ok", "warn", "fail") and l[6:].startswith(name + ": ")]
+        assert len(at) == 1, (name, out)
+        advice = lines[at[0] + 1] if at[0] + 1 < len(lines) and lines[at[0] + 1].startswith("      -> ") else None
+        return lines[at[0]], advice
+
+    for node in json.loads(h.cli("cluster", "status", "--json").stdout)["nodes"]:
+        if node["silent"]:
+            h.cli("cluster", "forget", node["node"])
+    # What this machine has is not the test's to decide: a disk under 10 % free or a low open-file limit may warn.
+    fs = os.statvfs(h.nfs[1] if h.nfs else h.root)
+    may_warn = set()
+    if fs.f_bavail * 100 < fs.f_blocks * 11:
+        may_warn.add("free-space")
+    if fs.f_files and fs.f_favail * 100 < fs.f_files * 11:
+        may_warn.add("free-inodes")
+    if resource.getrlimit(resource.RLIMIT_NOFILE)[0] < 2 * 100 + 64:
+        may_warn.add("open-files")
+
+    code, out, err = doctor()
+    healthy = True
+    for name in checks:
+        line, advice = finding(out, name)
+        assert line.startswith("ok    ") and advice is None or name in may_warn and line.startswith("warn  "), (line, out)
+        healthy = healthy and line.startswith("ok    ")
+    assert code == (0 if healthy else 1), (code, out, err)
+    assert f"certificate: {cert} valid until" in out, out
+
+    code, out, err = doctor("--json")
+    report = json.loads(out)
+    assert [c["name"] for c in report["checks"]] == checks, report
+    assert report["status"] == "ok" or may_warn, report
+    by_name = {c["name"]: c for c in report["checks"]}
+    for c in report["checks"]:
+        assert c["status"] in ("ok", "warn", "fail") and c["detail"], c
+        assert c["status"] == "ok" or c["name"] in may_warn, c
+    assert by_name["mail-root"]["rtt_ms"] >= 0 and "skew_ms" in by_name["clock-skew"], report
+    assert by_name["clock-skew"]["lease_ms"] > 0 and "free_percent" in by_name["free-space"], report
+    assert by_name["certificate"]["days_left"] > 300 and by_name["certificate"]["advice"] is None, report
+
+    os.chmod(h.guid, 0o644)
+    try:
+        code, out, err = doctor()
+    finally:
+        os.chmod(h.guid, 0o600)
+    line, advice = finding(out, "guid-file")
+    assert code == 2 and line.startswith("fail  ") and "mode 0644" in line and h.guid in line, (code, out)
+    assert advice == f"      -> chmod 600 {h.guid}", (advice, out)
+
+    other = os.path.join(ddir, "other-guid")
+    fd = os.open(other, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.write(fd, (os.urandom(32).hex() + "\n").encode())
+    os.close(fd)
+    code, out, err = doctor(guid=other)
+    line, advice = finding(out, "guid-match")
+    assert code == 2 and line.startswith("fail  ") and other in line and "does not match" in line, (code, out)
+    assert advice and other in advice, out
+    assert finding(out, "guid-file")[0].startswith("ok    "), out
+
+    # A certificate that expired in 2020: `openssl ca` sets the dates (OpenSSL 3.0's req and x509 take only days ahead).
+    ca = os.path.join(ddir, "ca")
+    os.makedirs(ca)
+    open(os.path.join(ca, "index.txt"), "w").close()
+    with open(os.path.join(ca, "serial"), "w") as f:
+        f.write("01\n")
+    with open(os.path.join(ca, "ca.cnf"), "w") as f:
+        f.write(f"[ca]\ndefault_ca = d\n[d]\ndatabase = {ca}/index.txt\nnew_certs_dir = {ca}\nserial = {ca}/serial\n"
+                "default_md = sha256\npolicy = p\n[p]\ncommonName = supplied\n")
+    old_key, csr, expired = os.path.join(ca, "key.pem"), os.path.join(ca, "csr.pem"), os.path.join(ca, "expired.pem")
+    subprocess.run(["openssl", "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", old_key, "-out", csr, "-subj", "/CN=localhost"],
+                   capture_output=True, timeout=60, check=True)
+    subprocess.run(["openssl", "ca", "-batch", "-notext", "-config", os.path.join(ca, "ca.cnf"), "-selfsign", "-keyfile", old_key,
+                    "-in", csr, "-out", expired, "-startdate", "20200101000000Z", "-enddate", "20200201000000Z"],
+                   capture_output=True, timeout=60, check=True)
+    code, out, err = doctor("--cert", expired)
+    line, advice = finding(out, "certificate")
+    assert code == 2 and line.startswith("fail  ") and "expired on 2020-02-01" in line and expired in line, (code, out)
+    assert advice and "renew" in advice, out
+    code, out, err = doctor("--cert", os.path.join(ddir, "poplar.json"))
+    line, advice = finding(out, "certificate")
+    assert code == 2 and line.startswith("fail  ") and "cannot load" in line, (code, out)
+
+    # The registry: a draining node with a session in flight, then a node killed with -9 (its record stays).
+    d = h.start_node("--registry-interval", "0.3", name="doc-drain")
+    try:
+        held = login(d["port"], "dave")
+        assert h.cli("node", "drain", "doc-drain").returncode == 0
+        code, out, err = doctor()
+        line, advice = finding(out, "registry-draining")
+        assert code == 1 and line.startswith("warn  ") and "doc-drain (1 session left)" in line and advice, (code, out)
+        assert held.cmd("QUIT").startswith("+OK")
+        d["proc"].wait(timeout=30)
+    finally:
+        h.stop_node(d)
+    g = h.start_node("--registry-interval", "0.3", name="doc-ghost")
+    g["proc"].kill()
+    g["proc"].wait()
+    h.nodes.remove(g)
+    deadline = time.time() + 30
+    while not any(x["node"] == "doc-ghost" and x["silent"] for x in json.loads(h.cli("cluster", "status", "--json").stdout)["nodes"]):
+        assert time.time() < deadline, "the killed node's record never became silent"
+        time.sleep(0.3)
+    code, out, err = doctor()
+    line, advice = finding(out, "registry-silent")
+    assert code == 1 and line.startswith("warn  ") and "doc-ghost" in line and "poplar cluster forget" in advice, (code, out)
+    h.cli("cluster", "forget", "doc-ghost")
+
+
 def stop_pidfile(path):
     try:
         pid = int(open(path).read().split()[0])
