@@ -20,7 +20,7 @@ struct DoctorFinding {
     var status: Status
     var detail: String
     var advice: String?
-    /// Measured values for `--json` ("rtt_ms", "skew_ms", "free_percent", …).
+    /// Measured values for `--json` ("rtt-ms", "skew-ms", "free-percent", …).
     var numbers: [String: Double] = [:]
 }
 
@@ -108,7 +108,7 @@ struct DoctorChecks {
         }
         let soft = limit.rlim_cur == rlim_t.max ? Double.infinity : Double(limit.rlim_cur)
         let needed = 2 * Double(connections) + 64
-        let numbers = ["soft_limit": soft.isFinite ? soft : -1, "needed": needed, "max_connections": Double(connections)]
+        let numbers = ["soft-limit": soft.isFinite ? soft : -1, "needed": needed, "max-connections": Double(connections)]
         let shown = soft.isFinite ? "\(Int(soft))" : "unlimited"
         if soft < needed {
             add("open-files", .warn,
@@ -135,7 +135,7 @@ struct DoctorChecks {
             return
         }
         let days = validity.notAfter.timeIntervalSince(now) / 86400
-        let numbers = ["days_left": (days * 10).rounded() / 10]
+        let numbers = ["days-left": (days * 10).rounded() / 10]
         let until = JSONOutput.time(validity.notAfter)
         if days <= 0 {
             add("certificate", .fail, "\(path) expired on \(until) (\(Int(-days.rounded(.up))) days ago)",

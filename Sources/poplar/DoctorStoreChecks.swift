@@ -42,7 +42,7 @@ extension DoctorChecks {
         }
         let median = times.sorted()[times.count / 2]
         add("mail-root", .ok, "\(root) answers: a stat takes \(String(format: "%.3f", Self.ms(median))) ms (median of 5)", nil,
-            ["rtt_ms": Self.ms(median)])
+            ["rtt-ms": Self.ms(median)])
         return volume
     }
 
@@ -82,8 +82,8 @@ extension DoctorChecks {
         let shown = abs(probe.skewSeconds) < 1
             ? String(format: "%+.2f ms (± %.2f ms)", probe.skewSeconds * 1000, probe.uncertaintySeconds * 1000)
             : String(format: "%+.3f s (± %.3f s)", probe.skewSeconds, probe.uncertaintySeconds)
-        let numbers = ["skew_ms": Self.ms(probe.skewSeconds), "skew_error_ms": Self.ms(probe.uncertaintySeconds),
-                       "rtt_ms": Self.ms(probe.roundTripSeconds), "lease_ms": Double(store.lease.milliseconds)]
+        let numbers = ["skew-ms": Self.ms(probe.skewSeconds), "skew-error-ms": Self.ms(probe.uncertaintySeconds),
+                       "rtt-ms": Self.ms(probe.roundTripSeconds), "lease-ms": Double(store.lease.milliseconds)]
         let advice = "synchronise this host and the NAS with NTP against the same servers (chrony, systemd-timesyncd); every node and coordinator too"
         switch probe.verdict(lease: store.lease) {
         case .fail:
@@ -160,7 +160,7 @@ extension DoctorChecks {
 
     private mutating func judge(_ name: String, _ percent: Double, _ what: String, advice: String) {
         let shown = "\(what) (\(String(format: "%.1f", percent)) %)"
-        let numbers = [name == "free-space" ? "free_percent" : "free_inodes_percent": (percent * 10).rounded() / 10]
+        let numbers = [name == "free-space" ? "free-percent" : "free-inodes-percent": (percent * 10).rounded() / 10]
         if percent < Self.spaceFailPercent {
             add(name, .fail, shown + ", under \(Self.spaceFailPercent) %", advice, numbers)
         } else if percent < Self.spaceWarnPercent {

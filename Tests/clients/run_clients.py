@@ -2662,9 +2662,9 @@ def doctor_finds_what_breaks_clusters(h, n):
     for c in report["checks"]:
         assert c["status"] in ("ok", "warn", "fail") and c["detail"], c
         assert c["status"] == "ok" or c["name"] in may_warn, c
-    assert by_name["mail-root"]["rtt_ms"] >= 0 and "skew_ms" in by_name["clock-skew"], report
-    assert by_name["clock-skew"]["lease_ms"] > 0 and "free_percent" in by_name["free-space"], report
-    assert by_name["certificate"]["days_left"] > 300 and by_name["certificate"]["advice"] is None, report
+    assert by_name["mail-root"]["rtt-ms"] >= 0 and "skew-ms" in by_name["clock-skew"], report
+    assert by_name["clock-skew"]["lease-ms"] > 0 and "free-percent" in by_name["free-space"], report
+    assert by_name["certificate"]["days-left"] > 300 and by_name["certificate"]["advice"] is None, report
 
     os.chmod(h.guid, 0o644)
     try:
