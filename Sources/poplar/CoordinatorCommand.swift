@@ -30,7 +30,7 @@ struct CoordinatorOptions: ParsableArguments {
     @Option(name: .customLong("mta-networks"), help: "Networks allowed to reach the LMTP, socketmap and HTTP listeners (the MTA, the operators), comma-separated CIDR blocks; others are closed before the greeting. SMTP is not limited (config coordinator.mta-networks; default 127.0.0.0/8,::1).") var mtaNetworks: String?
     @Option(name: .customLong("coordinator-id"), help: "This coordinator's name in the coordinators' lease: one delivers, the others stand by (config coordinator.id; default: host name).") var coordinatorID: String?
     @Option(name: .customLong("log-level")) var logLevel: String?
-    @Option(name: .customLong("log-format"), help: "text or json (config log.format; default text).") var logFormat: String?
+    @Option(name: .customLong("log-format"), help: "text, json or journal (config log.format; default text).") var logFormat: String?
 
     func level(_ reader: ConfigReader) throws -> Logger.Level {
         let text = logLevel ?? reader.string(forKey: "log.level") ?? "info"
@@ -99,8 +99,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
             configuration.autocreate = auth.autocreate
         }
         let level = try await ConfigurationRefused.guarding { try options.level(reader) }
-        let json = try await ConfigurationRefused.guarding { try jsonLogs(options.logFormat, reader) }
-        bootstrapLogging(level: level, json: json)
+        let format = try await ConfigurationRefused.guarding { try logFormat(options.logFormat, reader) }
+        bootstrapLogging(level: level, format: format)
         defer { store.releaseDeliverySlot() }
         let metrics = bootstrapMetrics()
         let flags = (common: common, options: options), directory = (configuration.recipientDirectory, configuration.autocreate)

@@ -44,7 +44,7 @@ struct NodeOptions: ParsableArguments {
     @Option(name: .customLong("http-allow"), help: "Networks allowed to reach the HTTP health listener, comma-separated CIDR blocks; others are closed unanswered (config http.allow; default 127.0.0.0/8,::1).") var httpAllow: String?
     @Option(name: .customLong("proxy-trusted"), help: "Load balancers' networks, comma-separated CIDR blocks: their connections must start with a PROXY v1/v2 header (config proxy.trusted; default none).") var proxyTrusted: String?
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error (config log.level; default info).") var logLevel: String?
-    @Option(name: .customLong("log-format"), help: "text or json: JSON lines with ts, level, msg, node, session, client, mailbox (config log.format; default text).") var logFormat: String?
+    @Option(name: .customLong("log-format"), help: "text, json (JSON lines with ts, level, msg, node, session, client, mailbox) or journal (systemd's journal: <N> priority prefixes, no timestamp) (config log.format; default text).") var logFormat: String?
 
     func configuration(_ reader: ConfigReader, defaultListen: String = "0.0.0.0:110") throws -> NodeConfiguration {
         var c = NodeConfiguration()
@@ -155,23 +155,25 @@ func parseAddress(_ spec: String) throws -> SocketAddress {
 }
 
 /// The level is the process's (`ProcessLogLevel`), so that SIGHUP can change it.
-func bootstrapLogging(level: Logger.Level, json: Bool = false) {
+func bootstrapLogging(level: Logger.Level, format: LogFormat = .text) {
     ProcessLogLevel.current = level
     LoggingSystem.bootstrap { label in
-        if json { return ProcessLevelHandler(JSONLogHandler(logLevel: .trace, label: label)) }
-        var handler = StreamLogHandler.standardError(label: label)
-        handler.logLevel = .trace
-        return ProcessLevelHandler(handler)
+        switch format {
+        case .json: return ProcessLevelHandler(JSONLogHandler(logLevel: .trace, label: label))
+        case .journal: return ProcessLevelHandler(JournalLogHandler(logLevel: .trace, label: label))
+        case .text:
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = .trace
+            return ProcessLevelHandler(handler)
+        }
     }
 }
 
-/// `--log-format text|json` (config `log.format`; default text).
-func jsonLogs(_ option: String?, _ reader: ConfigReader) throws -> Bool {
-    switch option ?? reader.string(forKey: "log.format") ?? "text" {
-    case "text": return false
-    case "json": return true
-    case let other: throw UserError("log format must be text or json, not \(other)")
-    }
+/// `--log-format text|json|journal` (config `log.format`; default text).
+func logFormat(_ option: String?, _ reader: ConfigReader) throws -> LogFormat {
+    let text = option ?? reader.string(forKey: "log.format") ?? "text"
+    guard let format = LogFormat(rawValue: text) else { throw UserError("log format must be text, json or journal, not \(text)") }
+    return format
 }
 
 struct NodeCommand: AsyncParsableCommand {
@@ -184,8 +186,8 @@ struct NodeCommand: AsyncParsableCommand {
         let reader = try await common.reader()
         let nodeConfiguration = try await ConfigurationRefused.guarding { try options.configuration(reader) }
         let (store, _) = try await common.openStore()
-        let json = try await ConfigurationRefused.guarding { try jsonLogs(options.logFormat, reader) }
-        bootstrapLogging(level: try options.level(reader), json: json)
+        let format = try await ConfigurationRefused.guarding { try logFormat(options.logFormat, reader) }
+        bootstrapLogging(level: try options.level(reader), format: format)
         let flags = (common: common, options: options)
         try await runNode(store: store, configuration: nodeConfiguration) {
             // SIGHUP: the file and the environment read again; the command line's flags still win.

@@ -1672,6 +1672,25 @@ def json_logs_without_secrets(h, n):
     assert logins and {"node", "session", "client", "mailbox"} <= set(logins[0]), logins
     text = "\n".join(lines)
     assert PW["carol"] not in text and "a-wrong-password-77" not in text
+    # --log-format journal: each line starts with the syslog priority systemd's journal reads, and has no timestamp
+    # of its own; the same metadata, the same absence of secrets.
+    node = h.start_node("--log-format", "journal", "--log-level", "info", name="journallog")
+    try:
+        login(node["port"], "carol").cmd("QUIT")
+        assert h.wait_free("carol")
+        c = Raw(node["port"])
+        c.line()
+        c.cmd(f"USER carol@{DOMAIN}")
+        c.cmd("PASS a-wrong-password-78")
+        c.cmd("QUIT")
+    finally:
+        h.stop_node(node)
+    lines = [l for l in open(os.path.join(h.dir, "journallog.log"), encoding="utf-8").read().splitlines() if l.strip()]
+    assert all(re.match(r"<[2-7]>(trace|debug|info|notice|warning|error|critical): ", l) for l in lines), lines[:5]
+    logins = [l for l in lines if l.startswith("<6>info: login ")]
+    assert logins and all(f" {k}=" in logins[0] for k in ("node", "session", "client", "mailbox")), logins
+    assert not any(re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d", l) for l in lines), "journald adds the time"
+    assert "a-wrong-password-78" not in "\n".join(lines) and PW["carol"] not in "\n".join(lines)
 
 
 @test
