@@ -100,17 +100,7 @@ extension MailStore {
         guard try domainPolicies()[to] == nil else { throw StoreError(code: .alreadyExists, message: "domain \(to) is already accepted") }
         let mailboxes = try self.mailboxes(in: from)
         // Every mailbox held first, so that none is in use half-way through.
-        var held: [MailboxAddress] = []
-        for address in mailboxes {
-            if case .admin = try lockState(address) { continue }
-            do {
-                try adminLock(address, by: "admin-rename")
-                held.append(address)
-            } catch {
-                for h in held { try? adminUnlock(h) }
-                throw error
-            }
-        }
+        let held = try holdEveryMailbox(mailboxes, by: "admin-rename")
         try addDomain(to)
         try setDomainPolicy(to, policy)
         var moved = 0
@@ -123,5 +113,22 @@ extension MailStore {
         try removeDomain(from, purge: false)
         do { try volume.rmdir(try domainDir(from)) } catch let e as StoreError where e.code == .notFound || e.code == .notEmpty {}
         return moved
+    }
+
+    /// Takes the administrator's lock of each mailbox (one already admin-locked is left as it is); if a session
+    /// holds any, gives back those taken and throws its refusal, so that nothing is half done. Returns the ones taken.
+    func holdEveryMailbox(_ mailboxes: [MailboxAddress], by holder: String) throws -> [MailboxAddress] {
+        var held: [MailboxAddress] = []
+        for address in mailboxes {
+            if case .admin = try lockState(address) { continue }
+            do {
+                try adminLock(address, by: holder)
+                held.append(address)
+            } catch {
+                for h in held { try? adminUnlock(h) }
+                throw error
+            }
+        }
+        return held
     }
 }

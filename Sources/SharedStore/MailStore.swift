@@ -311,12 +311,24 @@ public final class MailStore: Sendable {
         try changeDomain(try Names.validateDomain(domain), mustExist: true) { $0 = policy }
     }
 
+    /// `purge`: the domain's mailboxes and mail go too, but only when no session holds any of them (refused with
+    /// the holder, nothing changed): each is held by the administrator first, then the domain leaves the metabase
+    /// (deliveries are refused from then on), then its tree is removed.
     public func removeDomain(_ domain: String, purge: Bool) throws {
         let d = try Names.validateDomain(domain)
-        try changeDomain(d, mustExist: true) { $0 = nil }
-        if purge {
-            do { try volume.removeTree(try domainDir(d)) } catch let e as StoreError where e.code == .notFound {}
+        guard purge else {
+            try changeDomain(d, mustExist: true) { $0 = nil }
+            return
         }
+        guard try domainPolicies()[d] != nil else { throw StoreError(code: .notFound, message: "domain \(d) is not in the metabase") }
+        let held = try holdEveryMailbox(try mailboxes(in: d), by: "admin-purge")
+        do {
+            try changeDomain(d, mustExist: true) { $0 = nil }
+        } catch {
+            for h in held { try? adminUnlock(h) }
+            throw error
+        }
+        do { try volume.removeTree(try domainDir(d)) } catch let e as StoreError where e.code == .notFound {}
     }
 
     // MARK: Mailboxes
