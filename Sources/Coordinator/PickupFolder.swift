@@ -84,21 +84,65 @@ public struct PickupFolder: Sendable {
             }
             let replies = delivery.deliver(envelope, spool: spool, client: "pickup", via: "pickup", atomic: false)
             let failed = zip(envelope.recipients, replies).filter { !$0.1.isPositive }
-            if failed.contains(where: { $0.1.code < 500 }) && failed.count == replies.count {
-                return .retryLater
+            let temporary = failed.filter { $0.1.code < 500 }, permanent = failed.filter { $0.1.code >= 500 }
+            if !temporary.isEmpty && temporary.count == replies.count {
+                return .retryLater  // nobody got it: the file stays as it is for the next scan
             }
-            if failed.isEmpty {
+            // Some got it and some failed for now: a new pickup file for those alone, so that a retry never
+            // delivers a second copy to the others (as an MTA's queue keeps only the recipients still to do).
+            if !temporary.isEmpty {
+                do {
+                    try requeue(work, name: name, sender: envelope.from, recipients: temporary.map(\.0), bodyOffset: Int64(bodyOffset))
+                } catch {
+                    // Retrying the whole file would deliver the others a second time: Badmail, saying who is left.
+                    let left = temporary.map { "\($0.0): \($0.1.code) \($0.1.lines.joined(separator: " "))" }.joined(separator: "\n")
+                    return toBadmail(work, name: name, reason: "not delivered (a temporary failure, and the retry could not be queued: \(error)):\n" + left)
+                }
+            }
+            if permanent.isEmpty {
                 try volume.unlinkChecked(work)
-                logger.info("pickup delivered", metadata: ["pickup.file": .string(name), "pickup.recipients": .stringConvertible(replies.count)])
+                logger.info("pickup delivered", metadata: ["pickup.file": .string(name), "pickup.recipients": .stringConvertible(replies.count),
+                                                          "pickup.requeued": .stringConvertible(temporary.count)])
                 return .delivered
             }
-            let reason = failed.map { "\($0.0): \($0.1.code) \($0.1.enhanced ?? "") \($0.1.lines.joined(separator: " "))" }.joined(separator: "\n")
-            return toBadmail(work, name: name, reason: "not delivered to:\n" + reason)
+            let reason = permanent.map { "\($0.0): \($0.1.code) \($0.1.enhanced ?? "") \($0.1.lines.joined(separator: " "))" }.joined(separator: "\n")
+            let requeued = temporary.isEmpty ? "" : "\nrequeued in the pickup folder for: " + temporary.map(\.0).joined(separator: ", ")
+            return toBadmail(work, name: name, reason: "not delivered to:\n" + reason + requeued)
         } catch let e as StoreError where e.isTemporary {
             return .retryLater
         } catch {
             return toBadmail(work, name: name, reason: "\(error)")
         }
+    }
+
+    /// Writes a pickup file for `recipients` alone (the same sender and message) under a dot name, which scans skip,
+    /// and renames it into place.
+    private func requeue(_ work: StorePath, name: String, sender: String, recipients: [String], bodyOffset: Int64) throws {
+        let base = String(decoding: Array(name.utf8.prefix(200)), as: UTF8.self).replacingOccurrences(of: "\u{FFFD}", with: "")
+        let target = "\(base).retry-\(String(UInt64.random(in: 0...UInt64.max), radix: 36))"
+        let staging = try Self.pickup.appending(".\(target)")
+        var header = "x-sender: <\(sender)>\r\n"
+        for recipient in recipients { header += "x-receiver: <\(recipient)>\r\n" }
+        let out = try volume.createFile(staging, exclusive: true)
+        do {
+            try out.write(Array(header.utf8))
+            let input = try volume.openForReading(work)
+            defer { input.close() }
+            var offset = bodyOffset
+            while true {
+                let chunk = try input.read(at: offset, count: 64 * 1024)
+                if chunk.isEmpty { break }
+                try out.write(chunk)
+                offset += Int64(chunk.count)
+            }
+            try out.fsync()
+            try out.close()
+        } catch {
+            try? out.close()
+            try? volume.unlink(staging)
+            throw error
+        }
+        try volume.renameChecked(staging, to: try Self.pickup.appending(target))
     }
 
     private func toBadmail(_ work: StorePath, name: String, reason: String) -> Outcome {
