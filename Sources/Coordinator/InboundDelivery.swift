@@ -111,6 +111,7 @@ public final class InboundDelivery: Sendable {
     static func reply(for error: StoreError) -> SMTPReply {
         switch error.code {
         case .quotaExceeded: return SMTPReply(552, "5.2.2", "mailbox full")
+        case .quotaContended: return SMTPReply(452, "4.2.2", "mailbox nearly full and receiving other mail, try again later")
         case .notFound, .invalidName: return SMTPReply(550, "5.1.1", "no such mailbox here")
         case .tooLarge: return SMTPReply(552, "5.3.4", "message too large")
         case .noSpace: return SMTPReply(451, "4.3.0", "mail store full, try again later")

@@ -8,6 +8,9 @@ public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     public enum Code: Sendable, Equatable {
         case notFound, alreadyExists, invalidName, notEmpty, unavailable, noSpace, quotaExceeded, tooLarge
         case corrupt, permissionDenied, wrongGUID, notInitialized, inUse, io
+        /// The message fits the quota alone, but not with the deliveries to the same mailbox finishing at the same
+        /// moment: try again (one of them gets in, `DeliveryWriter.finish`).
+        case quotaContended
     }
 
     public var code: Code
@@ -26,7 +29,7 @@ public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     /// Worth retrying later: POP3 answers `[SYS/TEMP]`, LMTP `451 4.3.0`.
     public var isTemporary: Bool {
         switch code {
-        case .unavailable, .noSpace, .io: return true
+        case .unavailable, .noSpace, .io, .quotaContended: return true
         case .notFound, .alreadyExists, .invalidName, .notEmpty, .quotaExceeded, .tooLarge, .corrupt, .permissionDenied,
             .wrongGUID, .notInitialized, .inUse:
             return false
