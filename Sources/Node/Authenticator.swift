@@ -18,10 +18,14 @@ public final class Authenticator: Sendable {
     public let penalty: AuthPenalty?
     /// `auth.autocreate`: a directory account's mailbox is created at its first successful login.
     public let autocreate: Bool
+    /// Reconnect wins: how long a login waits for the session it asked to end to give the lock back (the holder's
+    /// node sees the request at its next registry beat, 2 s by default, and releases at once).
+    public let reconnectWait: TimeInterval
 
     public init(store: MailStore, nodeID: String, backend: any AuthBackend, bearer: BearerTokenVerifier? = nil,
-                penalty: AuthPenalty? = nil, autocreate: Bool = false) {
+                penalty: AuthPenalty? = nil, autocreate: Bool = false, reconnectWait: TimeInterval = 8) {
         self.autocreate = autocreate
+        self.reconnectWait = reconnectWait
         self.store = store
         self.nodeID = nodeID
         self.backend = backend
@@ -117,9 +121,18 @@ public final class Authenticator: Sendable {
             return Result(outcome: .loginDelay("minimum time between logins not reached, try again in \(wait) s"), session: nil,
                           label: "login-delay")
         }
+        let take = { [store, nodeID] in
+            try store.openSession(address, node: nodeID, session: sessionID,
+                                  expireBefore: policy.expireDays.flatMap { $0 > 0 ? now.addingTimeInterval(-Double($0) * 86400) : nil })
+        }
         do {
-            let session = try store.openSession(address, node: nodeID, session: sessionID,
-                                                expireBefore: policy.expireDays.flatMap { $0 > 0 ? now.addingTimeInterval(-Double($0) * 86400) : nil })
+            var session: MailboxSession
+            do {
+                session = try take()
+            } catch LockRefusal.inUse(let holder) where policy.reconnectWins && holder.kind == .session && !holder.session.isEmpty {
+                guard let won = try reconnect(holder: holder, take) else { throw LockRefusal.inUse(holder) }
+                session = won
+            }
             let messages = session.messages.map { POP3Message(uidl: $0.uidl, size: $0.size) }
             Counter(label: "poplar_lock_acquired_total").increment()
             if session.tookOver { Counter(label: "poplar_lock_takeovers_total").increment() }
@@ -139,6 +152,27 @@ public final class Authenticator: Sendable {
             // Removed between the password check and the lock.
             return Result(outcome: .badCredentials, session: nil, label: "bad-credentials")
         }
+    }
+
+    /// Reconnect wins (the domain's policy; the password was checked): asks the holding session's node to end it, as
+    /// `poplar cluster kick` does (no UPDATE: nothing deleted, so two sessions never delete in one mailbox), and
+    /// takes the lock when it is given back, within `reconnectWait`. Nil: still held (a dead or cut-off holder's
+    /// node cannot answer; its lease runs its course), or someone else took it meanwhile.
+    private func reconnect(holder: OwnerRecord, _ take: () throws -> MailboxSession) throws -> MailboxSession? {
+        do { try store.requestKick(node: holder.node, session: holder.session) } catch { return nil }
+        Counter(label: "poplar_reconnect_kicks_total").increment()
+        let deadline = Date().addingTimeInterval(reconnectWait)
+        while Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.2)
+            do {
+                return try take()
+            } catch LockRefusal.inUse(let now) where now.session == holder.session || now.node == "unknown" {
+                continue  // still the same session, or its release under way
+            } catch is LockRefusal {
+                return nil
+            }
+        }
+        return nil
     }
 
     /// `auth.autocreate`: the mailbox of an account the directory just accepted, external (no password record).

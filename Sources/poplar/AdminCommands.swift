@@ -81,7 +81,7 @@ struct DomainCommand: AsyncParsableCommand {
             }
             JSONOutput.print(["domains": policies.keys.sorted().map { name -> [String: Any] in
                 let p = policies[name] ?? .none
-                return ["name": name, "login-delay": p.loginDelay, "expire": JSONOutput.optional(p.expireDays)]
+                return ["name": name, "login-delay": p.loginDelay, "expire": JSONOutput.optional(p.expireDays), "reconnect-wins": p.reconnectWins]
             }])
         }
     }

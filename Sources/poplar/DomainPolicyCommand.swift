@@ -2,8 +2,9 @@ import ArgumentParser
 import SharedStore
 
 extension DomainCommand {
-    /// `poplar domain policy DOMAIN [--login-delay D] [--expire DAYS|never]`: RFC 2449's LOGIN-DELAY and EXPIRE per
-    /// domain, announced in CAPA and enforced on every node.
+    /// `poplar domain policy DOMAIN [--login-delay D] [--expire DAYS|never] [--reconnect-wins on|off]`: RFC 2449's
+    /// LOGIN-DELAY and EXPIRE per domain, announced in CAPA and enforced on every node, and whether a new login ends
+    /// the session that holds its mailbox.
     struct Policy: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Show or set a domain's LOGIN-DELAY (least time between logins) and EXPIRE (retention in days).")
@@ -13,6 +14,8 @@ extension DomainCommand {
         var loginDelay: String?
         @Option(help: "Days a message is kept (messages older are deleted at the next session's QUIT); 0: a message retrieved is deleted at QUIT; never (the default).")
         var expire: String?
+        @Option(name: .customLong("reconnect-wins"), help: "on: a login with the right password into a mailbox a session holds ends that session (no UPDATE, nothing deleted) and is served when its lock is given back, within a few seconds; off (the default): [IN-USE].")
+        var reconnectWins: String?
 
         func run() async throws {
             let (store, _) = try await common.openStore()
@@ -20,13 +23,20 @@ extension DomainCommand {
             guard var policy = try storeCall("cannot read the metabase", { try store.domainPolicies() })[name] else {
                 throw UserError("domain \(name) is not in the metabase")
             }
-            if loginDelay != nil || expire != nil {
+            if loginDelay != nil || expire != nil || reconnectWins != nil {
                 if let loginDelay { policy.loginDelay = try Self.seconds(loginDelay) }
                 if let expire { policy.expireDays = try Self.days(expire) }
+                if let reconnectWins {
+                    switch reconnectWins.lowercased() {
+                    case "on", "yes", "true", "1": policy.reconnectWins = true
+                    case "off", "no", "false", "0": policy.reconnectWins = false
+                    default: throw UserError("--reconnect-wins: \(reconnectWins) is not on or off")
+                    }
+                }
                 let updated = policy
                 try storeCall("cannot set the policy of \(name)") { try store.setDomainPolicy(name, updated) }
             }
-            print("\(name): login-delay \(policy.loginDelay) s, expire \(policy.expireDays.map { "\($0) days" } ?? "never")")
+            print("\(name): login-delay \(policy.loginDelay) s, expire \(policy.expireDays.map { "\($0) days" } ?? "never"), reconnect-wins \(policy.reconnectWins ? "on" : "off")")
         }
 
         static func seconds(_ text: String) throws -> Int {

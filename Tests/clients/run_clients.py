@@ -1694,6 +1694,47 @@ def json_logs_without_secrets(h, n):
 
 
 @test
+def reconnect_wins_per_domain(h, n):
+    """Issue 16: with `poplar domain policy D --reconnect-wins on`, a login with the right password into a mailbox
+    held by a session whose client went silent (a dead NAT, a closed laptop) ends that session, on the other node,
+    without UPDATE, and is served within seconds; the message the silent client marked deleted is still there.
+    Off (the default): [IN-USE] at once."""
+    other = h.start_node(name="rwins")
+    try:
+        stuck = login(n["port"], "carol")
+        count = int(stuck.cmd("STAT").split()[1])
+        assert stuck.cmd("DELE 1").startswith("+OK")
+        # off: the second login is refused at once, naming the holder's node
+        c = Raw(other["port"])
+        c.line()
+        c.cmd(f"USER carol@{DOMAIN}")
+        r = c.cmd(f"PASS {PW['carol']}")
+        assert r.startswith("-ERR [IN-USE]"), r
+        c.close()
+        h.cli("domain", "policy", DOMAIN, "--reconnect-wins", "on")
+        time.sleep(2.5)  # every node reads the metabase at least once a second
+        # a wrong password ends nothing
+        c = Raw(other["port"])
+        c.line()
+        c.cmd(f"USER carol@{DOMAIN}")
+        assert c.cmd("PASS not-her-password").startswith("-ERR [AUTH]")
+        c.close()
+        assert stuck.cmd("NOOP").startswith("+OK"), "a wrong password does not end the holder's session"
+        t0 = time.time()
+        c = login(other["port"], "carol")  # the client stops reading; its session is asked to end
+        took = time.time() - t0
+        assert int(c.cmd("STAT").split()[1]) == count, "the silent session's DELE was never carried out"
+        assert c.cmd("QUIT").startswith("+OK")
+        c.close()
+        assert stuck.closed(timeout=10), "the silent client's connection is closed"
+        assert took < 8, took
+        print(f"FIGURE reconnect wins: served {took:.2f} s after PASS (the holder on another node)", flush=True)
+    finally:
+        h.cli("domain", "policy", DOMAIN, "--reconnect-wins", "off")
+        h.stop_node(other)
+
+
+@test
 def json_output_shapes(h, n):
     """`--json` on the list, show and status commands: one object per command, the shapes docs/cli.md documents."""
     import json
@@ -1705,7 +1746,7 @@ def json_output_shapes(h, n):
         return json.loads(lines[0])
 
     domains = j("domain", "list")["domains"]
-    assert {"name": DOMAIN, "login-delay": 0, "expire": None} in domains, domains
+    assert {"name": DOMAIN, "login-delay": 0, "expire": None, "reconnect-wins": False} in domains, domains
     assert f"alice@{DOMAIN}" in j("mailbox", "list", DOMAIN)["mailboxes"]
     c = login(n["port"], "carol")
     shown = j("mailbox", "show", f"carol@{DOMAIN}")
