@@ -41,7 +41,7 @@ public final class POP3Server: Service, @unchecked Sendable {
 
         /// Ends the session with this id (without UPDATE; its lock is released). False if none here.
         func kick(_ id: String) -> Bool {
-            connections.forEach(id: id) { ($0.session as? POP3Session)?.requestShutdown() } > 0
+            connections.forEach(id: id) { ($0.session as? POP3Session)?.requestShutdown(reason: "kicked") } > 0
         }
 
         convenience init(configuration: NodeConfiguration, authenticator: Authenticator, threadPool: NIOThreadPool,
@@ -72,9 +72,14 @@ public final class POP3Server: Service, @unchecked Sendable {
 
         /// Gives a mailbox lock back without deleting anything (disconnect, autologout, shutdown, after UPDATE).
         /// A store that does not answer is retried every second, so a lock is not left behind by an NFS outage.
-        func releaseInBackground(_ session: MailboxSession, logger: Logger, attempt: Int = 0) {
+        func releaseInBackground(_ session: MailboxSession, logger: Logger, attempt: Int = 0, journal: AccessRecord? = nil) {
             if attempt == 0 { pendingReleases.withLockedValue { $0 += 1 } }
             threadPool.submit { [self] _ in
+                // The session's journal line first, while the lock is still ours; a journal that cannot be written
+                // never keeps the lock.
+                if let journal {
+                    do { try session.appendJournal(journal) } catch { logger.warning("access journal not written: \(error)") }
+                }
                 do {
                     try session.release()
                 } catch let error as StoreError where error.isTemporary && attempt < Self.releaseRetryLimit {

@@ -18,6 +18,7 @@ extension POP3Session {
         connection.hold()
         connection.flush()
         let authenticator = shared.authenticator
+        journal.mechanism = SessionJournal.mechanism(credentials)
         let sessionID = self.sessionID
         let peer = connection.peerAddress
         let nodeDelay = shared.configuration.authFailureDelay
@@ -128,6 +129,7 @@ extension POP3Session {
     /// The session can no longer be sure it holds its mailbox: it ends before its lease can run out elsewhere,
     /// deleting nothing. The release that follows leaves a lock that is not this session's alone.
     private func lockLost(_ reason: String) {
+        journal.ended = "lock-lost"
         Counter(label: "poplar_lock_lost_total").increment()
         logger.error("mailbox lock lost, ending the session without deleting: \(reason)")
         connection?.close()

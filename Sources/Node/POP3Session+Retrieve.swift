@@ -38,6 +38,10 @@ extension POP3Session {
                 this.connection?.write(this.tagged(.err(.sysTemp, text)).encoded())
                 this.workFinished()
             case .success(let opened):
+                if topBodyLines == nil {
+                    this.journal.retrieved += 1
+                    this.journal.retrievedBytes += Int64(message.size)
+                }
                 let header: POP3Response = topBodyLines == nil ? .ok("\(message.size) octets") : .ok("top of message follows")
                 this.connection?.write(header.encoded())
                 this.emitChunk(opened.first, handle: opened.handle, offset: 0, streamer: MessageStreamer(topBodyLines: topBodyLines))

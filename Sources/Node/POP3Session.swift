@@ -29,6 +29,8 @@ final class POP3Session: LineSession {
     /// Set once the connection has ended and everything was given back.
     private(set) var finished = false
     var shutdownRequested = false
+    /// For the mailbox's access journal: how the client logged in, what it took, and how the session ended.
+    var journal = SessionJournal()
     var mailbox: MailboxSession? {
         didSet { if mailbox !== oldValue { heartbeatTask?.cancel(); heartbeatTask = nil } }
     }
@@ -188,6 +190,7 @@ final class POP3Session: LineSession {
         }
         switch timeout {
         case .idle:
+            journal.ended = "autologout"
             logger.info("autologout: idle for \(connection.idleTimeout.nanoseconds / 1_000_000_000) s")
             Counter(label: "poplar_pop3_autologouts_total").increment()
         case .loginDeadline:
@@ -211,7 +214,8 @@ final class POP3Session: LineSession {
         finished = true
         if let session = mailbox {
             mailbox = nil
-            shared.releaseInBackground(session, logger: logger)
+            shared.releaseInBackground(session, logger: logger, journal: journal.record(session, node: shared.configuration.nodeID,
+                                                                                       sessionID: sessionID, client: peerDescription))
         }
         if admitted { shared.limiter.release() }
         if let address = countedAddress {
@@ -275,12 +279,14 @@ final class POP3Session: LineSession {
         requestShutdown()
     }
 
-    /// Called by the server at the end of its drain time: ends the session without UPDATE (the lock is released).
-    func requestShutdown() {
+    /// Called by the server at the end of its drain time, or for a kick: ends the session without UPDATE (the lock is
+    /// released).
+    func requestShutdown(reason: String = "shutdown") {
         guard !isClosing, machine != nil else {
             if !admitted { connection?.close() }
             return
         }
+        journal.ended = reason
         shutdownRequested = true
         if !(connection?.isHolding ?? true) { perform(machine.shuttingDown()) }
     }

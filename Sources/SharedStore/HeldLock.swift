@@ -90,6 +90,19 @@ public final class HeldLock: Sendable {
 
     /// Runs `body` while the lock is still this holder's (fencing: the published record is ours, U1) and inside
     /// its window; `body` gets the deadline to check before each further guarded step.
+    /// A guarded step that needs only the window (docs/lock-protocol.md: every guarded step checks it right before it
+    /// is issued), without `guarded`'s read of `kcol`: for a write nobody depends on, such as the access journal.
+    func withinWindow<T>(_ what: String, _ body: (_ deadline: UInt64) throws -> T) throws -> T {
+        try operation.withLock { _ in
+            let (released, lost) = state.withLock { ($0.released, $0.lost) }
+            let deadline = self.deadline
+            guard !released, lost == nil, store.clock.now() < deadline else {
+                throw StoreError(code: .inUse, message: "the lock of \(what) is no longer held by this holder: nothing done")
+            }
+            return try body(deadline)
+        }
+    }
+
     func guarded<T>(_ what: String, _ body: (_ deadline: UInt64) throws -> T) throws -> T {
         try operation.withLock { _ in
             let (owner, released, lost) = state.withLock { ($0.owner, $0.released, $0.lost) }

@@ -10,6 +10,7 @@ final class NFSFile: VolumeReadHandle, VolumeWriteHandle, @unchecked Sendable {
     private let handle: [UInt8]
     private let path: StorePath
     private var writeOffset: UInt64 = 0
+    private var wroteAny = false
     /// The write verifier of data written UNSTABLE and not yet committed (nil: nothing to commit).
     private var uncommitted: [UInt8]?
     private var closed = false
@@ -18,6 +19,11 @@ final class NFSFile: VolumeReadHandle, VolumeWriteHandle, @unchecked Sendable {
         self.volume = volume
         self.handle = handle
         self.path = path
+    }
+
+    func seek(to offset: Int64) throws {
+        guard offset >= 0 else { throw StoreError(code: .io, message: "seek \(path): negative offset") }
+        writeOffset = UInt64(offset)
     }
 
     /// RPC budget: 1 READ per `readMax` bytes (one for a chunk up to the server's transfer size); a short read ends it.
@@ -35,8 +41,9 @@ final class NFSFile: VolumeReadHandle, VolumeWriteHandle, @unchecked Sendable {
     /// RPC budget: 1 WRITE per `writeMax` bytes; a small first write is FILE_SYNC, so it needs no COMMIT.
     func write(_ bytes: [UInt8]) throws {
         guard !closed else { throw StoreError(code: .io, message: "write \(path): closed") }
-        // A small whole write at the start of a file (a record, an intent) is made durable by the WRITE itself.
-        let stable = writeOffset == 0 && uncommitted == nil && bytes.count <= NFSVolume.stableWriteLimit ? FILE_SYNC : UNSTABLE
+        // A small whole first write (a record, an intent, a journal line) is made durable by the WRITE itself.
+        let stable = !wroteAny && uncommitted == nil && bytes.count <= NFSVolume.stableWriteLimit ? FILE_SYNC : UNSTABLE
+        wroteAny = true
         try bytes.withUnsafeBytes { all in
             var done = 0
             while done < all.count {

@@ -182,6 +182,10 @@ final class POSIXWriteFile: VolumeWriteHandle, @unchecked Sendable {
 
     deinit { if fd >= 0 { Glibc.close(fd) } }
 
+    func seek(to offset: Int64) throws {
+        if lseek(fd, off_t(offset), SEEK_SET) < 0 { throw StoreError.posix(errno, "seek \(path)") }
+    }
+
     func write(_ bytes: [UInt8]) throws {
         var offset = 0
         while offset < bytes.count {

@@ -5,6 +5,8 @@ public protocol VolumeReadHandle: AnyObject, Sendable {
 }
 
 public protocol VolumeWriteHandle: AnyObject, Sendable {
+    /// Where the next write goes (a new handle writes from 0): an append starts at the file's size.
+    func seek(to offset: Int64) throws
     func write(_ bytes: [UInt8]) throws
     func fsync() throws
     func close() throws

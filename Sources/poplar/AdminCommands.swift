@@ -90,8 +90,9 @@ struct DomainCommand: AsyncParsableCommand {
 struct MailboxCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mailbox",
-        abstract: "Manage mailboxes: add, remove, list, show, passwd, lock, unlock, purge.",
-        subcommands: [Add.self, Remove.self, List.self, Show.self, Passwd.self, Quota.self, Rename.self, Lock.self, Unlock.self, Purge.self, Rekey.self]
+        abstract: "Manage mailboxes: add, remove, list, show, passwd, quota, rename, lock, unlock, purge, rekey, journal.",
+        subcommands: [Add.self, Remove.self, List.self, Show.self, Passwd.self, Quota.self, Rename.self, Lock.self, Unlock.self, Purge.self, Rekey.self,
+                      Journal.self]
     )
 
     struct Target: ParsableArguments {

@@ -1735,6 +1735,38 @@ def reconnect_wins_per_domain(h, n):
 
 
 @test
+def access_journal_records_each_session(h, n):
+    """Issue 16: each session leaves one line in its mailbox's journal (when, node, client, mechanism, messages and
+    bytes retrieved, deleted, how it ended); `poplar mailbox journal USER [--json]` shows them, oldest first."""
+    import json as jsonlib
+
+    def journal():
+        r = h.cli("mailbox", "journal", f"dave@{DOMAIN}", "--json")
+        return jsonlib.loads(r.stdout)["sessions"]
+
+    before = len(journal())
+    p = poplib.POP3("127.0.0.1", n["port"], timeout=10)
+    p.apop(f"dave@{DOMAIN}", PW["dave"])
+    size = int(p.list(1).split()[2])
+    p.retr(1)
+    p.quit()
+    c = login(n["port"], "dave")
+    c.cmd("STAT")
+    c.close()  # the client goes away without QUIT
+    deadline = time.time() + 10
+    while len(journal()) < before + 2 and time.time() < deadline:
+        time.sleep(0.1)
+    quit_line, gone = journal()[before:before + 2]
+    assert quit_line["mechanism"] == "apop" and quit_line["retrieved"] == 1 and quit_line["bytes"] == size, quit_line
+    assert quit_line["ended"] == "quit" and quit_line["deleted"] == 0 and quit_line["node"] == n["name"], quit_line
+    assert quit_line["client"].startswith("127.0.0.1:") and re.match(r"\d{4}-\d\d-\d\dT", quit_line["at"]), quit_line
+    assert gone["mechanism"] == "password" and gone["ended"] == "disconnect" and gone["retrieved"] == 0, gone
+    text = h.cli("mailbox", "journal", f"dave@{DOMAIN}").stdout.decode()
+    assert "ended quit" in text and "ended disconnect" in text, text
+    assert h.cli("mailbox", "journal", f"nobody@{DOMAIN}", check=False).returncode != 0
+
+
+@test
 def json_output_shapes(h, n):
     """`--json` on the list, show and status commands: one object per command, the shapes docs/cli.md documents."""
     import json
