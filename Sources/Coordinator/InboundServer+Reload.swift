@@ -18,18 +18,9 @@ extension InboundServer {
         let changes = fresh.reloadChanges(from: old)
         var report = ReloadReport(applied: changes.live, restartNeeded: changes.restart)
         var next = fresh.applyingLiveSettings(to: old)
-        if let tls = sharedState.withLockedValue({ $0 })?.tls, let certificatePath = next.certificatePath,
-           let privateKeyPath = next.privateKeyPath {
-            let policy = next.tlsPolicy
-            do {
-                try await threadPool.runIfActive { try tls.reload(certificatePath: certificatePath, privateKeyPath: privateKeyPath, policy: policy) }
-            } catch {
-                report.failed.append("tls: the new certificate or key was not loaded, the old ones and the old TLS settings stay in use: \(error)")
-                report.applied.removeAll { $0.hasPrefix("tls.") }
-                next.certificatePath = old.certificatePath
-                next.privateKeyPath = old.privateKeyPath
-                next.tlsPolicy = old.tlsPolicy
-            }
+        if await !report.reloadTLS(sharedState.withLockedValue({ $0 })?.tls, certificatePath: next.certificatePath, privateKeyPath: next.privateKeyPath,
+                                   policy: next.tlsPolicy, on: threadPool) {
+            (next.certificatePath, next.privateKeyPath, next.tlsPolicy) = (old.certificatePath, old.privateKeyPath, old.tlsPolicy)
         }
         live.withLockedValue { $0 = next }
         return report

@@ -1,3 +1,5 @@
+import NIOPosix
+
 /// What a SIGHUP reload did, by configuration key (node and coordinator alike).
 public struct ReloadReport: Sendable, Equatable {
     /// Now in force for new connections and logins.
@@ -27,6 +29,24 @@ public struct ReloadReport: Sendable, Equatable {
         public init() {}
         public mutating func note(_ key: String, _ changed: Bool, live liveChange: Bool = true) {
             if changed { liveChange ? live.append(key) : restart.append(key) }
+        }
+    }
+}
+
+extension ReloadReport {
+    /// SIGHUP's TLS step, shared by node and coordinator: reads the certificate and key (and policy) into `tls` on
+    /// the thread pool. False when they did not load: the failure is recorded, the `tls.*` keys leave `applied`,
+    /// and the caller keeps its old TLS settings.
+    public mutating func reloadTLS(_ tls: ReloadableTLSContext?, certificatePath: String?, privateKeyPath: String?, policy: TLSPolicy,
+                                   on pool: NIOThreadPool) async -> Bool {
+        guard let tls, let certificatePath, let privateKeyPath else { return true }
+        do {
+            try await pool.runIfActive { try tls.reload(certificatePath: certificatePath, privateKeyPath: privateKeyPath, policy: policy) }
+            return true
+        } catch {
+            failed.append("tls: the new certificate or key was not loaded, the old ones and the old TLS settings stay in use: \(error)")
+            applied.removeAll { $0.hasPrefix("tls.") }
+            return false
         }
     }
 }
