@@ -24,7 +24,14 @@ final class FsckTests: XCTestCase {
         return report
     }
 
-    /// Sets a file's modification time into the past from outside the volume (the fixture's local directory).
+    /// Writes a file whose modification time is in the past from outside the volume (the fixture's local directory),
+    /// before the NFS server has seen it (it keeps attributes it served for a while).
+    func writeOld(_ f: StoreFixture, _ relative: String, _ bytes: [UInt8], hours: Double) throws {
+        try FileManager.default.createDirectory(atPath: (f.path + "/" + relative as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        XCTAssertTrue(FileManager.default.createFile(atPath: f.path + "/" + relative, contents: Data(bytes)))
+        try age(f, relative, hours: hours)
+    }
+
     func age(_ f: StoreFixture, _ relative: String, hours: Double) throws {
         try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: -hours * 3600)], ofItemAtPath: f.path + "/" + relative)
     }
@@ -60,11 +67,9 @@ final class FsckTests: XCTestCase {
         let a = try f.mailbox("alice")
         let tmp = try mailboxPath(a).appending("tmp")
         // A delivery that crashed an hour and a half ago, and one in flight now.
-        try f.volume.writeFile(try tmp.appending("20260101000000000123450001.1f2e"), Array("Subject: half\r\n".utf8), exclusive: true)
+        try writeOld(f, "example.test/P3_alice.mbx/tmp/20260101000000000123450001.1f2e", Array("Subject: half\r\n".utf8), hours: 1.5)
         try f.volume.writeFile(try tmp.appending("20260101000000000123450002.3a4b"), Array("Subject: now\r\n".utf8), exclusive: true)
-        try f.volume.writeFile(try MailStore.metaTmp.appending("domains.123"), Array("version=9\n".utf8), exclusive: true)
-        try age(f, "example.test/P3_alice.mbx/tmp/20260101000000000123450001.1f2e", hours: 1.5)
-        try age(f, ".poplar/tmp/domains.123", hours: 3)
+        try writeOld(f, ".poplar/tmp/domains.123", Array("version=9\n".utf8), hours: 3)
 
         let report = try fsck(store, repair: false)
         XCTAssertEqual(report.findings.map(\.location).sorted(),
@@ -85,13 +90,11 @@ final class FsckTests: XCTestCase {
         let f = try StoreFixture()
         let store = try open(f)
         let pickup = try StorePath([".poplar", "pickup"])
-        try f.volume.mkdir(pickup)
         let text = Array("x-sender: a@b.test\r\nx-receiver: alice@example.test\r\n\r\nSubject: p\r\n\r\nhi\r\n".utf8)
-        try f.volume.writeFile(try pickup.appending(".work.1234.msg1.txt"), text, exclusive: true)
+        try writeOld(f, ".poplar/pickup/.work.1234.msg1.txt", text, hours: 2)
         try f.volume.writeFile(try pickup.appending(".work.99.msg2.txt"), text, exclusive: true)  // being delivered now
         // Another file dropped since under the same name keeps its name.
         try f.volume.writeFile(try pickup.appending("msg1.txt"), Array("x-receiver: bob@example.test\r\n\r\nother\r\n".utf8), exclusive: true)
-        try age(f, ".poplar/pickup/.work.1234.msg1.txt", hours: 2)
 
         let report = try fsck(store, repair: false)
         XCTAssertEqual(report.findings.map(\.location), [".poplar/pickup/.work.1234.msg1.txt"])
