@@ -202,6 +202,7 @@ struct NodeCommand: AsyncParsableCommand {
 func runNode(store: MailStore, configuration: NodeConfiguration,
              reread: (@Sendable () async throws -> (NodeConfiguration, Logger.Level))? = nil) async throws {
     let metrics = bootstrapMetrics()
+    exportFsckLastClean(store)
     var reload: (@Sendable ([any Service], Logger) async -> Void)?
     if let reread {
         reload = { servers, logger in
@@ -242,4 +243,16 @@ func bootstrapMetrics() -> @Sendable () -> [UInt8] {
     let registry = PrometheusCollectorRegistry()
     MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
     return { registry.emitToBuffer() }
+}
+
+/// `poplar_fsck_last_clean_timestamp_seconds`: `.poplar/fsck-last-clean` (the last clean `poplar fsck` of the whole
+/// store), read at start and then once a minute on a thread of its own, so no store call runs on an event loop.
+func exportFsckLastClean(_ store: MailStore, every seconds: Double = 60) {
+    let gauge = Gauge(label: "poplar_fsck_last_clean_timestamp_seconds")
+    Thread.detachNewThread {
+        while true {
+            if let last = try? store.fsckLastClean() { gauge.record(last.timeIntervalSince1970) }
+            Thread.sleep(forTimeInterval: seconds)
+        }
+    }
 }

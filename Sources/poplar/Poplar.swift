@@ -18,6 +18,7 @@ struct Poplar: AsyncParsableCommand {
             InitCommand.self, DomainCommand.self, MailboxCommand.self, DeliverCommand.self,
             NodeCommand.self, CoordinatorCommand.self, DevCommand.self, ClusterCommand.self, GUIDCommand.self, ConfigCommand.self, DoctorCommand.self,
             LockRaceCommand.self,
+            FsckCommand.self,
         ]
     )
 }
