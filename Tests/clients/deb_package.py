@@ -20,6 +20,7 @@ import pwd
 import random
 import shutil
 import signal
+import smtplib
 import socket
 import stat
 import subprocess
@@ -139,7 +140,7 @@ class Run:
         self.dir = tempfile.mkdtemp(prefix="poplar-deb-test-")
         os.chmod(self.dir, 0o755)
         self.deb = None
-        self.node = None
+        self.node = self.coordinator = None
         self.user_existed = any(p.pw_name == "poplar" for p in pwd.getpwall())
         self.passed = self.failed = 0
 
@@ -237,57 +238,85 @@ class Run:
             os.chown(f, p.pw_uid, p.pw_gid)
             os.chmod(f, 0o600)
 
-        allowed = expand(syscall_sets(), "@system-service") - expand(syscall_sets(), "@privileged") \
-            - expand(syscall_sets(), "@resources")
-        port, tls_port, http_port = free_port(), free_port(), free_port()
-        argv = ["/usr/bin/poplar", "node", *common, "--listen", f"127.0.0.1:{port}", "--tls-listen",
-                f"127.0.0.1:{tls_port}", "--cert", cert, "--key", key, "--node-id", "debtest",
-                "--http-listen", f"127.0.0.1:{http_port}", "--drain-time", "1", "--log-level", "info"]
-        log = open(os.path.join(self.dir, "node.log"), "wb")
-        self.node = subprocess.Popen(argv, stdout=log, stderr=log, cwd="/",
-                                     preexec_fn=lambda: sandboxed("poplar", argv, allowed))
-        deadline = time.time() + 30
-        while True:
-            if self.node.poll() is not None:
-                raise AssertionError(f"the node exited {self.node.returncode}: {self.node_log()}")
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.time() > deadline:
-                    raise AssertionError("the node did not listen within 30 s: " + self.node_log())
-                time.sleep(0.1)
-        with open(f"/proc/{self.node.pid}/status") as f:
-            status = dict(l.split(":", 1) for l in f.read().splitlines() if ":" in l)
-        assert status["Uid"].split()[0] == str(p.pw_uid), status["Uid"]
-        assert status["Seccomp"].strip() == "2" and status["NoNewPrivs"].strip() == "1", status
-        assert status["CapEff"].strip() == "0" * 16, status["CapEff"]
+        sets = syscall_sets()
+        allowed = expand(sets, "@system-service") - expand(sets, "@privileged") - expand(sets, "@resources")
+        port, tls_port, http_port, lmtp_port = free_port(), free_port(), free_port(), free_port()
+        self.node = self.start_sandboxed(
+            "node", ["/usr/bin/poplar", "node", *common, "--listen", f"127.0.0.1:{port}", "--tls-listen",
+                     f"127.0.0.1:{tls_port}", "--cert", cert, "--key", key, "--node-id", "debtest",
+                     "--http-listen", f"127.0.0.1:{http_port}", "--drain-time", "1", "--log-level", "info"],
+            port, allowed)
+        self.coordinator = self.start_sandboxed(
+            "coordinator", ["/usr/bin/poplar", "coordinator", *common, "--lmtp", f"127.0.0.1:{lmtp_port}",
+                            "--socketmap", f"127.0.0.1:{free_port()}", "--coordinator-id", "debcoord",
+                            "--hostname", "mx.deb.test", "--log-level", "info"],
+            lmtp_port, allowed)
+        for proc in (self.node, self.coordinator):
+            with open(f"/proc/{proc.pid}/status") as f:
+                status = dict(l.split(":", 1) for l in f.read().splitlines() if ":" in l)
+            assert status["Uid"].split()[0] == str(p.pw_uid), status["Uid"]
+            assert status["Seccomp"].strip() == "2" and status["NoNewPrivs"].strip() == "1", status
+            assert status["CapEff"].strip() == "0" * 16, status["CapEff"]
 
-        def fetch(scheme, p_):
-            r = run(["curl", "-s", "-S", "-k", f"{scheme}://127.0.0.1:{p_}/1", "-u", "carol@deb.test:carol deb pw"],
+        def fetch(scheme, p_, n=1, expected=message):
+            r = run(["curl", "-s", "-S", "-k", f"{scheme}://127.0.0.1:{p_}/{n}", "-u", "carol@deb.test:carol deb pw"],
                     timeout=30)
-            assert r.stdout == message, f"{scheme}: {r.stdout[:200]!r} is not the message delivered"
+            # The coordinator adds its trace header fields on top; the message follows them byte for byte.
+            ok = r.stdout == expected if n == 1 else r.stdout.endswith(b"\r\n" + expected)
+            assert ok, f"{scheme} message {n}: {r.stdout[:300]!r} is not the message delivered"
 
         fetch("pop3", port)
         fetch("pop3s", tls_port)
         with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/health/ready", timeout=10) as r:
             assert r.status == 200, r.status
+        # The coordinator delivers over LMTP (a standby answers 4xx until it holds the coordinators' lease).
+        inbound = b"Subject: through LMTP\r\n\r\ndelivered by the packaged coordinator\r\n"
+        deadline = time.time() + 20
+        while True:
+            try:
+                with smtplib.LMTP("127.0.0.1", lmtp_port, timeout=10) as lmtp:
+                    refused = lmtp.sendmail("sender@example.org", ["carol@deb.test"], inbound)
+                assert not refused, refused
+                break
+            except smtplib.SMTPException as e:
+                if time.time() > deadline:
+                    raise AssertionError(f"LMTP delivery refused: {e}; {self.log('coordinator')}")
+                time.sleep(0.5)
+        fetch("pop3", port, 2, inbound)
         # ExecReload: SIGHUP reads the certificate again; the node goes on serving.
         self.node.send_signal(signal.SIGHUP)
         time.sleep(0.5)
-        assert self.node.poll() is None, "the node exited on SIGHUP: " + self.node_log()
+        assert self.node.poll() is None, "the node exited on SIGHUP: " + self.log('node')
         fetch("pop3s", tls_port)
         # The units' KillSignal: SIGTERM drains and exits 0.
-        self.node.send_signal(signal.SIGTERM)
-        rc = self.node.wait(timeout=20)
-        assert rc == 0, f"the node exited {rc} on SIGTERM: {self.node_log()}"
+        for name, proc in (("node", self.node), ("coordinator", self.coordinator)):
+            proc.send_signal(signal.SIGTERM)
+            rc = proc.wait(timeout=40)
+            assert rc == 0, f"the {name} exited {rc} on SIGTERM: {self.log(name)}"
         owners = {os.stat(os.path.join(d, f)).st_uid for d, _, fs in os.walk(root) for f in fs}
         assert owners == {p.pw_uid}, f"files in the mail root owned by {owners}"
-        return "POP3 and POP3S fetched the delivered message; SIGHUP kept it serving; SIGTERM exit 0"
+        return ("POP3 and POP3S fetched the messages delivered by poplar deliver and by the coordinator over LMTP; "
+                "SIGHUP kept the node serving; SIGTERM: both exit 0")
 
-    def node_log(self):
+    def start_sandboxed(self, name, argv, port, allowed):
+        log = open(os.path.join(self.dir, f"{name}.log"), "wb")
+        proc = subprocess.Popen(argv, stdout=log, stderr=log, cwd="/", preexec_fn=lambda: sandboxed("poplar", argv, allowed))
+        setattr(self, name, proc)  # stopped by cleanup() even if it never listens
+        deadline = time.time() + 30
+        while True:
+            if proc.poll() is not None:
+                raise AssertionError(f"the {name} exited {proc.returncode}: {self.log(name)}")
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                return proc
+            except OSError:
+                if time.time() > deadline:
+                    raise AssertionError(f"the {name} did not listen within 30 s: {self.log(name)}")
+                time.sleep(0.1)
+
+    def log(self, name):
         try:
-            with open(os.path.join(self.dir, "node.log"), errors="replace") as f:
+            with open(os.path.join(self.dir, f"{name}.log"), errors="replace") as f:
                 return f.read()[-2000:]
         except OSError:
             return ""
@@ -303,9 +332,10 @@ class Run:
         return "binary, units, /etc/poplar and /var/lib/poplar gone; the poplar user kept"
 
     def cleanup(self):
-        if self.node is not None and self.node.poll() is None:
-            self.node.kill()
-            self.node.wait()
+        for proc in (self.node, self.coordinator):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait()
         if run(["dpkg-query", "-W", "poplar"], check=False).returncode == 0:
             run(["dpkg", "--purge", "poplar"], check=False)
         if not self.user_existed:  # leave the machine as found: the next run creates the user again
@@ -341,7 +371,7 @@ def main():
                          ("dpkg -i (twice): the poplar system user, /etc/poplar 0750 root:poplar, poplar --version",
                           r.install),
                          ("systemd-analyze verify and security on the installed units", r.verify_units),
-                         ("a mailbox served by the installed binary as poplar, in the units' sandbox", r.serve),
+                         ("a node and a coordinator of the installed binary as poplar, in the units' sandbox", r.serve),
                          ("dpkg --purge", r.purge)]:
             if not r.step(name, fn):
                 break
