@@ -11,7 +11,7 @@
 #   --version the package's version; default: `git describe --tags` when the tree has a tag, else the binary's
 #             own (`poplar --version`), made a valid Debian version.
 #   --out     where the .deb goes (default: dist). It prints the .deb's path on its last line.
-#   --compression  dpkg-deb's (default xz; gzip is four times faster on a 60 MB debug binary, for tests).
+#   --compression  dpkg-deb's (default xz; gzip takes 4 s where xz takes 34 s on a stripped debug binary, for tests).
 # Needs dpkg-deb and dpkg-shlibdeps (dpkg-dev; without it Depends comes from ldd and dpkg -S, unversioned),
 # strip (binutils), python3 for the man pages, and no root (dpkg-deb --root-owner-group).
 set -euo pipefail
@@ -96,7 +96,10 @@ if command -v dpkg-shlibdeps >/dev/null 2>&1; then
   fi
 fi
 if [ -z "$depends" ]; then
-  depends=$(ldd "$pkg/usr/bin/poplar" | awk '$3 ~ /^\// {print $3}' | while read -r lib; do
+  # The libraries the binary names itself (NEEDED), found where ldd finds them, owned by which package.
+  needed=$(readelf -d "$pkg/usr/bin/poplar" | sed -n 's/.*Shared library: \[\(.*\)\]/\1/p')
+  depends=$(ldd "$pkg/usr/bin/poplar" | awk 'NR==FNR {want[$1]=1; next} ($1 in want) && $3 ~ /^\// {print $3}' \
+      <(printf '%s\n' "$needed") - | while read -r lib; do
       dpkg -S "$(realpath "$lib")" 2>/dev/null || dpkg -S "$lib" 2>/dev/null || true
     done | cut -d: -f1 | sort -u | paste -sd, | sed 's/,/, /g')
 fi
