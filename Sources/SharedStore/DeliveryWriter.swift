@@ -10,14 +10,20 @@ public final class DeliveryWriter: @unchecked Sendable {
     private let dir: StorePath
     private var tmp: StorePath
     private let namer: MessageNamer
+    /// The UIDL another server gave this message (`poplar import`): kept in its name, served instead of the digits.
+    private let keptUIDL: String?
     private var handle: (any VolumeWriteHandle)?
     private var lastWasCR = false
     public private(set) var size: Int64 = 0
     private var done = false
 
-    init(store: MailStore, address: MailboxAddress) throws {
+    init(store: MailStore, address: MailboxAddress, keptUIDL: String? = nil) throws {
+        if let keptUIDL, !MessageNamer.isValidUIDL(keptUIDL) {
+            throw StoreError(code: .invalidName, message: "not a UIDL (RFC 1939: 1 to 70 characters 0x21-0x7E): \(LogSafeText.escaped(keptUIDL))")
+        }
         self.store = store
         self.address = address
+        self.keptUIDL = keptUIDL
         self.dir = try store.mailboxDir(address)
         guard try store.mailboxPresent(dir) else {
             throw StoreError(code: .notFound, message: "no mailbox \(address)")
@@ -97,8 +103,9 @@ public final class DeliveryWriter: @unchecked Sendable {
     private func linkIntoPlace() throws -> MessageInfo {
         let tmpID = try store.volume.stat(tmp).fileID
         for _ in 0..<100 {
-            let uidl = namer.next()
-            let name = "P3_\(uidl).eml"
+            let stamp = namer.next()
+            let name = MessageNamer.messageName(stamp: stamp, keptUIDL: keptUIDL)
+            let uidl = keptUIDL ?? stamp
             let target = try dir.appending(name)
             do {
                 try store.volume.link(tmp, to: target)
@@ -125,8 +132,10 @@ public final class DeliveryWriter: @unchecked Sendable {
 }
 
 extension MailStore {
-    public func beginDelivery(to address: MailboxAddress) throws -> DeliveryWriter {
-        try DeliveryWriter(store: self, address: address)
+    /// `keptUIDL`: the UIDL another server gave the message (`poplar import`), kept in its file name and served
+    /// instead of the 26 digits; refused (`invalidName`) unless RFC 1939 allows it.
+    public func beginDelivery(to address: MailboxAddress, keptUIDL: String? = nil) throws -> DeliveryWriter {
+        try DeliveryWriter(store: self, address: address, keptUIDL: keptUIDL)
     }
 
     /// Takes back a message just delivered (an all-or-nothing SMTP transaction that failed for another recipient).

@@ -439,7 +439,8 @@ struct FsckRun {
 
     // MARK: Messages
 
-    /// Every `P3_<26 digits>.eml`: a regular file that reads to its listed size. One that is not (a directory or a
+    /// Every message (`P3_<26 digits>.eml`, or `P3_<26 digits>.u<hex>.eml` when imported with its UIDL): a regular file
+    /// that reads to its listed size. One that is not (a directory or a
     /// special file under a message's name, a read error, fewer or more bytes than listed) is quarantined by repair.
     mutating func checkMessages(_ a: MailboxAddress, dir: StorePath, entries: [DirectoryEntry]) {
         for e in entries.sorted(by: { $0.name < $1.name }) where MessageNamer.isMessageName(e.name) {

@@ -503,11 +503,12 @@ public final class MailStore: Sendable {
         return q > 0 ? q : nil
     }
 
-    /// The messages of a listing, oldest first: only `P3_<26 digits>.eml` files.
+    /// The messages of a listing, oldest first: only `P3_<26 digits>.eml` and `P3_<26 digits>.u<hex>.eml` files,
+    /// in the order of their digits (arrival), never of their UIDLs (a kept UIDL says nothing of order).
     static func messages(in entries: [DirectoryEntry]) -> [MessageInfo] {
         entries.compactMap { e -> MessageInfo? in
             guard e.attributes.kind == .file, MessageNamer.isMessageName(e.name) else { return nil }
             return MessageInfo(uidl: MessageNamer.uidl(ofMessageName: e.name), size: e.attributes.size, fileName: e.name)
-        }.sorted { $0.uidl < $1.uidl }
+        }.sorted { $0.fileName.utf8.lexicographicallyPrecedes($1.fileName.utf8) }
     }
 }
