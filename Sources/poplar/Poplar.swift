@@ -19,6 +19,7 @@ struct Poplar: AsyncParsableCommand {
             NodeCommand.self, CoordinatorCommand.self, DevCommand.self, ClusterCommand.self, GUIDCommand.self, ConfigCommand.self, DoctorCommand.self,
             LockRaceCommand.self,
             FsckCommand.self,
+            ImportCommand.self,
         ]
     )
 }

@@ -1,0 +1,101 @@
+import Foundation
+import XCTest
+
+@testable import SharedStore
+
+/// The sources of `poplar import` as pure parsers (fixture tables) and over temporary directories: Dovecot's
+/// uidlist and UIDL format, mbox splitting and unquoting, a Windows 2003 mail root. The real Dovecot check is
+/// Tests/clients/import_sources.py.
+final class ImportSourcesTests: XCTestCase {
+    // MARK: Dovecot
+
+    func testUIDListVersion3AndVersion1() throws {
+        let v3 = try DovecotUIDList.parse(Array("""
+            3 V1733400000 N4 G0a1b2c3d4e5f
+            1 :1733400001.M1P10.host
+            2 W1234 G99aa :1733400002.M2P10.host,S=1200
+            3 P0000abcd O1 :1733400003.M3P10.host
+
+            """.utf8))
+        XCTAssertEqual(v3.version, 3)
+        XCTAssertEqual(v3.uidValidity, 1_733_400_000)
+        XCTAssertEqual(v3.nextUID, 4)
+        XCTAssertEqual(v3.records.map(\.uid), [1, 2, 3])
+        XCTAssertEqual(v3.records.map(\.fileName), ["1733400001.M1P10.host", "1733400002.M2P10.host,S=1200", "1733400003.M3P10.host"])
+        XCTAssertEqual(v3.records[1].guid, "99aa")
+        XCTAssertEqual(v3.records[2].pop3UIDL, "0000abcd")
+        XCTAssertEqual(v3.records[2].pop3Order, 1)
+        let v1 = try DovecotUIDList.parse(Array("1 1733400000 3\n1 1733400001.M1P10.host\n2 1733400002.M2P10.host\n".utf8))
+        XCTAssertEqual(v1.records.map(\.uid), [1, 2])
+        XCTAssertEqual(v1.records[1].fileName, "1733400002.M2P10.host")
+        for bad in ["", "2 V1 N2\n", "3 N2\n", "3 V1 N2\nx :name\n", "3 V1 N2\n1 W1\n", "3 V1 N2\n1 :a/b\n"] {
+            XCTAssertThrowsError(try DovecotUIDList.parse(Array(bad.utf8)), bad)
+        }
+    }
+
+    func testUIDLFormatLikeDovecotsVarExpand() throws {
+        let cases: [(String, String)] = [
+            ("%08Xu%08Xv", "0000002a6751a3c0"),  // Dovecot's default: printf("%llx"), lowercase
+            ("%u", "42"),
+            ("%v", "1733403584"),
+            ("%{uid}-%{uidvalidity}", "42-1733403584"),
+            ("%f", "1733400001.M1P10.host"),
+            ("%g", "99aa"),
+            ("%08XUu", "0000002A"),
+            ("%Lf", "1733400001.m1p10.host"),
+            ("%4f", "1733"),
+            ("%-4.f", "host"),
+            ("UID%u-%v", "UID42-1733403584"),
+            ("100%%", "100%"),
+        ]
+        for (format, expected) in cases {
+            let f = try DovecotUIDLFormat(format)
+            XCTAssertEqual(f.expand(uid: 42, uidValidity: 1_733_403_584, fileName: "1733400001.M1P10.host", guid: "99aa"), expected, format)
+        }
+        for bad in ["", "%", "%m", "%{md5}", "%q", "%{uid", "%08X"] {
+            XCTAssertThrowsError(try DovecotUIDLFormat(bad), bad)
+        }
+    }
+
+    func temporaryDirectory() throws -> String {
+        let path = NSTemporaryDirectory() + "poplar-import-src-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: path) }
+        return path
+    }
+
+    func write(_ path: String, _ text: String) throws {
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: Data(text.utf8)))
+    }
+
+    func testMaildirPlanUsesTheUIDListAndDerivesTheRest() throws {
+        let dir = try temporaryDirectory()
+        try write(dir + "/cur/1733400001.M1P10.host,S=20:2,S", "Subject: one\n\n1\n")
+        try write(dir + "/new/1733400002.M2P10.host", "Subject: two\n\n2\n")
+        try write(dir + "/new/1733400009.M9P10.host", "Subject: unlisted\n\n9\n")
+        try write(dir + "/dovecot-uidlist", "3 V1733403584 N4\n1 :1733400001.M1P10.host,S=20\n2 :1733400002.M2P10.host\n3 :1733400003.gone\n")
+        let before = try snapshot(dir)
+        let plan = try MaildirImport.plan(directory: dir)
+        XCTAssertEqual(plan.items.map(\.uidl).prefix(2), ["000000016751a3c0", "000000026751a3c0"])
+        XCTAssertEqual(plan.items.count, 3)
+        XCTAssertEqual(plan.items[2].uidl, ImportItem.derivedUIDL(kind: "maildir", key: Array("1733400009.M9P10.host".utf8)))
+        XCTAssertEqual(plan.notes.count, 2)
+        XCTAssertEqual(String(decoding: try plan.items[0].load(), as: UTF8.self), "Subject: one\n\n1\n")
+        XCTAssertThrowsError(try MaildirImport.plan(directory: dir + "/cur"))
+        // Imported, then again: nothing new; the source is as it was.
+        let f = try StoreFixture()
+        let a = try f.mailbox("alice")
+        XCTAssertEqual(try f.store.importMessages(plan.items, to: a).messages, 3)
+        XCTAssertEqual(try f.store.importMessages(try MaildirImport.plan(directory: dir).items, to: a).skipped, 3)
+        XCTAssertEqual(try snapshot(dir), before)
+    }
+
+    /// Every file's path, size and modification time: what "the source is never changed" means here.
+    func snapshot(_ dir: String) throws -> [String] {
+        try FileManager.default.subpathsOfDirectory(atPath: dir).sorted().map { p in
+            let a = try FileManager.default.attributesOfItem(atPath: dir + "/" + p)
+            return "\(p) \(a[.size] ?? 0) \((a[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0)"
+        }
+    }
+}

@@ -1,0 +1,329 @@
+#!/usr/bin/env python3
+"""`poplar import` against data written by the real programs (issue 16 item 1, docs/migration.md).
+
+A private Dovecot (its own config, base and state directories under a temporary directory, POP3 and LMTP on
+127.0.0.1 high ports) receives mail over LMTP and writes its Maildirs; clients fetch with POP3 ("leave mail on
+server"), so Dovecot assigns the UIDLs and writes dovecot-uidlist; Dovecot's UIDL answer is the truth. Then:
+
+- `poplar import maildir` of one Maildir: Poplar's node serves the identical UIDL list, message for message;
+- `poplar import pop3` from the live Dovecot: the same, Dovecot keeps every message, a second run brings nothing,
+  a message that arrives at Dovecot later comes with the third;
+- fetchmail --keep (with its UIDL file) and mpop (uidls_file), which had fetched everything from Dovecot, pointed at
+  Poplar: nothing is downloaded again; a message delivered to Poplar afterwards is the only one downloaded;
+- `poplar import mbox` of the mbox mpop wrote; `poplar import win2003` of a copied Windows 2003 mail root with a
+  password CSV; the sources' files are unchanged by every import.
+
+Started by Tests/run-tests; prints PASS/FAIL per test and "N passed, N failed" last. Every process started here is
+stopped here (finally), every wait is bounded.
+"""
+import argparse
+import hashlib
+import json
+import os
+import poplib
+import shutil
+import signal
+import smtplib
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from run_clients import DOMAIN, Harness, free_port, run_suite, test  # noqa: E402
+
+MAIL_UID = MAIL_GID = 5000
+USERS = {"mdir": "mdir-pw", "live": "live pw, with comma", "fm": "fm-pw"}
+
+
+class Dovecot:
+    """Dovecot 2.3 of Debian, as a private instance: nothing of /etc/dovecot is read."""
+
+    def __init__(self, base):
+        self.dir = os.path.join(base, "dovecot")
+        self.proc = None
+        self.pop3 = self.lmtp = None
+
+    def home(self, user):
+        return os.path.join(self.dir, "home", user)
+
+    def maildir(self, user):
+        return os.path.join(self.home(user), "Maildir")
+
+    def start(self):
+        for sub in ("base", "state", "log", "home"):
+            os.makedirs(os.path.join(self.dir, sub), exist_ok=True)
+        os.chmod(self.dir, 0o755)
+        os.chmod(os.path.join(self.dir, "home"), 0o755)
+        with open(os.path.join(self.dir, "passwd"), "w") as f:
+            for user, pw in USERS.items():
+                home = self.home(user)
+                os.makedirs(home, exist_ok=True)
+                os.chown(home, MAIL_UID, MAIL_GID)
+                f.write(f"{user}@{DOMAIN}:{{PLAIN}}{pw}:{MAIL_UID}:{MAIL_GID}::{home}::\n")
+        self.pop3, self.lmtp = free_port(), free_port()
+        d = self.dir
+        conf = f"""# written by Tests/clients/import_sources.py: a private Dovecot on 127.0.0.1
+instance_name = poplar-import-test
+base_dir = {d}/base
+state_dir = {d}/state
+log_path = {d}/log/dovecot.log
+info_log_path = {d}/log/info.log
+protocols = pop3 lmtp
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {d}/passwd
+}}
+userdb {{
+  driver = passwd-file
+  args = username_format=%u {d}/passwd
+}}
+mail_location = maildir:~/Maildir
+first_valid_uid = {MAIL_UID}
+last_valid_uid = {MAIL_UID}
+service pop3-login {{
+  inet_listener pop3 {{
+    address = 127.0.0.1
+    port = {self.pop3}
+  }}
+  inet_listener pop3s {{
+    port = 0
+  }}
+}}
+service lmtp {{
+  inet_listener lmtp {{
+    address = 127.0.0.1
+    port = {self.lmtp}
+  }}
+}}
+"""
+        self.conf = os.path.join(d, "dovecot.conf")
+        with open(self.conf, "w") as f:
+            f.write(conf)
+        self.log = open(os.path.join(d, "log", "master.out"), "ab")
+        self.proc = subprocess.Popen(["dovecot", "-F", "-c", self.conf], stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 30
+        import socket
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("dovecot exited: " + open(os.path.join(d, "log", "master.out")).read()[-2000:]
+                                   + open(os.path.join(d, "log", "dovecot.log")).read()[-2000:] if os.path.exists(os.path.join(d, "log", "dovecot.log")) else "")
+            try:
+                socket.create_connection(("127.0.0.1", self.pop3), timeout=1).close()
+                socket.create_connection(("127.0.0.1", self.lmtp), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("dovecot did not start within 30 s")
+
+    def deliver(self, user, message: bytes):
+        with smtplib.LMTP("127.0.0.1", self.lmtp, timeout=30) as s:
+            s.sendmail("sender@example.org", [f"{user}@{DOMAIN}"], message)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+def pop3_view(port, user, pw):
+    """(UIDL list in message order, message bytes in the same order) as a POP3 client sees them."""
+    c = poplib.POP3("127.0.0.1", port, timeout=30)
+    try:
+        c.user(user)
+        c.pass_(pw)
+        uidls = [line.decode().split(" ", 1)[1] for line in c.uidl()[1]]
+        bodies = [b"\r\n".join(c.retr(i + 1)[1]) for i in range(len(uidls))]
+        return uidls, bodies
+    finally:
+        c.quit()
+
+
+def message(i, tag):
+    body = "".join(f"line {n} of message {i}\n" for n in range(i % 7 + 1))
+    extra = ".leading dot\n" if i % 3 == 0 else ""
+    return (f"From: sender@example.org\nTo: someone@{DOMAIN}\nSubject: {tag} {i}\nMessage-ID: <{tag}.{i}@example.org>\n\n"
+            f"{body}{extra}").encode()
+
+
+def tree_digest(path):
+    """Every file's path, size, mtime and content hash: what "the source is not changed" is checked against."""
+    out = []
+    for root, dirs, files in os.walk(path):
+        dirs.sort()
+        for name in sorted(files):
+            p = os.path.join(root, name)
+            st = os.lstat(p)
+            with open(p, "rb") as f:
+                out.append((os.path.relpath(p, path), st.st_size, st.st_mtime_ns, hashlib.sha256(f.read()).hexdigest()))
+    return out
+
+
+class Env:
+    pass
+
+
+def poplar_import(h, *args, check=True):
+    r = h.cli("import", *args, "--json", check=False)
+    out = r.stdout.decode(errors="replace").strip().splitlines()
+    if check and r.returncode != 0:
+        raise AssertionError(f"import {' '.join(args)} exited {r.returncode}: {r.stderr.decode(errors='replace')} {out}")
+    return r.returncode, (json.loads(out[-1]) if out else None), r.stderr.decode(errors="replace")
+
+
+def fetchmail_rc(work, port, user, mbox):
+    rc = os.path.join(work, "rc")
+    with open(rc, "w") as f:
+        f.write(f'set no bouncemail\npoll 127.0.0.1 with proto POP3 service {port} uidl\n'
+                f'  user "{user}@{DOMAIN}" there with password "{USERS[user]}" is root here\n'
+                f'  options keep sslproto \'\' norewrite mda "cat >> {mbox}"\n')
+    os.chmod(rc, 0o600)
+    return rc
+
+
+def run_fetchmail(work, rc):
+    return subprocess.run(["fetchmail", "-f", rc, "--idfile", os.path.join(work, "ids"), "--nodetach", "--silent"],
+                          capture_output=True, timeout=120, env={**os.environ, "HOME": work, "FETCHMAILHOME": work})
+
+
+def mpop_conf(work, port, user, mbox):
+    conf = os.path.join(work, "mpoprc")
+    with open(conf, "w") as f:
+        f.write(f"account t\nhost 127.0.0.1\nport {port}\nuser {user}@{DOMAIN}\npassword {USERS[user]}\nauth user\n"
+                f"tls off\ndelivery mbox {mbox}\nkeep on\nuidls_file {work}/uidls\n")
+    os.chmod(conf, 0o600)
+    return conf
+
+
+def count_from_lines(path):
+    data = open(path, "rb").read() if os.path.exists(path) else b""
+    return data.startswith(b"From ") + data.count(b"\nFrom ")
+
+
+def prepare(h):
+    """Dovecot up, mail delivered over LMTP, every mailbox fetched once by POP3 clients in leave-on-server mode."""
+    e = Env()
+    e.dovecot = Dovecot(h.dir)
+    h.dovecot = e.dovecot
+    e.dovecot.start()
+    e.node = h.start_node()
+    for user in USERS:
+        for i in range(1, 13):
+            e.dovecot.deliver(user, message(i, user))
+    # The first client sessions: Dovecot assigns UIDs and writes dovecot-uidlist; this is what clients remember.
+    e.fm_work = tempfile.mkdtemp(dir=h.dir)
+    e.fm_mbox = os.path.join(e.fm_work, "mbox")
+    r = run_fetchmail(e.fm_work, fetchmail_rc(e.fm_work, e.dovecot.pop3, "fm", e.fm_mbox))
+    assert r.returncode == 0, r.stderr
+    # fetchmail's mda appends the messages as they are (no From_ lines).
+    assert open(e.fm_mbox, "rb").read().count(b"Subject: fm ") == 12
+    e.mpop_work = tempfile.mkdtemp(dir=h.dir)
+    e.mpop_mbox = os.path.join(e.mpop_work, "mbox")
+    open(e.mpop_mbox, "w").close()
+    r = subprocess.run(["mpop", "-C", mpop_conf(e.mpop_work, e.dovecot.pop3, "fm", e.mpop_mbox), "t"], capture_output=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert count_from_lines(e.mpop_mbox) == 12
+    e.truth = {u: pop3_view(e.dovecot.pop3, f"{u}@{DOMAIN}", pw) for u, pw in USERS.items()}
+    for u in USERS:
+        assert os.path.exists(os.path.join(e.dovecot.maildir(u), "dovecot-uidlist")), u
+    for user in ("mdir", "fm"):
+        h.cli("mailbox", "add", f"{user}@{DOMAIN}", "--password-stdin", stdin=(USERS[user] + "\n").encode())
+    return lambda fn: fn(h, e)
+
+
+@test
+def maildir_written_by_dovecot_imports_with_dovecots_uidls(h, e):
+    md = e.dovecot.maildir("mdir")
+    before = tree_digest(md)
+    rc, out, _ = poplar_import(h, "maildir", md, f"mdir@{DOMAIN}")
+    assert out["messages"] == 12 and out["skipped"] == 0 and out["errors"] == 0, out
+    uidls, bodies = pop3_view(e.node["port"], f"mdir@{DOMAIN}", USERS["mdir"])
+    truth_uidls, truth_bodies = e.truth["mdir"]
+    print(f"  Dovecot's UIDLs: {truth_uidls[0]} … {truth_uidls[-1]} ({len(truth_uidls)})", flush=True)
+    assert uidls == truth_uidls, (uidls, truth_uidls)
+    assert bodies == truth_bodies
+    # Again: nothing new; and the Maildir is exactly as it was.
+    rc, out, _ = poplar_import(h, "maildir", md, f"mdir@{DOMAIN}")
+    assert out["messages"] == 0 and out["skipped"] == 12, out
+    assert tree_digest(md) == before
+    # The mailbox fetchmail and mpop fetched from Dovecot moves the same way (checked with them below).
+    rc, out, _ = poplar_import(h, "maildir", e.dovecot.maildir("fm"), f"fm@{DOMAIN}")
+    assert out["messages"] == 12, out
+    assert pop3_view(e.node["port"], f"fm@{DOMAIN}", USERS["fm"]) == e.truth["fm"]
+
+
+@test
+def fetchmail_keep_downloads_nothing_again_after_the_move(h, e):
+    # The same fetchmail (same id file, same poll name), now polling Poplar, where `fm` was imported from Dovecot.
+    size = os.path.getsize(e.fm_mbox)
+    rc = fetchmail_rc(e.fm_work, e.node["port"], "fm", e.fm_mbox)
+    r = run_fetchmail(e.fm_work, rc)
+    assert r.returncode in (0, 1), r.stderr  # 1: no new mail
+    assert os.path.getsize(e.fm_mbox) == size, "fetchmail downloaded again after the move"
+    path = os.path.join(h.dir, "new.eml")
+    with open(path, "wb") as f:
+        f.write(b"Subject: after the move\n\nonly this one\n")
+    h.cli("deliver", f"fm@{DOMAIN}", path)
+    r = run_fetchmail(e.fm_work, rc)
+    assert r.returncode == 0, r.stderr
+    new = open(e.fm_mbox, "rb").read()[size:]
+    assert new.count(b"Subject: ") == 1 and b"only this one" in new, new[:300]
+
+
+@test
+def mpop_downloads_nothing_again_after_the_move(h, e):
+    size = os.path.getsize(e.mpop_mbox)
+    conf = mpop_conf(e.mpop_work, e.node["port"], "fm", e.mpop_mbox)
+    r = subprocess.run(["mpop", "-C", conf, "t"], capture_output=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    new = open(e.mpop_mbox, "rb").read()[size:]
+    # Only the message delivered to Poplar after the move (previous test) is new to mpop.
+    assert new.count(b"\nSubject: ") + new.startswith(b"Subject: ") <= 1 and b"Subject: fm " not in new, new[:400]
+
+
+@test
+def bad_maildir_input_is_a_clear_error(h, e):
+    rc, out, err = poplar_import(h, "maildir", os.path.join(h.dir, "no-such-maildir"), f"mdir@{DOMAIN}", check=False)
+    assert rc == 2 and "not a Maildir" in err, (rc, err)
+    rc, out, err = poplar_import(h, "maildir", e.dovecot.maildir("mdir"), f"nobody@{DOMAIN}", check=False)
+    assert rc == 2 and "no mailbox" in err, (rc, err)
+    rc, out, err = poplar_import(h, "maildir", e.dovecot.maildir("mdir"), f"mdir@{DOMAIN}", "--uidl-format", "%m", check=False)
+    assert rc == 2 and "%m" in err, (rc, err)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--poplar", required=True)
+    ap.add_argument("-k", dest="pattern")
+    args = ap.parse_args()
+    if not shutil.which("dovecot"):
+        print("SKIP import_sources: dovecot is not installed (apt-get install dovecot-core dovecot-pop3d dovecot-lmtpd)")
+        print("0 passed, 0 failed")
+        return 0
+    h = Harness(os.path.abspath(args.poplar))
+    h.dovecot = None
+    original_teardown = h.teardown
+
+    def teardown():
+        try:
+            if h.dovecot:
+                h.dovecot.stop()
+        finally:
+            original_teardown()
+    h.teardown = teardown
+    tests = [maildir_written_by_dovecot_imports_with_dovecots_uidls, fetchmail_keep_downloads_nothing_again_after_the_move,
+             mpop_downloads_nothing_again_after_the_move, bad_maildir_input_is_a_clear_error]
+    return run_suite(h, tests, args.pattern, lambda: prepare(h), 300)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
