@@ -98,4 +98,73 @@ final class ImportSourcesTests: XCTestCase {
             return "\(p) \(a[.size] ?? 0) \((a[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0)"
         }
     }
+
+    // MARK: mbox
+
+    func testMboxSplittingUnquotingAndXUIDL() throws {
+        let mbox = """
+            From alice@example.test Thu Dec  4 10:00:00 2026
+            Subject: one
+            X-UIDL: 3f2a9c1e0b
+
+            Hello
+            >From the start
+            >>From deeper
+            From not a separator (no empty line before)
+
+            From bob@example.test Thu Dec  4 11:00:00 2026
+            Subject: two
+            Content-Length: 3
+
+            no X-UIDL, and a Content-Length that is wrong
+
+            """
+        let data = Array(mbox.utf8)
+        let messages = try MboxImport.split(data)
+        XCTAssertEqual(messages.count, 2)
+        XCTAssertEqual(messages[0].fromLine, "From alice@example.test Thu Dec  4 10:00:00 2026")
+        let first = Array(data[messages[0].range])
+        XCTAssertEqual(String(decoding: MboxImport.unquote(first, .mboxrd), as: UTF8.self),
+                       "Subject: one\nX-UIDL: 3f2a9c1e0b\n\nHello\nFrom the start\n>From deeper\nFrom not a separator (no empty line before)\n")
+        XCTAssertEqual(String(decoding: MboxImport.unquote(first, .mboxo), as: UTF8.self),
+                       "Subject: one\nX-UIDL: 3f2a9c1e0b\n\nHello\nFrom the start\n>>From deeper\nFrom not a separator (no empty line before)\n")
+        XCTAssertEqual(MboxImport.xUIDL(first), "3f2a9c1e0b")
+        XCTAssertNil(MboxImport.xUIDL(Array(data[messages[1].range])))
+        XCTAssertEqual(String(decoding: data[messages[1].range], as: UTF8.self),
+                       "Subject: two\nContent-Length: 3\n\nno X-UIDL, and a Content-Length that is wrong\n")
+        XCTAssertNil(MboxImport.xUIDL(Array("Subject: x\n\nX-UIDL: in the body\n".utf8)))
+        XCTAssertNil(MboxImport.xUIDL(Array("X-UIDL: has spaces inside\n\n".utf8)))
+        XCTAssertEqual(MboxImport.xUIDL(Array("x-uidl:   tight\r\n\r\n".utf8)), "tight")
+        XCTAssertThrowsError(try MboxImport.split(Array("Subject: not an mbox\n".utf8)))
+        XCTAssertEqual(try MboxImport.split([UInt8]()), [])
+        // CRLF mbox.
+        let crlf = Array("From a\r\nSubject: x\r\n\r\nbody\r\n\r\nFrom b\r\nSubject: y\r\n\r\n".utf8)
+        let two = try MboxImport.split(crlf)
+        XCTAssertEqual(two.map { String(decoding: crlf[$0.range], as: UTF8.self) }, ["Subject: x\r\n\r\nbody\r\n", "Subject: y\r\n"])
+    }
+
+    func testMboxPlanIsResumableWithAndWithoutXUIDL() throws {
+        let dir = try temporaryDirectory()
+        let twin = "Subject: same\n\nidentical\n"
+        try write(dir + "/mbox", "From a\nX-UIDL: q1\n\n1\n\nFrom b\n\(twin)\nFrom c\n\(twin)")
+        let plan = try MboxImport.plan(file: dir + "/mbox")
+        XCTAssertEqual(plan.items.count, 3)
+        XCTAssertEqual(plan.items[0].uidl, "q1")
+        XCTAssertNotEqual(plan.items[1].uidl, plan.items[2].uidl, "identical messages are two messages")
+        let f = try StoreFixture()
+        let a = try f.mailbox("alice")
+        XCTAssertEqual(try f.store.importMessages(plan.items, to: a).messages, 3)
+        // One more message appended: only it comes.
+        let handle = try XCTUnwrap(FileHandle(forWritingAtPath: dir + "/mbox"))
+        handle.seekToEndOfFile()
+        handle.write(Data("\nFrom d\nSubject: new\n\nnew\n".utf8))
+        handle.closeFile()
+        let again = try f.store.importMessages(try MboxImport.plan(file: dir + "/mbox").items, to: a)
+        XCTAssertEqual(again.messages, 1)
+        XCTAssertEqual(again.skipped, 3)
+        let listed = try f.store.messages(of: a)
+        XCTAssertEqual(listed.first?.uidl, "q1")
+        let stored = try String(contentsOfFile: "\(f.path)/example.test/P3_alice.mbx/\(listed[0].fileName)", encoding: .utf8)
+        XCTAssertEqual(stored, "X-UIDL: q1\r\n\r\n1\r\n", "the X-UIDL header stays, as qpopper served it")
+    }
 }

@@ -291,6 +291,24 @@ def mpop_downloads_nothing_again_after_the_move(h, e):
 
 
 @test
+def mbox_written_by_mpop_imports(h, e):
+    h.cli("mailbox", "add", f"mboxed@{DOMAIN}", "--password-stdin", stdin=b"mboxed-pw\n")
+    before = tree_digest(e.mpop_work)
+    rc, out, _ = poplar_import(h, "mbox", e.mpop_mbox, f"mboxed@{DOMAIN}")
+    n = count_from_lines(e.mpop_mbox)
+    assert out["messages"] == n and out["errors"] == 0, out
+    rc, out, _ = poplar_import(h, "mbox", e.mpop_mbox, f"mboxed@{DOMAIN}")
+    assert out["messages"] == 0 and out["skipped"] == n, out
+    assert tree_digest(e.mpop_work) == before
+    c = poplib.POP3("127.0.0.1", e.node["port"], timeout=30)
+    c.user(f"mboxed@{DOMAIN}")
+    c.pass_("mboxed-pw")
+    subjects = [next(l for l in c.top(i + 1, 0)[1] if l.startswith(b"Subject: ")) for i in range(n)]
+    c.quit()
+    assert subjects[:12] == [f"Subject: fm {i}".encode() for i in range(1, 13)], subjects
+
+
+@test
 def bad_maildir_input_is_a_clear_error(h, e):
     rc, out, err = poplar_import(h, "maildir", os.path.join(h.dir, "no-such-maildir"), f"mdir@{DOMAIN}", check=False)
     assert rc == 2 and "not a Maildir" in err, (rc, err)
@@ -298,6 +316,15 @@ def bad_maildir_input_is_a_clear_error(h, e):
     assert rc == 2 and "no mailbox" in err, (rc, err)
     rc, out, err = poplar_import(h, "maildir", e.dovecot.maildir("mdir"), f"mdir@{DOMAIN}", "--uidl-format", "%m", check=False)
     assert rc == 2 and "%m" in err, (rc, err)
+
+
+@test
+def bad_mbox_input_is_a_clear_error(h, e):
+    notmbox = os.path.join(h.dir, "not-an-mbox")
+    with open(notmbox, "w") as f:
+        f.write("Subject: hello\n\nx\n")
+    rc, out, err = poplar_import(h, "mbox", notmbox, f"mdir@{DOMAIN}", check=False)
+    assert rc == 2 and "not an mbox" in err, (rc, err)
 
 
 def main():
@@ -321,7 +348,8 @@ def main():
             original_teardown()
     h.teardown = teardown
     tests = [maildir_written_by_dovecot_imports_with_dovecots_uidls, fetchmail_keep_downloads_nothing_again_after_the_move,
-             mpop_downloads_nothing_again_after_the_move, bad_maildir_input_is_a_clear_error]
+             mpop_downloads_nothing_again_after_the_move, mbox_written_by_mpop_imports, bad_maildir_input_is_a_clear_error,
+             bad_mbox_input_is_a_clear_error]
     return run_suite(h, tests, args.pattern, lambda: prepare(h), 300)
 
 
