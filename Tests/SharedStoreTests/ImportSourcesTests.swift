@@ -167,4 +167,21 @@ final class ImportSourcesTests: XCTestCase {
         let stored = try String(contentsOfFile: "\(f.path)/example.test/P3_alice.mbx/\(listed[0].fileName)", encoding: .utf8)
         XCTAssertEqual(stored, "X-UIDL: q1\r\n\r\n1\r\n", "the X-UIDL header stays, as qpopper served it")
     }
+
+    // MARK: Windows 2003
+
+    func testWin2003PlanKeepsTheFileNamesAsUIDLs() throws {
+        let root = try temporaryDirectory()
+        try write(root + "/example.test/P3_alice.mbx/lock", "")
+        try write(root + "/example.test/P3_alice.mbx/P3_20031105123456789000010002.eml", "Subject: second\r\n\r\n")
+        try write(root + "/example.test/P3_alice.mbx/P3_20031105123456789000010001.eml", "Subject: first\r\n\r\n")
+        try write(root + "/example.test/P3_Bob.mbx/P3_20031105000000000000010001.eml", "Subject: bob\r\n\r\n")
+        try write(root + "/example.test/P3_bad@name.mbx/P3_1.eml", "x")
+        try write(root + "/Not_A_Domain!/P3_x.mbx/P3_1.eml", "x")
+        let plan = try Win2003Import.plan(mailRoot: root)
+        XCTAssertEqual(plan.mailboxes.map(\.address.description), ["alice@example.test", "bob@example.test"])
+        XCTAssertEqual(plan.mailboxes[0].items.map(\.uidl), ["20031105123456789000010001", "20031105123456789000010002"])
+        XCTAssertEqual(plan.notes.count, 2)
+        XCTAssertNil(Win2003Import.uidl(ofFile: "P3_.eml"))
+    }
 }

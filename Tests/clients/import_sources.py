@@ -309,6 +309,38 @@ def mbox_written_by_mpop_imports(h, e):
 
 
 @test
+def win2003_mail_root_imports_with_passwords(h, e):
+    root = os.path.join(h.dir, "win2003")
+    names = ["P3_20031105120000000000010001.eml", "P3_20031105120000000000010002.eml"]
+    for box in ("P3_winuser.mbx", "P3_nopass.mbx"):
+        os.makedirs(os.path.join(root, "legacy.test", box))
+        open(os.path.join(root, "legacy.test", box, "lock"), "w").close()
+        for i, name in enumerate(names):
+            with open(os.path.join(root, "legacy.test", box, name), "wb") as f:
+                f.write(f"Subject: legacy {i}\r\n\r\nfrom Windows\r\n".encode())
+    csv = os.path.join(h.dir, "win-passwords.csv")
+    with open(csv, "w") as f:
+        f.write("winuser@legacy.test,win-pw\n")
+    before = tree_digest(root)
+    rc, out, _ = poplar_import(h, "win2003", root, "--passwords", csv)
+    assert out["messages"] == 4 and out["errors"] == 0, out
+    assert tree_digest(root) == before
+    uidls, bodies = pop3_view(e.node["port"], "winuser@legacy.test", "win-pw")
+    assert uidls == [n[3:-4] for n in names], uidls
+    c = poplib.POP3("127.0.0.1", e.node["port"], timeout=30)
+    c.user("nopass@legacy.test")
+    try:
+        c.pass_("")
+        raise AssertionError("a mailbox made without a password let someone in")
+    except poplib.error_proto:
+        pass
+    finally:
+        c.close()
+    rc, out, _ = poplar_import(h, "win2003", root)
+    assert out["messages"] == 0 and out["skipped"] == 4, out
+
+
+@test
 def bad_maildir_input_is_a_clear_error(h, e):
     rc, out, err = poplar_import(h, "maildir", os.path.join(h.dir, "no-such-maildir"), f"mdir@{DOMAIN}", check=False)
     assert rc == 2 and "not a Maildir" in err, (rc, err)
@@ -348,7 +380,8 @@ def main():
             original_teardown()
     h.teardown = teardown
     tests = [maildir_written_by_dovecot_imports_with_dovecots_uidls, fetchmail_keep_downloads_nothing_again_after_the_move,
-             mpop_downloads_nothing_again_after_the_move, mbox_written_by_mpop_imports, bad_maildir_input_is_a_clear_error,
+             mpop_downloads_nothing_again_after_the_move, mbox_written_by_mpop_imports, win2003_mail_root_imports_with_passwords,
+             bad_maildir_input_is_a_clear_error,
              bad_mbox_input_is_a_clear_error]
     return run_suite(h, tests, args.pattern, lambda: prepare(h), 300)
 
