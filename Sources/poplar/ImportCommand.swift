@@ -15,7 +15,7 @@ struct ImportCommand: AsyncParsableCommand {
             opened read-only and nothing is ever deleted there. Exit status: 0 all imported (or already there), \
             1 some messages or mailboxes failed (the others were imported), 2 nothing could be done. docs/migration.md
             """,
-        subcommands: [ImportMaildirCommand.self, ImportMboxCommand.self, ImportWin2003Command.self]
+        subcommands: [ImportMaildirCommand.self, ImportMboxCommand.self, ImportWin2003Command.self, ImportPOP3Command.self]
     )
 }
 

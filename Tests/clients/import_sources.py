@@ -262,6 +262,35 @@ def maildir_written_by_dovecot_imports_with_dovecots_uidls(h, e):
 
 
 @test
+def live_pop3_import_keeps_uidls_deletes_nothing_and_resumes(h, e):
+    # A fetchmail --keep that fetched everything from the live Dovecot first.
+    work = tempfile.mkdtemp(dir=h.dir)
+    mbox = os.path.join(work, "mbox")
+    r = run_fetchmail(work, fetchmail_rc(work, e.dovecot.pop3, "live", mbox))
+    assert r.returncode == 0, r.stderr
+    size = os.path.getsize(mbox)
+    accounts = os.path.join(h.dir, "accounts.csv")
+    with open(accounts, "w") as f:
+        f.write(f"# account,password\nlive@{DOMAIN},{USERS['live']}\n")
+    rc, out, _ = poplar_import(h, "pop3", "--host", "127.0.0.1", "--port", str(e.dovecot.pop3), "--accounts", accounts)
+    assert out["messages"] == 12 and out["errors"] == 0 and out["mailboxes"][0]["created"], out
+    assert pop3_view(e.node["port"], f"live@{DOMAIN}", USERS["live"]) == e.truth["live"]
+    # Never DELE: Dovecot still serves all of them.
+    assert pop3_view(e.dovecot.pop3, f"live@{DOMAIN}", USERS["live"]) == e.truth["live"]
+    rc, out, _ = poplar_import(h, "pop3", "--host", "127.0.0.1", "--port", str(e.dovecot.pop3), "--accounts", accounts)
+    assert out["messages"] == 0 and out["skipped"] == 12 and not out["mailboxes"][0]["created"], out
+    e.dovecot.deliver("live", message(13, "live"))
+    rc, out, _ = poplar_import(h, "pop3", "--host", "127.0.0.1", "--port", str(e.dovecot.pop3), "--accounts", accounts)
+    assert out["messages"] == 1 and out["skipped"] == 12, out
+    assert pop3_view(e.node["port"], f"live@{DOMAIN}", USERS["live"]) == pop3_view(e.dovecot.pop3, f"live@{DOMAIN}", USERS["live"])
+    # The same fetchmail, now polling Poplar: only the 13th message is new to it.
+    r = run_fetchmail(work, fetchmail_rc(work, e.node["port"], "live", mbox))
+    assert r.returncode == 0, r.stderr
+    new = open(mbox, "rb").read()[size:]
+    assert new.count(b"Subject: live ") == 1 and b"Subject: live 13" in new, new[:300]
+
+
+@test
 def fetchmail_keep_downloads_nothing_again_after_the_move(h, e):
     # The same fetchmail (same id file, same poll name), now polling Poplar, where `fm` was imported from Dovecot.
     size = os.path.getsize(e.fm_mbox)
@@ -351,12 +380,17 @@ def bad_maildir_input_is_a_clear_error(h, e):
 
 
 @test
-def bad_mbox_input_is_a_clear_error(h, e):
+def bad_mbox_and_pop3_input_is_a_clear_error(h, e):
     notmbox = os.path.join(h.dir, "not-an-mbox")
     with open(notmbox, "w") as f:
         f.write("Subject: hello\n\nx\n")
     rc, out, err = poplar_import(h, "mbox", notmbox, f"mdir@{DOMAIN}", check=False)
     assert rc == 2 and "not an mbox" in err, (rc, err)
+    accounts = os.path.join(h.dir, "bad-accounts.csv")
+    with open(accounts, "w") as f:
+        f.write(f"live@{DOMAIN},wrong password\n")
+    rc, out, err = poplar_import(h, "pop3", "--host", "127.0.0.1", "--port", str(e.dovecot.pop3), "--accounts", accounts, check=False)
+    assert rc == 1 and out["mailboxes"][0]["failure"] and "wrong password" not in json.dumps(out), (rc, out)
 
 
 def main():
@@ -379,10 +413,10 @@ def main():
         finally:
             original_teardown()
     h.teardown = teardown
-    tests = [maildir_written_by_dovecot_imports_with_dovecots_uidls, fetchmail_keep_downloads_nothing_again_after_the_move,
-             mpop_downloads_nothing_again_after_the_move, mbox_written_by_mpop_imports, win2003_mail_root_imports_with_passwords,
-             bad_maildir_input_is_a_clear_error,
-             bad_mbox_input_is_a_clear_error]
+    tests = [maildir_written_by_dovecot_imports_with_dovecots_uidls, live_pop3_import_keeps_uidls_deletes_nothing_and_resumes,
+             fetchmail_keep_downloads_nothing_again_after_the_move, mpop_downloads_nothing_again_after_the_move,
+             mbox_written_by_mpop_imports, win2003_mail_root_imports_with_passwords, bad_maildir_input_is_a_clear_error,
+             bad_mbox_and_pop3_input_is_a_clear_error]
     return run_suite(h, tests, args.pattern, lambda: prepare(h), 300)
 
 
