@@ -1,14 +1,15 @@
 import Foundation
 import SharedStore
 
-/// A small blocking POP3 client for `poplar import pop3` (RFC 1939): USER/PASS, UIDL, LIST, RETR, QUIT; never DELE.
+/// A small blocking POP3 client for `poplar import pop3` (RFC 1939, STLS of RFC 2595): USER/PASS, UIDL, LIST, RETR,
+/// QUIT; never DELE.
 /// Every reply line is bounded (`ImportLimits.maxLineBytes`), every message (`ImportLimits.maxMessageBytes`), every
 /// wait (`timeout`). Used from one thread at a time.
 // @unchecked Sendable: one import thread uses it at a time (the items' loads run one after another).
 final class ImportPOP3Client: @unchecked Sendable {
     static let timeoutSeconds = 60
 
-    private let fd: Int32
+    private let connection: ImportPOP3Connection
     private var buffer: [UInt8] = []
     private var start = 0
     private(set) var closed = false
@@ -19,64 +20,38 @@ final class ImportPOP3Client: @unchecked Sendable {
         var refused = false
     }
 
-    init(host: String, port: Int) throws {
-        var hints = addrinfo()
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-        hints.ai_family = AF_UNSPEC
-        var result: UnsafeMutablePointer<addrinfo>?
-        let rc = getaddrinfo(host, String(port), &hints, &result)
-        guard rc == 0, let first = result else {
-            throw Failure(description: "cannot resolve \(host): \(String(cString: gai_strerror(rc)))")
+    /// `security`: none, TLS from the first byte (POP3S), or STLS after the greeting (RFC 2595); the greeting is
+    /// read here in every case.
+    init(host: String, port: Int, security: ImportPOP3Connection.Security) throws {
+        do {
+            connection = try ImportPOP3Connection(host: host, port: port, security: security, timeoutSeconds: Self.timeoutSeconds)
+        } catch let f as ImportPOP3Connection.Failure {
+            throw Failure(description: f.description)
         }
-        defer { freeaddrinfo(result) }
-        var lastError: Int32 = 0
-        var ai: UnsafeMutablePointer<addrinfo>? = first
-        var connected: Int32 = -1
-        while let a = ai {
-            let s = socket(a.pointee.ai_family, a.pointee.ai_socktype | Int32(SOCK_CLOEXEC.rawValue), a.pointee.ai_protocol)
-            if s >= 0 {
-                var tv = timeval(tv_sec: Self.timeoutSeconds, tv_usec: 0)
-                setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-                setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-                if connect(s, a.pointee.ai_addr, a.pointee.ai_addrlen) == 0 {
-                    connected = s
-                    break
-                }
-                lastError = errno
-                Glibc.close(s)
-            }
-            ai = a.pointee.ai_next
+        try ok("the greeting")
+        if case .startTLS = security {
+            try send("STLS")
+            try ok("STLS")
+            // Anything the server sent after +OK and before the handshake would be plaintext injected into the session.
+            guard start == buffer.count else { throw Failure(description: "the server sent data after its STLS answer, before TLS") }
+            do { try connection.startTLS() } catch let f as ImportPOP3Connection.Failure { throw Failure(description: f.description) }
         }
-        guard connected >= 0 else {
-            throw Failure(description: "cannot connect to \(host) port \(port): \(String(cString: strerror(lastError)))")
-        }
-        fd = connected
     }
-
-    deinit { if !closed { Glibc.close(fd) } }
 
     func close() {
         guard !closed else { return }
         closed = true
-        _ = Glibc.close(fd)
+        connection.close()
     }
 
     // MARK: Lines
 
     private func fill() throws {
-        if start > 0 && start == buffer.count {
-            buffer.removeAll(keepingCapacity: true)
-            start = 0
+        do {
+            buffer += try connection.receive()
+        } catch let f as ImportPOP3Connection.Failure {
+            throw Failure(description: f.description)
         }
-        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
-        let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-        if n < 0 {
-            let e = errno
-            if e == EINTR { return }
-            throw Failure(description: e == EAGAIN || e == EWOULDBLOCK ? "no answer within \(Self.timeoutSeconds) s" : "connection failed: \(String(cString: strerror(e)))")
-        }
-        if n == 0 { throw Failure(description: "the server closed the connection") }
-        buffer.append(contentsOf: chunk[0..<n])
     }
 
     /// One line without its CRLF (or bare LF).
@@ -100,15 +75,10 @@ final class ImportPOP3Client: @unchecked Sendable {
     }
 
     func send(_ text: String) throws {
-        let bytes = Array((text + "\r\n").utf8)
-        var done = 0
-        while done < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + done, $0.count - done, Int32(MSG_NOSIGNAL)) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw Failure(description: "cannot send: \(String(cString: strerror(errno)))")
-            }
-            done += n
+        do {
+            try connection.send(Array((text + "\r\n").utf8))
+        } catch let f as ImportPOP3Connection.Failure {
+            throw Failure(description: f.description)
         }
     }
 
@@ -137,8 +107,6 @@ final class ImportPOP3Client: @unchecked Sendable {
     }
 
     // MARK: Commands
-
-    func greeting() throws { try ok("the greeting") }
 
     func login(user: String, password: String) throws {
         try send("USER \(user)")

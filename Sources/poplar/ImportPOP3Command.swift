@@ -17,8 +17,10 @@ struct ImportPOP3Command: AsyncParsableCommand {
     @OptionGroup var output: JSONOutputOption
     @Option(help: "The source server.") var host: String
     @Option(help: "Its port (default 110; 995 with --tls).") var port: Int?
-    @Flag(help: "POP3S: TLS from the start (not in this build: see docs/migration.md).") var tls = false
-    @Flag(help: "STLS before the login (not in this build: see docs/migration.md).") var stls = false
+    @Flag(help: "POP3S: TLS from the first byte (default port 995).") var tls = false
+    @Flag(help: "STLS (RFC 2595) after the greeting, before the login; refused if the server does not start TLS.") var stls = false
+    @Option(name: .customLong("ca-file"), help: "PEM file of the certificate authorities to trust (default: the system's).") var caFile: String?
+    @Flag(help: "Do not verify the server's certificate (a test server; the password still travels encrypted).") var insecure = false
     @Option(help: "A CSV of user@domain,password, one account a line.") var accounts: String
     @Option(name: .customLong("source-user"), help: "The login name at the source: address (user@domain, default) or local (user).")
     var sourceUser = "address"
@@ -26,9 +28,10 @@ struct ImportPOP3Command: AsyncParsableCommand {
     func run() async throws {
         let reporter = ImportReporter(source: "pop3", json: output.json)
         try await ImportRunner.run(common, reporter) { store in
-            if tls || stls {
-                throw ImportStop("--tls and --stls are not in this build yet: import over a trusted network or through a TLS tunnel (docs/migration.md)")
-            }
+            if tls && stls { throw ImportStop("--tls and --stls: one or the other") }
+            if (caFile != nil || insecure) && !(tls || stls) { throw ImportStop("--ca-file and --insecure go with --tls or --stls") }
+            let settings = ImportPOP3Connection.TLSSettings(caFile: caFile, insecure: insecure, serverName: host)
+            let security: ImportPOP3Connection.Security = tls ? .tls(settings) : stls ? .startTLS(settings) : .none
             guard sourceUser == "address" || sourceUser == "local" else { throw ImportStop("--source-user: address or local") }
             let list = try ImportRunner.passwords(accounts)
             for (user, password) in list.sorted(by: { $0.key < $1.key }) {
@@ -41,8 +44,7 @@ struct ImportPOP3Command: AsyncParsableCommand {
                 let client: ImportPOP3Client
                 var items: [ImportItem] = []
                 do {
-                    client = try ImportPOP3Client(host: host, port: port ?? 110)
-                    try client.greeting()
+                    client = try ImportPOP3Client(host: host, port: port ?? (tls ? 995 : 110), security: security)
                     try client.login(user: login, password: password)
                     let uidls = try client.uidls()
                     let sizes = try client.sizes()

@@ -33,13 +33,14 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from run_clients import DOMAIN, Harness, free_port, run_suite, test  # noqa: E402
 
 MAIL_UID = MAIL_GID = 5000
-USERS = {"mdir": "mdir-pw", "live": "live pw, with comma", "fm": "fm-pw"}
+USERS = {"mdir": "mdir-pw", "live": "live pw, with comma", "fm": "fm-pw", "sec": "sec-pw", "sec2": "sec2-pw"}
 
 
 class Dovecot:
     """Dovecot 2.3 of Debian, as a private instance: nothing of /etc/dovecot is read."""
 
-    def __init__(self, base):
+    def __init__(self, base, cert, key):
+        self.cert, self.key = cert, key
         self.dir = os.path.join(base, "dovecot")
         self.proc = None
         self.pop3 = self.lmtp = None
@@ -61,7 +62,8 @@ class Dovecot:
                 os.makedirs(home, exist_ok=True)
                 os.chown(home, MAIL_UID, MAIL_GID)
                 f.write(f"{user}@{DOMAIN}:{{PLAIN}}{pw}:{MAIL_UID}:{MAIL_GID}::{home}::\n")
-        self.pop3, self.lmtp = free_port(), free_port()
+        self.pop3, self.pop3s, self.lmtp = free_port(), free_port(), free_port()
+        dh = "/usr/share/dovecot/dh.pem"
         d = self.dir
         conf = f"""# written by Tests/clients/import_sources.py: a private Dovecot on 127.0.0.1
 instance_name = poplar-import-test
@@ -71,7 +73,10 @@ log_path = {d}/log/dovecot.log
 info_log_path = {d}/log/info.log
 protocols = pop3 lmtp
 listen = 127.0.0.1
-ssl = no
+ssl = yes
+ssl_cert = <{self.cert}
+ssl_key = <{self.key}
+{f"ssl_dh = <{dh}" if os.path.exists(dh) else ""}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 passdb {{
@@ -91,7 +96,9 @@ service pop3-login {{
     port = {self.pop3}
   }}
   inet_listener pop3s {{
-    port = 0
+    address = 127.0.0.1
+    port = {self.pop3s}
+    ssl = yes
   }}
 }}
 service lmtp {{
@@ -114,6 +121,7 @@ service lmtp {{
                                    + open(os.path.join(d, "log", "dovecot.log")).read()[-2000:] if os.path.exists(os.path.join(d, "log", "dovecot.log")) else "")
             try:
                 socket.create_connection(("127.0.0.1", self.pop3), timeout=1).close()
+                socket.create_connection(("127.0.0.1", self.pop3s), timeout=1).close()
                 socket.create_connection(("127.0.0.1", self.lmtp), timeout=1).close()
                 return
             except OSError:
@@ -212,7 +220,7 @@ def count_from_lines(path):
 def prepare(h):
     """Dovecot up, mail delivered over LMTP, every mailbox fetched once by POP3 clients in leave-on-server mode."""
     e = Env()
-    e.dovecot = Dovecot(h.dir)
+    e.dovecot = Dovecot(h.dir, h.cert, h.key)
     h.dovecot = e.dovecot
     e.dovecot.start()
     e.node = h.start_node()
@@ -288,6 +296,30 @@ def live_pop3_import_keeps_uidls_deletes_nothing_and_resumes(h, e):
     assert r.returncode == 0, r.stderr
     new = open(mbox, "rb").read()[size:]
     assert new.count(b"Subject: live ") == 1 and b"Subject: live 13" in new, new[:300]
+
+
+@test
+def live_pop3_import_over_tls_and_stls_verifies_the_certificate(h, e):
+    def accounts(user):
+        path = os.path.join(h.dir, f"accounts-{user}.csv")
+        with open(path, "w") as f:
+            f.write(f"{user}@{DOMAIN},{USERS[user]}\n")
+        return path
+    # The test certificate is self-signed: without --ca-file it is not trusted, and nothing is imported.
+    rc, out, _ = poplar_import(h, "pop3", "--host", "localhost", "--port", str(e.dovecot.pop3s), "--tls",
+                               "--accounts", accounts("sec"), check=False)
+    assert rc == 1 and out["messages"] == 0 and "certificate" in (out["mailboxes"][0]["failure"] or "").lower(), out
+    rc, out, _ = poplar_import(h, "pop3", "--host", "localhost", "--port", str(e.dovecot.pop3s), "--tls", "--ca-file", h.cert,
+                               "--accounts", accounts("sec"))
+    assert out["messages"] == 12 and out["errors"] == 0, out
+    assert pop3_view(e.node["port"], f"sec@{DOMAIN}", USERS["sec"]) == e.truth["sec"]
+    rc, out, _ = poplar_import(h, "pop3", "--host", "localhost", "--port", str(e.dovecot.pop3), "--stls", "--ca-file", h.cert,
+                               "--accounts", accounts("sec2"))
+    assert out["messages"] == 12 and out["errors"] == 0, out
+    assert pop3_view(e.node["port"], f"sec2@{DOMAIN}", USERS["sec2"]) == e.truth["sec2"]
+    rc, out, _ = poplar_import(h, "pop3", "--host", "127.0.0.1", "--port", str(e.dovecot.pop3), "--stls", "--insecure",
+                               "--accounts", accounts("sec2"))
+    assert out["messages"] == 0 and out["skipped"] == 12, out
 
 
 @test
@@ -414,6 +446,7 @@ def main():
             original_teardown()
     h.teardown = teardown
     tests = [maildir_written_by_dovecot_imports_with_dovecots_uidls, live_pop3_import_keeps_uidls_deletes_nothing_and_resumes,
+             live_pop3_import_over_tls_and_stls_verifies_the_certificate,
              fetchmail_keep_downloads_nothing_again_after_the_move, mpop_downloads_nothing_again_after_the_move,
              mbox_written_by_mpop_imports, win2003_mail_root_imports_with_passwords, bad_maildir_input_is_a_clear_error,
              bad_mbox_and_pop3_input_is_a_clear_error]
