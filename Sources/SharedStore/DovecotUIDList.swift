@@ -197,3 +197,64 @@ public struct DovecotUIDLFormat: Sendable, Equatable {
         return out
     }
 }
+
+/// Courier's `courierpop3dsizelist` in a Maildir (Courier-IMAP's pop3d, list versions 2 and 3): a header
+/// `/<version> <next uid> <uidvalidity>`, then `<file name> <size> <uid>:<uidvalidity>[:<utf8>]` a line. Courier's
+/// pop3d answers UIDL with `UID<uid>-<uidvalidity>` (`UID<uid>` when the uidvalidity is 0), or, for a record whose
+/// uid is 0, the file's base name with bytes outside 0x21-0x7E and `'`, `"`, `+` written `+XX` (its version-0 UIDL).
+public struct CourierSizeList: Sendable, Equatable {
+    public struct Record: Sendable, Equatable {
+        /// The file name as Courier wrote it (it may carry the `:2,<flags>` part).
+        public var fileName: String
+        public var uid: UInt64
+        public var uidValidity: UInt64
+
+        public var uidl: String {
+            if uid != 0 { return uidValidity != 0 ? "UID\(uid)-\(uidValidity)" : "UID\(uid)" }
+            var out = ""
+            for b in MaildirImport.baseName(fileName).utf8 {
+                if b < 0x21 || b > 0x7E || b == 0x27 || b == 0x22 || b == 0x2B {
+                    let h = String(b, radix: 16, uppercase: true)
+                    out += "+" + (h.count == 1 ? "0" + h : h)
+                } else {
+                    out += String(UnicodeScalar(b))
+                }
+            }
+            return out
+        }
+    }
+
+    public var version: Int
+    public var records: [Record]
+
+    public static func parse(_ bytes: [UInt8]) throws -> CourierSizeList {
+        guard bytes.count <= ImportLimits.maxIndexFileBytes else {
+            throw StoreError(code: .tooLarge, message: "courierpop3dsizelist has \(bytes.count) bytes, more than \(ImportLimits.maxIndexFileBytes)")
+        }
+        func bad(_ why: String) -> StoreError { StoreError(code: .corrupt, message: "courierpop3dsizelist: \(why)") }
+        var lines = bytes.split(separator: 0x0A, omittingEmptySubsequences: true).makeIterator()
+        guard let header = lines.next(), header.first == 0x2F, header.count <= ImportLimits.maxLineBytes else { throw bad("no /<version> header") }
+        let fields = String(decoding: header.dropFirst(), as: UTF8.self).split(separator: " ")
+        guard let version = fields.first.flatMap({ Int($0) }), version == 2 || version == 3 else {
+            throw bad("unsupported version (Courier's pop3d reads 2 and 3)")
+        }
+        var list = CourierSizeList(version: version, records: [])
+        var lineNumber = 1
+        while let raw = lines.next() {
+            lineNumber += 1
+            guard raw.count <= ImportLimits.maxLineBytes else { throw bad("line \(lineNumber) longer than \(ImportLimits.maxLineBytes) bytes") }
+            guard list.records.count < ImportLimits.maxMessagesPerMailbox else { throw bad("more than \(ImportLimits.maxMessagesPerMailbox) records") }
+            // As Courier reads it: the last two space-separated fields are the size and uid:uidv[:utf8]; the name is
+            // the rest. A line it would skip is skipped here too.
+            let line = String(decoding: raw, as: UTF8.self)
+            let parts = line.split(separator: " ", omittingEmptySubsequences: false)
+            guard parts.count >= 3 else { continue }
+            let ids = parts[parts.count - 1].split(separator: ":")
+            guard UInt64(parts[parts.count - 2]) != nil, ids.count >= 2, let uid = UInt64(ids[0]), let uidv = UInt64(ids[1]) else { continue }
+            let name = parts[0..<(parts.count - 2)].joined(separator: " ")
+            guard !name.isEmpty, !name.contains("/") else { continue }
+            list.records.append(Record(fileName: name, uid: uid, uidValidity: uidv))
+        }
+        return list
+    }
+}

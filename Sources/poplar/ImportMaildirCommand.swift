@@ -5,11 +5,12 @@ import SharedStore
 struct ImportMaildirCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "maildir",
-        abstract: "Import one Maildir (cur/ and new/) into a mailbox, keeping Dovecot's UIDLs (dovecot-uidlist).",
+        abstract: "Import one Maildir (cur/ and new/) into a mailbox, keeping Dovecot's UIDLs (dovecot-uidlist) or Courier's (courierpop3dsizelist).",
         discussion: """
             UIDLs come from dovecot-uidlist: a record's kept POP3 UIDL if it has one, else --uidl-format \
-            (Dovecot's pop3_uidl_format; default %08Xu%08Xv, Dovecot's default). Files Dovecot never listed get a \
-            UIDL derived from their name. The mailbox must exist.
+            (Dovecot's pop3_uidl_format; default %08Xu%08Xv, Dovecot's default); without one, from Courier's \
+            courierpop3dsizelist (UID<uid>-<uidvalidity>). Files the server never listed get a UIDL derived from \
+            their name. The mailbox must exist.
             """
     )
     @OptionGroup var common: CommonOptions

@@ -91,6 +91,40 @@ final class ImportSourcesTests: XCTestCase {
         XCTAssertEqual(try snapshot(dir), before)
     }
 
+    func testCourierSizeListAndItsUIDLs() throws {
+        let list = try CourierSizeList.parse(Array("""
+            /3 5 1733400000
+            1733400001.M1P10.host:2,S 1200 1:1733400000:0
+            1733400002.M2P10.host 800 2:1733400000
+            old name with spaces:2, 10 3:0:0
+            1733400004.M4P10.host'+"x 10 0:0:0
+            garbage line
+            1733400005.M5P10.host notasize 5:1733400000
+
+            """.utf8))
+        XCTAssertEqual(list.version, 3)
+        XCTAssertEqual(list.records.map(\.uidl), ["UID1-1733400000", "UID2-1733400000", "UID3", "1733400004.M4P10.host+27+2B+22x"])
+        XCTAssertEqual(list.records[2].fileName, "old name with spaces:2,")
+        for bad in ["", "3 V1 N2\n", "/1 2 3\n", "/x\n"] {
+            XCTAssertThrowsError(try CourierSizeList.parse(Array(bad.utf8)), bad)
+        }
+    }
+
+    func testCourierMaildirPlan() throws {
+        let dir = try temporaryDirectory()
+        try write(dir + "/cur/1733400002.M2P10.host:2,S", "Subject: two\n\n2\n")
+        try write(dir + "/cur/1733400001.M1P10.host:2,", "Subject: one\n\n1\n")
+        try write(dir + "/new/1733400009.M9P10.host", "Subject: new\n\n9\n")
+        try write(dir + "/courierpop3dsizelist", "/3 3 1733400000\n1733400002.M2P10.host:2, 20 2:1733400000:0\n1733400001.M1P10.host 20 1:1733400000:0\n")
+        let plan = try MaildirImport.plan(directory: dir)
+        XCTAssertEqual(plan.items.map(\.uidl), ["UID1-1733400000", "UID2-1733400000",
+                                              ImportItem.derivedUIDL(kind: "maildir", key: Array("1733400009.M9P10.host".utf8))])
+        // With a dovecot-uidlist too (a Maildir Dovecot served after Courier), Dovecot's list wins.
+        // (Dovecot's courier-dovecot-migrate.pl keeps Courier's UIDLs as P extensions.)
+        try write(dir + "/dovecot-uidlist", "3 V7 N3\n1 PUID1-1733400000 :1733400001.M1P10.host\n2 :1733400002.M2P10.host\n")
+        XCTAssertEqual(try MaildirImport.plan(directory: dir).items.prefix(2).map(\.uidl), ["UID1-1733400000", "0000000200000007"])
+    }
+
     /// Every file's path, size and modification time: what "the source is never changed" means here.
     func snapshot(_ dir: String) throws -> [String] {
         try FileManager.default.subpathsOfDirectory(atPath: dir).sorted().map { p in
