@@ -202,6 +202,56 @@ final class ImportSourcesTests: XCTestCase {
         XCTAssertEqual(stored, "X-UIDL: q1\r\n\r\n1\r\n", "the X-UIDL header stays, as qpopper served it")
     }
 
+    // MARK: Hostile input
+
+    /// Random and mutated input never crashes a parser (each either returns a value or throws): a cheap stand-in
+    /// for fuzz targets, with a fixed seed so a failure repeats.
+    func testParsersSurviveRandomInput() throws {
+        var rng = SplitMix(seed: 1939)
+        let seeds = ["3 V1733400000 N4 G0a\n1 :a.b\n2 W1 PUID1 O2 :c.d\n", "1 5 6\n1 x\n", "/3 5 7\nname 10 1:7:0\nx y 2:0\n",
+                     "From a\nX-UIDL: q\n\n>From b\n\nFrom c\r\n\r\n", "%08Xu%-4.0Lf%{uid}%%%"]
+        let alphabet = Array("0123456789 :%{}.-XLU\n\r>FromX-UIDL:PVNGWOuvfg/".utf8) + [0x00, 0xFF, 0x80]
+        for round in 0..<3000 {
+            var bytes = Array(seeds[round % seeds.count].utf8)
+            for _ in 0..<(1 + rng.next() % 6) {
+                let op = rng.next() % 3
+                let at = bytes.isEmpty ? 0 : Int(rng.next() % UInt64(bytes.count))
+                let b = alphabet[Int(rng.next() % UInt64(alphabet.count))]
+                switch op {
+                case 0: bytes.insert(b, at: min(at, bytes.count))
+                case 1: if !bytes.isEmpty { bytes.remove(at: at) }
+                default: if !bytes.isEmpty { bytes[at] = b }
+                }
+            }
+            _ = try? DovecotUIDList.parse(bytes)
+            _ = try? CourierSizeList.parse(bytes)
+            if let messages = try? MboxImport.split(bytes) {
+                for m in messages {
+                    XCTAssertTrue(m.range.lowerBound >= 0 && m.range.upperBound <= bytes.count)
+                    _ = MboxImport.unquote(bytes[m.range], .mboxrd)
+                    if let u = MboxImport.xUIDL(bytes[m.range]) { XCTAssertTrue(MessageNamer.isValidUIDL(u)) }
+                }
+            }
+            if let f = try? DovecotUIDLFormat(String(decoding: bytes, as: UTF8.self)) {
+                _ = f.expand(uid: UInt32(truncatingIfNeeded: rng.next()), uidValidity: 7, fileName: "a:b", guid: nil)
+            }
+            let name = "P3_20261205120000000123450001.u" + String(decoding: bytes.prefix(20), as: UTF8.self) + ".eml"
+            if let kept = MessageNamer.keptUIDL(ofMessageName: name) { XCTAssertTrue(MessageNamer.isValidUIDL(kept)) }
+        }
+    }
+
+    struct SplitMix {
+        var state: UInt64
+        init(seed: UInt64) { state = seed }
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+
     // MARK: Windows 2003
 
     func testWin2003PlanKeepsTheFileNamesAsUIDLs() throws {
