@@ -41,10 +41,11 @@ struct ImportPOP3Command: AsyncParsableCommand {
                     continue
                 }
                 let login = sourceUser == "local" ? address.mailbox : address.description
-                let client: ImportPOP3Client
+                var connected: ImportPOP3Client?
                 var items: [ImportItem] = []
                 do {
-                    client = try ImportPOP3Client(host: host, port: port ?? (tls ? 995 : 110), security: security)
+                    let client = try ImportPOP3Client(host: host, port: port ?? (tls ? 995 : 110), security: security)
+                    connected = client
                     try client.login(user: login, password: password)
                     let uidls = try client.uidls()
                     let sizes = try client.sizes()
@@ -61,10 +62,11 @@ struct ImportPOP3Command: AsyncParsableCommand {
                         })
                     }
                 } catch let f as ImportPOP3Client.Failure {
+                    connected?.quit()
                     reporter.failed(address.description, "the source: \(f.description)")
                     continue
                 }
-                defer { client.quit() }
+                defer { connected?.quit() }
                 let created: Bool
                 do {
                     created = try ImportRunner.ensure(store, address, password: password)
