@@ -55,6 +55,15 @@ public struct ImportSummary: Sendable, Equatable {
     /// Messages whose UIDL the mailbox already had (brought by an earlier run, or there before).
     public var skipped = 0
     public var errors: [Failure] = []
+    /// Why the import of this mailbox stopped before its end, if it did; what was written before stays.
+    public var stopped: Stop?
+
+    public enum Stop: Sendable, Equatable {
+        /// The source went away (`ImportSourceLost`): the next run goes on from here.
+        case sourceLost(String)
+        /// The store failed (unavailable, no space): nothing more can be written now.
+        case storeFailed(StoreError)
+    }
 
     public init() {}
 
@@ -99,8 +108,9 @@ extension MailStore {
     /// order given (which becomes the arrival order), through the delivery path (tmp, fsync, link, fsync of the
     /// directory): a crash leaves each message either whole and listed or absent, and the next run brings the rest.
     /// The quota is not enforced (the mail already existed; `mailbox show` tells the operator). A failing message
-    /// is counted as an error and the next one is tried, except when the store itself is unavailable: then the
-    /// import stops (thrown), and what was written stays; likewise when an item's `load` throws `ImportSourceLost`.
+    /// is counted as an error and the next one is tried, except when the store itself is unavailable or full, or
+    /// an item's `load` throws `ImportSourceLost`: then the import of this mailbox stops (`ImportSummary.stopped`),
+    /// and what was written stays. Thrown only when the mailbox cannot be listed at the start.
     public func importMessages(_ items: [ImportItem], to address: MailboxAddress,
                                progress: (ImportProgress) -> Void = { _ in }) throws -> ImportSummary {
         var present = try uidls(of: address)
@@ -124,7 +134,8 @@ extension MailStore {
             do {
                 bytes = try item.load()
             } catch let lost as ImportSourceLost {
-                throw lost
+                summary.stopped = .sourceLost(lost.description)
+                break
             } catch {
                 summary.errors.append(.init(label: item.label, reason: "cannot be read: \(error)"))
                 continue
@@ -145,7 +156,8 @@ extension MailStore {
                 summary.messages += 1
                 summary.bytes += info.size
             } catch let error as StoreError where error.code == .unavailable || error.code == .noSpace {
-                throw error
+                summary.stopped = .storeFailed(error)
+                break
             } catch let error as StoreError {
                 summary.errors.append(.init(label: item.label, reason: error.message))
             } catch {

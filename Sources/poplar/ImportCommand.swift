@@ -109,15 +109,21 @@ final class ImportReporter {
         var outcome = ImportOutcome(address: address.description, created: created)
         do {
             outcome.summary = try store.importMessages(items, to: address) { p in self.progress(address.description, p) }
-        } catch let lost as ImportSourceLost {
-            outcome.failure = "the source was lost: \(lost) (run the import again to go on)"
         } catch let error as StoreError {
-            endProgressLine()
+            outcome.failure = "cannot list the mailbox: \(error.message)"
+        }
+        endProgressLine()
+        switch outcome.summary.stopped {
+        case nil:
+            outcomes.append(outcome)
+        case .sourceLost(let why):
+            outcome.failure = "the source was lost after \(outcome.summary.messages) new messages: \(why) (run the import again to go on)"
+            outcomes.append(outcome)
+        case .storeFailed(let error):
+            outcome.failure = "the store failed: \(error.message)"
             outcomes.append(outcome)
             throw ImportStop("the store failed while importing into \(address): \(error.message); what was imported stays, run again to go on")
         }
-        endProgressLine()
-        outcomes.append(outcome)
     }
 
     func failed(_ address: String, _ why: String) {
@@ -140,7 +146,14 @@ enum ImportRunner {
             try body(store)
         } catch let stop as ImportStop {
             reporter.endProgressLine()
+            // What was done before the stop is reported too (it stays in the store).
+            if !reporter.outcomes.isEmpty { try? reporter.finish() }
             FileHandle.standardError.write(Data("poplar: import: \(stop.message)\n".utf8))
+            throw ExitCode(2)
+        } catch let error as StoreError {
+            reporter.endProgressLine()
+            if !reporter.outcomes.isEmpty { try? reporter.finish() }
+            FileHandle.standardError.write(Data("poplar: import: the store failed: \(error.message); what was imported stays, run again to go on\n".utf8))
             throw ExitCode(2)
         } catch let error as UserError {
             FileHandle.standardError.write(Data("poplar: import: \(error.description)\n".utf8))

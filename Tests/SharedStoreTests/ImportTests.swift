@@ -102,6 +102,20 @@ final class ImportTests: XCTestCase {
         XCTAssertEqual(f.files("example.test/P3_alice.mbx/tmp"), [])
     }
 
+    func testALostSourceStopsTheMailboxAndTheNextRunGoesOn() throws {
+        let f = try StoreFixture()
+        let a = try f.mailbox("alice")
+        let lost = ImportItem(label: "third", uidl: "u3") { throw ImportSourceLost("connection reset") }
+        let first = try f.store.importMessages([item("u1", "a"), item("u2", "b"), lost, item("u4", "d")], to: a)
+        XCTAssertEqual(first.messages, 2)
+        XCTAssertEqual(first.stopped, .sourceLost("connection reset"))
+        XCTAssertEqual(try f.store.messages(of: a).map(\.uidl), ["u1", "u2"], "nothing after the loss")
+        let second = try f.store.importMessages([item("u1", "a"), item("u2", "b"), item("u3", "c"), item("u4", "d")], to: a)
+        XCTAssertEqual(second.messages, 2)
+        XCTAssertEqual(second.skipped, 2)
+        XCTAssertNil(second.stopped)
+    }
+
     func testDerivedUIDLsAreStableAndValid() {
         let a = ImportItem.derivedUIDL(kind: "maildir", key: Array("1700000000.M1P2.host".utf8))
         XCTAssertEqual(a, ImportItem.derivedUIDL(kind: "maildir", key: Array("1700000000.M1P2.host".utf8)))

@@ -11,7 +11,9 @@ server"), so Dovecot assigns the UIDLs and writes dovecot-uidlist; Dovecot's UID
 - fetchmail --keep (with its UIDL file) and mpop (uidls_file), which had fetched everything from Dovecot, pointed at
   Poplar: nothing is downloaded again; a message delivered to Poplar afterwards is the only one downloaded;
 - `poplar import mbox` of the mbox mpop wrote; `poplar import win2003` of a copied Windows 2003 mail root with a
-  password CSV; the sources' files are unchanged by every import.
+  password CSV; the sources' files are unchanged by every import;
+- an import killed with SIGKILL halfway, then run again: every message exactly once, in order; a POP3 source that
+  drops the connection mid-import: that account stops (exit 1), the next run brings the rest, no DELE is ever sent.
 
 Started by Tests/run-tests; prints PASS/FAIL per test and "N passed, N failed" last. Every process started here is
 stopped here (finally), every wait is bounded.
@@ -402,6 +404,112 @@ def win2003_mail_root_imports_with_passwords(h, e):
 
 
 @test
+def killed_import_resumes_without_duplicates(h, e):
+    """kill -9 in the middle of an import; the next run brings the rest, each message exactly once, fsck is clean."""
+    md = os.path.join(h.dir, "big-maildir")
+    for sub in ("cur", "new", "tmp"):
+        os.makedirs(os.path.join(md, sub))
+    n = 1500
+    for i in range(n):
+        with open(os.path.join(md, "cur", f"{1733400000 + i}.M{i}P7.host:2,S"), "wb") as f:
+            f.write(message(i, "big") + b"x" * 3000 + b"\n")
+    with open(os.path.join(md, "dovecot-uidlist"), "w") as f:
+        f.write("3 V1733409999 N%d\n" % (n + 1) + "".join(f"{i + 1} :{1733400000 + i}.M{i}P7.host\n" for i in range(n)))
+    h.cli("mailbox", "add", f"big@{DOMAIN}", "--password-stdin", stdin=b"big-pw\n")
+    proc = subprocess.Popen([h.poplar, "import", "maildir", md, f"big@{DOMAIN}", "--root", h.root, "--guid-file", h.guid, "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    mbx = os.path.join(h.root, DOMAIN, "P3_big.mbx")
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        count = len([x for x in os.listdir(mbx) if x.endswith(".eml")])
+        if count >= 100 or proc.poll() is not None:
+            break
+        time.sleep(0.01)
+    proc.kill()
+    proc.communicate(timeout=30)
+    first = len([x for x in os.listdir(mbx) if x.endswith(".eml")])
+    assert 0 < first < n, f"the kill came at {first} of {n}: not in the middle"
+    rc, out, _ = poplar_import(h, "maildir", md, f"big@{DOMAIN}")
+    assert out["messages"] + out["skipped"] == n and out["skipped"] == first, (first, out)
+    c = poplib.POP3("127.0.0.1", e.node["port"], timeout=60)
+    c.user(f"big@{DOMAIN}")
+    c.pass_("big-pw")
+    uidls = [line.decode().split(" ", 1)[1] for line in c.uidl()[1]]
+    c.quit()
+    assert uidls == ["%08x%08x" % (i + 1, 1733409999) for i in range(n)], "UIDLs missing, doubled or out of order"
+    r = h.cli("fsck", f"big@{DOMAIN}", "--json", check=False)
+    report = json.loads(r.stdout.decode().strip().splitlines()[-1])
+    assert report["checked"]["messages"] == n, report
+    # A writer killed mid-message leaves at most its file in tmp/ (fsck removes such files once old): never a message.
+    assert all("tmp/" in f["where"] for f in report["findings"]), report
+
+
+@test
+def a_source_that_drops_the_connection_stops_that_account_and_the_next_run_goes_on(h, e):
+    """A POP3 server of our own that closes the connection at the third RETR of its first session."""
+    import socket
+    import threading
+    msgs = [(f"drop-{i}", f"Subject: dropped {i}\r\n\r\nbody {i}\r\n".encode()) for i in range(6)]
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(4)
+    srv.settimeout(30)
+    port = srv.getsockname()[1]
+    sessions = []
+
+    def serve():
+        for session in range(2):
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                return
+            sessions.append(session)
+            f = conn.makefile("rwb")
+            f.write(b"+OK fake\r\n"); f.flush()
+            retrs = 0
+            for raw in f:
+                cmd = raw.decode().strip().split(" ")
+                verb = cmd[0].upper()
+                if verb in ("USER", "PASS"):
+                    f.write(b"+OK\r\n")
+                elif verb == "UIDL":
+                    f.write(b"+OK\r\n" + b"".join(f"{i + 1} {u}\r\n".encode() for i, (u, _) in enumerate(msgs)) + b".\r\n")
+                elif verb == "LIST":
+                    f.write(b"+OK\r\n" + b"".join(f"{i + 1} {len(m)}\r\n".encode() for i, (_, m) in enumerate(msgs)) + b".\r\n")
+                elif verb == "RETR":
+                    retrs += 1
+                    if session == 0 and retrs == 3:
+                        conn.shutdown(socket.SHUT_RDWR)
+                        break
+                    f.write(b"+OK\r\n" + msgs[int(cmd[1]) - 1][1] + b".\r\n")
+                elif verb == "DELE":
+                    f.write(b"-ERR this test server refuses DELE\r\n")
+                    sessions.append("DELE")
+                elif verb == "QUIT":
+                    f.write(b"+OK\r\n"); f.flush()
+                    break
+                f.flush()
+            conn.close()
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    try:
+        accounts = os.path.join(h.dir, "drop.csv")
+        with open(accounts, "w") as f:
+            f.write(f"dropped@{DOMAIN},dropped-pw\n")
+        rc, out, _ = poplar_import(h, "pop3", "--host", "127.0.0.1", "--port", str(port), "--accounts", accounts, check=False)
+        assert rc == 1 and out["messages"] == 2 and "lost" in out["mailboxes"][0]["failure"], out
+        rc, out, _ = poplar_import(h, "pop3", "--host", "127.0.0.1", "--port", str(port), "--accounts", accounts)
+        assert out["messages"] == 4 and out["skipped"] == 2, out
+        uidls, bodies = pop3_view(e.node["port"], f"dropped@{DOMAIN}", "dropped-pw")
+        assert uidls == [u for u, _ in msgs] and bodies == [m.rstrip(b"\r\n") for _, m in msgs], (uidls, bodies)
+        assert "DELE" not in sessions
+    finally:
+        srv.close()
+        t.join(timeout=10)
+
+
+@test
 def bad_maildir_input_is_a_clear_error(h, e):
     rc, out, err = poplar_import(h, "maildir", os.path.join(h.dir, "no-such-maildir"), f"mdir@{DOMAIN}", check=False)
     assert rc == 2 and "not a Maildir" in err, (rc, err)
@@ -446,7 +554,8 @@ def main():
             original_teardown()
     h.teardown = teardown
     tests = [maildir_written_by_dovecot_imports_with_dovecots_uidls, live_pop3_import_keeps_uidls_deletes_nothing_and_resumes,
-             live_pop3_import_over_tls_and_stls_verifies_the_certificate,
+             live_pop3_import_over_tls_and_stls_verifies_the_certificate, killed_import_resumes_without_duplicates,
+             a_source_that_drops_the_connection_stops_that_account_and_the_next_run_goes_on,
              fetchmail_keep_downloads_nothing_again_after_the_move, mpop_downloads_nothing_again_after_the_move,
              mbox_written_by_mpop_imports, win2003_mail_root_imports_with_passwords, bad_maildir_input_is_a_clear_error,
              bad_mbox_and_pop3_input_is_a_clear_error]
