@@ -265,6 +265,12 @@ def maildir_written_by_dovecot_imports_with_dovecots_uidls(h, e):
     rc, out, _ = poplar_import(h, "maildir", md, f"mdir@{DOMAIN}")
     assert out["messages"] == 0 and out["skipped"] == 12, out
     assert tree_digest(md) == before
+    # Every node serves the kept UIDLs: a second node on the same mail root answers the same.
+    n2 = h.start_node(name="n2")
+    try:
+        assert pop3_view(n2["port"], f"mdir@{DOMAIN}", USERS["mdir"]) == (truth_uidls, truth_bodies)
+    finally:
+        h.stop_node(n2)
     # The mailbox fetchmail and mpop fetched from Dovecot moves the same way (checked with them below).
     rc, out, _ = poplar_import(h, "maildir", e.dovecot.maildir("fm"), f"fm@{DOMAIN}")
     assert out["messages"] == 12, out
@@ -401,6 +407,9 @@ def win2003_mail_root_imports_with_passwords(h, e):
         c.close()
     rc, out, _ = poplar_import(h, "win2003", root)
     assert out["messages"] == 0 and out["skipped"] == 4, out
+    # The operator gives the mailbox made without a password one later, the usual way.
+    h.cli("mailbox", "passwd", "nopass@legacy.test", "--password-stdin", stdin=b"given-later\n")
+    assert pop3_view(e.node["port"], "nopass@legacy.test", "given-later")[0] == [n[3:-4] for n in names]
 
 
 @test
