@@ -5,7 +5,8 @@ import Foundation
 public enum ImportSourceFile {
     /// The whole file, refused (`tooLarge`) if it is bigger than `limit`.
     public static func read(_ path: String, limit: Int) throws -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)
+        // O_NONBLOCK: a FIFO under a message's name must not hang the import at open (it is refused below).
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
         guard fd >= 0 else { throw StoreError.posix(errno, "cannot open \(path) to read it") }
         defer { close(fd) }
         var st = stat()

@@ -83,6 +83,10 @@ final class ImportSourcesTests: XCTestCase {
         XCTAssertEqual(plan.notes.count, 2)
         XCTAssertEqual(String(decoding: try plan.items[0].load(), as: UTF8.self), "Subject: one\n\n1\n")
         XCTAssertThrowsError(try MaildirImport.plan(directory: dir + "/cur"))
+        // Not a regular file under a message's name: an error for it, no hang (a FIFO would block a plain open).
+        XCTAssertEqual(mkfifo(dir + "/fifo", 0o600), 0)
+        XCTAssertThrowsError(try ImportSourceFile.read(dir + "/fifo", limit: 100))
+        try? FileManager.default.removeItem(atPath: dir + "/fifo")
         // Imported, then again: nothing new; the source is as it was.
         let f = try StoreFixture()
         let a = try f.mailbox("alice")
