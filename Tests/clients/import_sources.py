@@ -5,7 +5,8 @@ A private Dovecot (its own config, base and state directories under a temporary 
 127.0.0.1 high ports) receives mail over LMTP and writes its Maildirs; clients fetch with POP3 ("leave mail on
 server"), so Dovecot assigns the UIDLs and writes dovecot-uidlist; Dovecot's UIDL answer is the truth. Then:
 
-- `poplar import maildir` of one Maildir: Poplar's node serves the identical UIDL list, message for message;
+- `poplar import maildir` of one Maildir: Poplar's node serves the identical UIDL list, message for message; the
+  same for a Maildir Courier's own pop3d listed (it writes courierpop3dsizelist);
 - `poplar import pop3` from the live Dovecot: the same, Dovecot keeps every message, a second run brings nothing,
   a message that arrives at Dovecot later comes with the third;
 - fetchmail --keep (with its UIDL file) and mpop (uidls_file), which had fetched everything from Dovecot, pointed at
@@ -518,6 +519,68 @@ def a_source_that_drops_the_connection_stops_that_account_and_the_next_run_goes_
         t.join(timeout=10)
 
 
+COURIER_POP3D = "/usr/lib/courier/courier/courierpop3d"
+
+
+def courier_pop3d(h):
+    """Courier's pop3d binary. Debian's courier-pop conflicts with dovecot-pop3d (both are the pop3-server), so
+    unless it is installed, its package is fetched with apt-get download and unpacked here, not installed; its
+    libraries (courier-authlib, libcourier-unicode4) are in Tests/run-tests' packages."""
+    if os.path.exists(COURIER_POP3D):
+        return COURIER_POP3D
+    work = os.path.join(h.dir, "courier-deb")
+    os.makedirs(work, exist_ok=True)
+    r = subprocess.run(["apt-get", "download", "courier-pop"], cwd=work, capture_output=True, timeout=300)
+    debs = [f for f in os.listdir(work) if f.endswith(".deb")]
+    if r.returncode != 0 or not debs:
+        return None
+    subprocess.run(["dpkg-deb", "-x", debs[0], "root"], cwd=work, check=True, timeout=120)
+    path = os.path.join(work, "root", COURIER_POP3D.lstrip("/"))
+    return path if os.path.exists(path) else None
+
+
+def courier_session(pop3d, maildir, commands):
+    """Courier's own pop3d, as its login hands over to it (already authenticated, in the Maildir): the answers."""
+    r = subprocess.run([pop3d, maildir], input="".join(c + "\r\n" for c in commands + ["QUIT"]).encode(),
+                       capture_output=True, timeout=60, cwd=os.path.dirname(maildir),
+                       env={"PATH": "/usr/bin:/bin", "AUTHENTICATED": f"courier@{DOMAIN}", "TCPREMOTEIP": "127.0.0.1",
+                            "TCPREMOTEPORT": "1"})
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+@test
+def maildir_written_by_courier_imports_with_couriers_uidls(h, e):
+    pop3d = courier_pop3d(h)
+    if not pop3d:
+        return "skip Courier's pop3d is neither installed nor downloadable (apt-get download courier-pop)"
+    md = os.path.join(h.dir, "courier", "Maildir")
+    for sub in ("cur", "new", "tmp"):
+        os.makedirs(os.path.join(md, sub))
+    for i in range(1, 9):
+        with open(os.path.join(md, "new", f"{1733400000 + i}.M{i}P42.host"), "wb") as f:
+            f.write(message(i, "courier"))
+    # Courier's pop3d lists the mailbox: it moves new/ to cur/, numbers the messages and writes courierpop3dsizelist.
+    out = courier_session(pop3d, md, ["UIDL"]).decode()
+    lines = out.split("\r\n")
+    start = lines.index("+OK", 1)
+    truth = [l.split(" ", 1)[1] for l in lines[start + 1:lines.index(".", start)]]
+    assert len(truth) == 8 and all(u.startswith("UID") for u in truth), out
+    assert os.path.exists(os.path.join(md, "courierpop3dsizelist"))
+    h.cli("mailbox", "add", f"courier@{DOMAIN}", "--password-stdin", stdin=b"courier-pw\n")
+    before = tree_digest(md)
+    rc, out, _ = poplar_import(h, "maildir", md, f"courier@{DOMAIN}")
+    assert out["messages"] == 8 and out["errors"] == 0, out
+    assert tree_digest(md) == before
+    uidls, bodies = pop3_view(e.node["port"], f"courier@{DOMAIN}", "courier-pw")
+    assert uidls == truth, (uidls, truth)
+    # The bytes too: Courier's RETR of each message against Poplar's.
+    answer = courier_session(pop3d, md, [f"RETR {i}" for i in range(1, 9)])
+    for i, body in enumerate(bodies):
+        stuffed = b"\r\n".join(b"." + l if l.startswith(b".") else l for l in body.split(b"\r\n"))
+        assert stuffed + b"\r\n.\r\n" in answer, i
+
+
 @test
 def bad_maildir_input_is_a_clear_error(h, e):
     rc, out, err = poplar_import(h, "maildir", os.path.join(h.dir, "no-such-maildir"), f"mdir@{DOMAIN}", check=False)
@@ -565,6 +628,7 @@ def main():
     tests = [maildir_written_by_dovecot_imports_with_dovecots_uidls, live_pop3_import_keeps_uidls_deletes_nothing_and_resumes,
              live_pop3_import_over_tls_and_stls_verifies_the_certificate, killed_import_resumes_without_duplicates,
              a_source_that_drops_the_connection_stops_that_account_and_the_next_run_goes_on,
+             maildir_written_by_courier_imports_with_couriers_uidls,
              fetchmail_keep_downloads_nothing_again_after_the_move, mpop_downloads_nothing_again_after_the_move,
              mbox_written_by_mpop_imports, win2003_mail_root_imports_with_passwords, bad_maildir_input_is_a_clear_error,
              bad_mbox_and_pop3_input_is_a_clear_error]
