@@ -523,28 +523,33 @@ COURIER_POP3D = "/usr/lib/courier/courier/courierpop3d"
 
 
 def courier_pop3d(h):
-    """Courier's pop3d binary. Debian's courier-pop conflicts with dovecot-pop3d (both are the pop3-server), so
-    unless it is installed, its package is fetched with apt-get download and unpacked here, not installed; its
-    libraries (courier-authlib, libcourier-unicode4) are in Tests/run-tests' packages."""
+    """Courier's pop3d binary and the environment it needs. Debian's courier-pop conflicts with dovecot-pop3d (both
+    are the pop3-server), so unless it is installed, it and its libraries (courier-authlib, libcourier-unicode4) are
+    fetched with apt-get download and unpacked here, never installed (no daemon of theirs starts)."""
     if os.path.exists(COURIER_POP3D):
-        return COURIER_POP3D
+        return COURIER_POP3D, {}
     work = os.path.join(h.dir, "courier-deb")
     os.makedirs(work, exist_ok=True)
-    r = subprocess.run(["apt-get", "download", "courier-pop"], cwd=work, capture_output=True, timeout=300)
+    r = subprocess.run(["apt-get", "download", "courier-pop", "courier-authlib", "libcourier-unicode4"], cwd=work,
+                       capture_output=True, timeout=300)
     debs = [f for f in os.listdir(work) if f.endswith(".deb")]
-    if r.returncode != 0 or not debs:
-        return None
-    subprocess.run(["dpkg-deb", "-x", debs[0], "root"], cwd=work, check=True, timeout=120)
-    path = os.path.join(work, "root", COURIER_POP3D.lstrip("/"))
-    return path if os.path.exists(path) else None
+    if r.returncode != 0 or len(debs) < 3:
+        return None, {}
+    for deb in debs:
+        subprocess.run(["dpkg-deb", "-x", deb, "root"], cwd=work, check=True, timeout=120)
+    root = os.path.join(work, "root")
+    path = os.path.join(root, COURIER_POP3D.lstrip("/"))
+    libs = ":".join(os.path.join(root, d) for d in ("lib", "usr/lib", "usr/lib/x86_64-linux-gnu", "usr/lib/courier-authlib"))
+    return (path, {"LD_LIBRARY_PATH": libs}) if os.path.exists(path) else (None, {})
 
 
 def courier_session(pop3d, maildir, commands):
     """Courier's own pop3d, as its login hands over to it (already authenticated, in the Maildir): the answers."""
-    r = subprocess.run([pop3d, maildir], input="".join(c + "\r\n" for c in commands + ["QUIT"]).encode(),
+    binary, extra_env = pop3d
+    r = subprocess.run([binary, maildir], input="".join(c + "\r\n" for c in commands + ["QUIT"]).encode(),
                        capture_output=True, timeout=60, cwd=os.path.dirname(maildir),
                        env={"PATH": "/usr/bin:/bin", "AUTHENTICATED": f"courier@{DOMAIN}", "TCPREMOTEIP": "127.0.0.1",
-                            "TCPREMOTEPORT": "1"})
+                            "TCPREMOTEPORT": "1", **extra_env})
     assert r.returncode == 0, r.stderr
     return r.stdout
 
@@ -552,7 +557,7 @@ def courier_session(pop3d, maildir, commands):
 @test
 def maildir_written_by_courier_imports_with_couriers_uidls(h, e):
     pop3d = courier_pop3d(h)
-    if not pop3d:
+    if not pop3d[0]:
         return "skip Courier's pop3d is neither installed nor downloadable (apt-get download courier-pop)"
     md = os.path.join(h.dir, "courier", "Maildir")
     for sub in ("cur", "new", "tmp"):
