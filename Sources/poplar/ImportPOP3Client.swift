@@ -54,24 +54,30 @@ final class ImportPOP3Client: @unchecked Sendable {
         }
     }
 
-    /// One line without its CRLF (or bare LF).
-    func line() throws -> [UInt8] {
+    /// One line without its CRLF (or bare LF), at most `limit` bytes: a reply line `ImportLimits.maxLineBytes`; a
+    /// line of a message may be longer (bounded by the message's limit).
+    func line(limit: Int = ImportLimits.maxLineBytes) throws -> [UInt8] {
+        var searched = start
         while true {
-            if let nl = buffer[start...].firstIndex(of: 0x0A) {
+            if let nl = buffer[searched...].firstIndex(of: 0x0A) {
+                guard nl - start <= limit + 1 else { throw tooLong(limit) }
                 var line = Array(buffer[start..<nl])
                 start = nl + 1
                 if line.last == 0x0D { line.removeLast() }
                 return line
             }
-            guard buffer.count - start <= ImportLimits.maxLineBytes else {
-                throw Failure(description: "a line from the server is longer than \(ImportLimits.maxLineBytes) bytes")
-            }
+            guard buffer.count - start <= limit + 1 else { throw tooLong(limit) }
             if start > 0 {
                 buffer.removeFirst(start)
                 start = 0
             }
+            searched = buffer.count
             try fill()
         }
+    }
+
+    private func tooLong(_ limit: Int) -> Failure {
+        Failure(description: "a line from the server is longer than \(limit) bytes")
     }
 
     func send(_ text: String) throws {
@@ -92,17 +98,24 @@ final class ImportPOP3Client: @unchecked Sendable {
         return String(reply.dropFirst(3)).trimmingCharacters(in: .whitespaces)
     }
 
-    /// The lines of a multi-line reply after +OK, dot-unstuffed, up to the terminating ".". `limit` bounds the total.
-    func multiline(limit: Int) throws -> [[UInt8]] {
+    /// The lines of a multi-line reply after +OK, dot-unstuffed, up to the terminating ".". `limit` bounds the total,
+    /// `lineLimit` each line.
+    func multiline(limit: Int, lineLimit: Int = ImportLimits.maxLineBytes) throws -> [[UInt8]] {
         var lines: [[UInt8]] = []
+        try multiline(limit: limit, lineLimit: lineLimit) { lines.append(Array($0)) }
+        return lines
+    }
+
+    /// The same, each line handed to `body` as it arrives (no copy of the whole reply is kept here).
+    func multiline(limit: Int, lineLimit: Int, _ body: (ArraySlice<UInt8>) -> Void) throws {
         var total = 0
         while true {
-            var l = try line()
-            if l == [0x2E] { return lines }
-            if l.first == 0x2E { l.removeFirst() }
-            total += l.count + 2
+            let l = try line(limit: min(lineLimit, limit))
+            if l == [0x2E] { return }
+            let unstuffed = l.first == 0x2E ? l.dropFirst() : l[...]
+            total += unstuffed.count + 2
             guard total <= limit else { throw Failure(description: "reply longer than \(limit) bytes") }
-            lines.append(l)
+            body(unstuffed)
         }
     }
 
@@ -140,12 +153,14 @@ final class ImportPOP3Client: @unchecked Sendable {
     }
 
     /// The message as the server keeps it (CRLF lines joined, dot-unstuffed).
-    func retrieve(_ number: Int) throws -> [UInt8] {
+    /// `expectedSize`: LIST's octet count, to size the buffer once (never above the limit).
+    func retrieve(_ number: Int, expectedSize: Int64? = nil) throws -> [UInt8] {
         try send("RETR \(number)")
         try ok("RETR \(number)")
         var out: [UInt8] = []
-        for l in try multiline(limit: ImportLimits.maxMessageBytes) {
-            out += l
+        if let expectedSize, expectedSize > 0 { out.reserveCapacity(Int(min(expectedSize + 1024, Int64(ImportLimits.maxMessageBytes)))) }
+        try multiline(limit: ImportLimits.maxMessageBytes, lineLimit: ImportLimits.maxMessageBytes) { line in
+            out += line
             out += [0x0D, 0x0A]
         }
         return out

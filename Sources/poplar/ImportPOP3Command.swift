@@ -55,7 +55,7 @@ struct ImportPOP3Command: AsyncParsableCommand {
                     for (n, uidl) in uidls {
                         items.append(ImportItem(label: "\(host) \(login) message \(n)", uidl: uidl, size: sizes[n]) {
                             do {
-                                return try client.retrieve(n)
+                                return try client.retrieve(n, expectedSize: sizes[n])
                             } catch let f as ImportPOP3Client.Failure where !f.refused {
                                 throw ImportSourceLost(f.description)
                             }

@@ -6,7 +6,7 @@ import SharedStore
 
 /// The byte stream under `ImportPOP3Client`: a NIO channel, plain, TLS from the start (POP3S) or upgraded by STLS,
 /// read and written by one blocking import thread (never an event loop). Received bytes wait in an inbox; a reader
-/// waits at most the timeout. The peer's certificate is verified against the system's roots (or `--ca-file`) and
+/// waits at most the timeout; reading stops while more than a megabyte waits unread. The peer's certificate is verified against the system's roots (or `--ca-file`) and
 /// the host name unless the operator passes `--insecure`.
 // @unchecked Sendable: the channel is Sendable; the inbox is guarded by its condition; one import thread calls it.
 final class ImportPOP3Connection: @unchecked Sendable {
@@ -59,6 +59,8 @@ final class ImportPOP3Connection: @unchecked Sendable {
         } catch {
             throw Failure(description: "cannot connect to \(host) port \(port): \(error)")
         }
+        let channel = self.channel
+        inbox.resume = { channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in } }
     }
 
     static func context(_ settings: TLSSettings) throws -> NIOSSLContext {
@@ -114,28 +116,38 @@ final class ImportPOP3Connection: @unchecked Sendable {
         try? channel.close().wait()
     }
 
-    /// What the channel received and whether it ended, for the blocking reader.
+    /// What the channel received and whether it ended, for the blocking reader. Back-pressure: above `highWater`
+    /// unread bytes the handler stops reading (autoRead off) until the reader takes them, so a server that sends
+    /// faster than the store writes, or sends what nobody asked for, costs at most `limit` bytes here.
     final class Inbox: @unchecked Sendable {
+        static let highWater = 1 << 20
+        /// What may still arrive after reading stopped (reads already under way); past it the connection ends.
+        static let limit = 8 << 20
+
         private let condition = NSCondition()
         private var bytes: [UInt8] = []
         private var ended: String?
+        private var paused = false
+        /// Turns reading back on (set once the channel exists).
+        var resume: (@Sendable () -> Void)?
 
-        /// More than the longest answer waiting unread: the server sends what was not asked for; the connection ends.
-        static let limit = ImportLimits.maxMessageBytes + 2 * ImportLimits.maxLineBytes
+        enum Taken { case fine, pause, overflow }
 
-        /// False once the limit is passed (the caller closes the channel).
-        @discardableResult
-        func append(_ more: [UInt8]) -> Bool {
+        func append(_ more: [UInt8]) -> Taken {
             condition.lock()
             defer { condition.unlock() }
             guard bytes.count + more.count <= Self.limit else {
-                if ended == nil { ended = "the server sent more than \(Self.limit) bytes nobody asked for" }
+                if ended == nil { ended = "the server sent more than \(Self.limit) bytes before they were read" }
                 condition.broadcast()
-                return false
+                return .overflow
             }
             bytes += more
             condition.broadcast()
-            return true
+            if bytes.count > Self.highWater && !paused {
+                paused = true
+                return .pause
+            }
+            return .fine
         }
 
         func end(_ why: String) {
@@ -147,18 +159,25 @@ final class ImportPOP3Connection: @unchecked Sendable {
 
         func take(timeoutSeconds: Int) throws -> [UInt8] {
             condition.lock()
-            defer { condition.unlock() }
             let deadline = Date(timeIntervalSinceNow: TimeInterval(timeoutSeconds))
             while bytes.isEmpty && ended == nil {
                 if !condition.wait(until: deadline) {
+                    condition.unlock()
                     throw Failure(description: "no answer within \(timeoutSeconds) s")
                 }
             }
-            if !bytes.isEmpty {
-                defer { bytes.removeAll(keepingCapacity: true) }
-                return bytes
+            if bytes.isEmpty {
+                let why = ended ?? "the connection ended"
+                condition.unlock()
+                throw Failure(description: why)
             }
-            throw Failure(description: ended ?? "the connection ended")
+            let taken = bytes
+            bytes.removeAll(keepingCapacity: false)
+            let wasPaused = paused
+            paused = false
+            condition.unlock()
+            if wasPaused { resume?() }
+            return taken
         }
     }
 
@@ -171,7 +190,12 @@ final class ImportPOP3Connection: @unchecked Sendable {
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             var buffer = unwrapInboundIn(data)
-            if let bytes = buffer.readBytes(length: buffer.readableBytes), !inbox.append(bytes) { context.close(promise: nil) }
+            guard let bytes = buffer.readBytes(length: buffer.readableBytes) else { return }
+            switch inbox.append(bytes) {
+            case .fine: break
+            case .pause: context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
+            case .overflow: context.close(promise: nil)
+            }
         }
 
         func channelInactive(context: ChannelHandlerContext) {

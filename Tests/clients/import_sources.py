@@ -586,6 +586,138 @@ def maildir_written_by_courier_imports_with_couriers_uidls(h, e):
         assert stuffed + b"\r\n.\r\n" in answer, i
 
 
+def fake_pop3(script):
+    """A POP3 server of the test's own on 127.0.0.1 for one session: `script(verb, args, write)` answers each command
+    (returns False to hang up). Returns (port, thread, received commands)."""
+    import socket
+    import threading
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    srv.settimeout(30)
+    port = srv.getsockname()[1]
+    received = []
+
+    def serve():
+        try:
+            conn, _ = srv.accept()
+        except OSError:
+            return
+        finally:
+            srv.close()
+        conn.settimeout(30)
+        f = conn.makefile("rwb")
+        try:
+            f.write(b"+OK fake\r\n")
+            f.flush()
+            for raw in f:
+                parts = raw.decode(errors="replace").strip().split(" ", 1)
+                received.append(parts)
+                if script(parts[0].upper(), parts[1] if len(parts) > 1 else "", f.write) is False:
+                    break
+                f.flush()
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    return port, t, received
+
+
+@test
+def a_hostile_source_is_bounded(h, e):
+    """Lines over 64 KiB and unasked floods end that account with a clear error; memory stays bounded; nothing is
+    written for it; --source-user local logs in with the part before @."""
+    accounts = os.path.join(h.dir, "hostile.csv")
+    with open(accounts, "w") as f:
+        f.write(f"hostile@{DOMAIN},hostile-pw\n")
+
+    def long_line(verb, args, write):
+        if verb in ("USER", "PASS"):
+            write(b"+OK\r\n")
+        elif verb == "UIDL":
+            write(b"+OK\r\n1 " + b"u" * 200_000 + b"\r\n.\r\n")
+        else:
+            write(b"-ERR no\r\n")
+
+    port, t, received = fake_pop3(long_line)
+    rc, out, _ = poplar_import(h, "pop3", "--host", "127.0.0.1", "--port", str(port), "--accounts", accounts,
+                               "--source-user", "local", check=False)
+    t.join(timeout=30)
+    assert rc == 1 and "longer than" in out["mailboxes"][0]["failure"], out
+    assert ["USER", "hostile"] in received, received
+
+    def flood(verb, args, write):
+        if verb in ("USER", "PASS"):
+            write(b"+OK\r\n")
+        elif verb == "UIDL":
+            write(b"+OK\r\n1 a\r\n.\r\n")
+        elif verb == "LIST":
+            write(b"+OK\r\n1 10\r\n.\r\n")
+        elif verb == "RETR":
+            # Never the end of the answer: lines without end, past the message limit.
+            chunk = (b"x" * 1000 + b"\r\n") * 1000
+            try:
+                write(b"+OK here it comes\r\n")
+                for _ in range(400):
+                    write(chunk)
+            except OSError:
+                pass
+            return False
+        else:
+            write(b"+OK\r\n")
+
+    port, t, received = fake_pop3(flood)
+    proc = subprocess.Popen([h.poplar, "import", "pop3", "--host", "127.0.0.1", "--port", str(port), "--accounts", accounts,
+                             "--root", h.root, "--guid-file", h.guid, "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    peak = 0
+    while proc.poll() is None:
+        try:
+            with open(f"/proc/{proc.pid}/status") as st:
+                for line in st:
+                    if line.startswith("VmRSS:"):
+                        peak = max(peak, int(line.split()[1]))
+        except OSError:
+            pass
+        time.sleep(0.02)
+    out, err = proc.communicate(timeout=60)
+    t.join(timeout=30)
+    result = json.loads(out.decode().strip().splitlines()[-1])
+    assert proc.returncode == 1 and result["messages"] == 0, (result, err)
+    failure = result["mailboxes"][0]["failure"] or ""
+    assert "lost" in failure or "longer than" in failure, result
+    # 400 MB were offered; what the import holds is one message at most (256 MiB) and a megabyte or so unread (reading
+    # stops above it): with the process's own ~50 MiB, well under 420 MiB.
+    assert peak < 420 * 1024, f"peak RSS {peak} KiB"
+    print(f"  flood of 400 MB: ended with \"{failure[:80]}\", peak RSS {peak // 1024} MiB", flush=True)
+
+
+@test
+def progress_bar_only_on_a_terminal(h, e):
+    md = os.path.join(h.dir, "progress-maildir")
+    for sub in ("cur", "new", "tmp"):
+        os.makedirs(os.path.join(md, sub))
+    for i in range(50):
+        with open(os.path.join(md, "new", f"{1733500000 + i}.M{i}P8.host"), "wb") as f:
+            f.write(message(i, "progress"))
+    h.cli("mailbox", "add", f"progress@{DOMAIN}", "--password-stdin", stdin=b"progress-pw\n")
+    # Not a terminal (a pipe): no progress line, only the summary.
+    r = h.cli("import", "maildir", md, f"progress@{DOMAIN}")
+    assert b"\r" not in r.stderr and b"[#" not in r.stderr, r.stderr
+    assert b"imported 50 messages" in r.stdout, r.stdout
+    # A terminal (script gives the command a pty): the bar, then the summary.
+    cmd = " ".join([h.poplar, "import", "maildir", md, f"progress@{DOMAIN}", "--root", h.root, "--guid-file", h.guid])
+    typescript = os.path.join(h.dir, "typescript")
+    shutil.rmtree(os.path.join(h.root, DOMAIN, "P3_progress.mbx"), ignore_errors=True)
+    h.cli("mailbox", "add", f"progress@{DOMAIN}", "--password-stdin", stdin=b"progress-pw\n")
+    subprocess.run(["script", "-qc", cmd, typescript], capture_output=True, timeout=120, check=True)
+    shown = open(typescript, "rb").read()
+    assert b"progress@example.test [########################] 50/50" in shown, shown[-400:]
+    assert b"imported 50 messages" in shown
+
+
 @test
 def bad_maildir_input_is_a_clear_error(h, e):
     rc, out, err = poplar_import(h, "maildir", os.path.join(h.dir, "no-such-maildir"), f"mdir@{DOMAIN}", check=False)
@@ -633,7 +765,7 @@ def main():
     tests = [maildir_written_by_dovecot_imports_with_dovecots_uidls, live_pop3_import_keeps_uidls_deletes_nothing_and_resumes,
              live_pop3_import_over_tls_and_stls_verifies_the_certificate, killed_import_resumes_without_duplicates,
              a_source_that_drops_the_connection_stops_that_account_and_the_next_run_goes_on,
-             maildir_written_by_courier_imports_with_couriers_uidls,
+             maildir_written_by_courier_imports_with_couriers_uidls, a_hostile_source_is_bounded, progress_bar_only_on_a_terminal,
              fetchmail_keep_downloads_nothing_again_after_the_move, mpop_downloads_nothing_again_after_the_move,
              mbox_written_by_mpop_imports, win2003_mail_root_imports_with_passwords, bad_maildir_input_is_a_clear_error,
              bad_mbox_and_pop3_input_is_a_clear_error]
