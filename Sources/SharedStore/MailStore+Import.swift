@@ -90,6 +90,8 @@ public struct ImportProgress: Sendable {
 }
 
 extension MailStore {
+    static let importWriteSlice = 1 << 20
+
     /// Every UIDL the mailbox serves now: the kept ones of imported messages and the digits of the others.
     public func uidls(of address: MailboxAddress) throws -> Set<String> {
         let dir = try mailboxDir(address)
@@ -146,7 +148,13 @@ extension MailStore {
                 }
                 let writer = try beginDelivery(to: address, keptUIDL: item.uidl)
                 do {
-                    try writer.write(bytes)
+                    // In slices: the writer's CRLF copy of each stays small, so a message costs its size once.
+                    var at = 0
+                    repeat {
+                        let end = min(at + Self.importWriteSlice, bytes.count)
+                        try writer.write(Array(bytes[at..<end]))
+                        at = end
+                    } while at < bytes.count
                 } catch {
                     writer.abort()
                     throw error

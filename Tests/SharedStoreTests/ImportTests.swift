@@ -116,6 +116,24 @@ final class ImportTests: XCTestCase {
         XCTAssertNil(second.stopped)
     }
 
+    func testALargeMessageIsWrittenInSlicesWithLineEndsIntactAcrossThem() throws {
+        let f = try StoreFixture()
+        let a = try f.mailbox("alice")
+        // LF exactly at the slice boundaries, and a CR just before one: the CRLF conversion carries across writes.
+        var body = [UInt8](repeating: 0x61, count: 3 * MailStore.importWriteSlice + 10)
+        body[MailStore.importWriteSlice - 1] = 0x0D
+        body[MailStore.importWriteSlice] = 0x0A
+        body[2 * MailStore.importWriteSlice] = 0x0A
+        let bytes = body
+        let summary = try f.store.importMessages([ImportItem(label: "big", uidl: "big") { bytes }], to: a)
+        XCTAssertEqual(summary.messages, 1)
+        let stored = try Data(contentsOf: URL(fileURLWithPath: "\(f.path)/example.test/P3_alice.mbx/\(try f.store.messages(of: a)[0].fileName)"))
+        var expected = body
+        expected.insert(0x0D, at: 2 * MailStore.importWriteSlice)
+        XCTAssertEqual(stored.count, expected.count)
+        XCTAssertTrue(Array(stored) == expected)
+    }
+
     func testDerivedUIDLsAreStableAndValid() {
         let a = ImportItem.derivedUIDL(kind: "maildir", key: Array("1700000000.M1P2.host".utf8))
         XCTAssertEqual(a, ImportItem.derivedUIDL(kind: "maildir", key: Array("1700000000.M1P2.host".utf8)))
