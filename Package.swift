@@ -131,6 +131,7 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),  // poplar import pop3 --tls/--stls
             ],
             exclude: ["BuildInfoPlugin"],
             plugins: ["BuildInfoPlugin"]
