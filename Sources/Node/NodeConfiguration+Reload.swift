@@ -22,6 +22,7 @@ extension NodeConfiguration {
         note("pop3.cram-md5", cramMD5 != old.cramMD5)
         note("pop3.scram", scram != old.scram)
         note("pop3.ntlm", ntlm != old.ntlm)
+        note("pop3.access-journal", accessJournal != old.accessJournal)
         note("pop3.auth-failure-delay", authFailureDelay != old.authFailureDelay)
         // Between two non-zero values the penalty's policy changes in place; turning it on or off needs a restart.
         note("pop3.auth-penalty-max", authPenaltyMaximum != old.authPenaltyMaximum,
@@ -62,6 +63,7 @@ extension NodeConfiguration {
         next.cramMD5 = cramMD5
         next.scram = scram
         next.ntlm = ntlm
+        next.accessJournal = accessJournal
         next.authFailureDelay = authFailureDelay
         if (authPenaltyMaximum > 0) == (old.authPenaltyMaximum > 0) { next.authPenaltyMaximum = authPenaltyMaximum }
         next.authPenaltyExempt = authPenaltyExempt

@@ -54,6 +54,8 @@ public struct NodeConfiguration: Sendable {
     public var scram: Bool = true
     /// Offer AUTH NTLM (legacy, NTLMv2 only; mailboxes created with `--apop` only).
     public var ntlm: Bool = false
+    /// Append one line per session to the mailbox's access journal (`poplar mailbox journal`).
+    public var accessJournal: Bool = true
     /// The account directory logins are checked against (password file, LDAP, PAM) and its time limit.
     public var auth: AuthConfiguration = AuthConfiguration()
     /// Delay before any failed login is answered, the same for a wrong password and an unknown user.

@@ -21,25 +21,28 @@ extension POP3Session {
         let expired = session.expired
         let logger = self.logger
         let shared = self.shared
-        let noted = self.journal.record(session, node: shared.configuration.nodeID, sessionID: sessionID, client: peerDescription)
+        let noted = shared.configuration.accessJournal
+            ? self.journal.record(session, node: shared.configuration.nodeID, sessionID: sessionID, client: peerDescription) : nil
         let bound = NIOLoopBound(self, eventLoop: loop)
         shared.threadPool.runIfActive(eventLoop: loop) { () -> Result<Int, POP3UpdateFailure> in
             var journal = noted
             // The journal line, then the lock given back before the reply, so the client can come straight back;
             // the release is retried if the store is away.
             defer {
-                do { try session.appendJournal(journal) } catch { logger.warning("access journal not written: \(error)") }
+                if let journal {
+                    do { try session.appendJournal(journal) } catch { logger.warning("access journal not written: \(error)") }
+                }
                 do { try session.release() } catch { shared.releaseInBackground(session, logger: logger) }
             }
             do {
                 if !toDelete.isEmpty || !expired.isEmpty { try session.commit(deleting: toDelete + expired) }
                 if !expired.isEmpty { logger.info("expired messages deleted", metadata: ["pop3.expired": .stringConvertible(expired.count)]) }
-                journal.ended = "quit"
-                journal.deleted = toDelete.count + expired.count
+                journal?.ended = "quit"
+                journal?.deleted = toDelete.count + expired.count
                 return .success(toDelete.count)
             } catch {
                 logger.error("update failed: \(error)")
-                journal.ended = "update-failed"
+                journal?.ended = "update-failed"
                 return .failure(POP3UpdateFailure(message: "could not delete the messages, try again"))
             }
         }.whenComplete { result in

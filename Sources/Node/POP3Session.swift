@@ -214,8 +214,9 @@ final class POP3Session: LineSession {
         finished = true
         if let session = mailbox {
             mailbox = nil
-            shared.releaseInBackground(session, logger: logger, journal: journal.record(session, node: shared.configuration.nodeID,
-                                                                                       sessionID: sessionID, client: peerDescription))
+            let record = shared.configuration.accessJournal
+                ? journal.record(session, node: shared.configuration.nodeID, sessionID: sessionID, client: peerDescription) : nil
+            shared.releaseInBackground(session, logger: logger, journal: record)
         }
         if admitted { shared.limiter.release() }
         if let address = countedAddress {

@@ -58,6 +58,7 @@ extension ConfigSchema {
         "pop3.ntlm": "off",
         "pop3.plaintext": "loopback",
         "pop3.scram": "on",
+        "pop3.access-journal": "on",
         "pop3.tls-listen": "none",
         "proxy.trusted": "none",
         "root": "none",

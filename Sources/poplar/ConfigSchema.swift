@@ -70,6 +70,7 @@ enum ConfigSchema {
         "pop3.ntlm": .boolean,
         "pop3.plaintext": .string,
         "pop3.scram": .boolean,
+        "pop3.access-journal": .boolean,
         "pop3.tls-listen": .strings,
         "proxy.trusted": .string,
         "root": .string,

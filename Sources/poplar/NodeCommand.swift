@@ -105,6 +105,7 @@ struct NodeOptions: ParsableArguments {
         c.cramMD5 = cramMD5 || reader.bool(forKey: "pop3.cram-md5", default: false)
         c.scram = scram ?? reader.bool(forKey: "pop3.scram", default: true)
         c.ntlm = ntlm || reader.bool(forKey: "pop3.ntlm", default: false)
+        c.accessJournal = reader.bool(forKey: "pop3.access-journal", default: true)
         if let text = proxyTrusted ?? reader.string(forKey: "proxy.trusted") {
             do { c.proxyTrusted = try TrustedNetworks(parsing: text) } catch { throw UserError("proxy trusted networks: \(error)") }
         }

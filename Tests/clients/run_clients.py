@@ -1764,6 +1764,22 @@ def access_journal_records_each_session(h, n):
     text = h.cli("mailbox", "journal", f"dave@{DOMAIN}").stdout.decode()
     assert "ended quit" in text and "ended disconnect" in text, text
     assert h.cli("mailbox", "journal", f"nobody@{DOMAIN}", check=False).returncode != 0
+    # pop3.access-journal off (docs/configuration.md): a node so configured appends nothing.
+    conf = os.path.join(h.dir, "nojournal.json")
+    with open(conf, "w") as f:
+        jsonlib.dump({"pop3": {"access-journal": False}}, f)
+    quiet = h.start_node("--config", conf, name="nojournal")
+    count = len(journal())
+    c = login(quiet["port"], "dave")
+    c.cmd("STAT")
+    c.cmd("QUIT")
+    assert h.wait_free("dave")
+    c = login(n["port"], "dave")  # and the next session on a journaling node adds its line again
+    c.cmd("QUIT")
+    assert h.wait_free("dave")
+    lines = journal()[count:]
+    assert len(lines) == 1 and lines[0]["node"] == n["name"], lines
+    h.stop_node(quiet)
 
 
 @test
