@@ -8,7 +8,8 @@ mailboxes of 10, 1,000 and 10,000 messages and one 10 MB message, and prints:
 - NFS calls per POP3 session (USER/PASS, STAT, UIDL, QUIT), counted on the wire with tshark, and how many of
   them are READDIRPLUS;
 - login + STAT time on each mailbox over NFS and over the POSIX volume (the export's own directory);
-- RETR of the 10 MB message, MB/s, over NFS and over POSIX.
+- RETR of the 10 MB message, MB/s, over NFS and over POSIX;
+- the access journal's cost: NFS calls and node CPU per session with `pop3.access-journal` on and off.
 Needs root (ganesha, tshark on lo). Everything stays on 127.0.0.1.
 """
 import argparse
@@ -65,13 +66,18 @@ def main():
         subprocess.run(["bash", *start], capture_output=True, check=True)
 
         nodes = {}
-        for label, root in (("NFS", url), ("POSIX", export)):
+        pids = {}
+        nojournal = os.path.join(work, "nojournal.json")
+        with open(nojournal, "w") as f:
+            f.write('{"pop3": {"access-journal": false}}')
+        for label, root, extra in (("NFS", url, []), ("POSIX", export, []), ("NFS-nojournal", url, ["--config", nojournal])):
             port = free_port()
             p = subprocess.Popen([poplar, "node", "--root", root, "--guid-file", guid, "--listen", f"127.0.0.1:{port}",
-                                  "--node-id", label.lower(), "--log-level", "error", "--registry-interval", "60"])
+                                  "--node-id", label.lower(), "--log-level", "error", "--registry-interval", "60", *extra])
             procs.append(p)
             wait_port(port, 30)
             nodes[label] = port
+            pids[label] = p.pid
 
         def session(port, box):
             t = time.perf_counter()
@@ -89,34 +95,67 @@ def main():
         print("  cold:  the node's first session on that mailbox (it looks the directories up and caches their handles)")
         print("  alone: a later session, more than 1 s after the node's last one (it reads the domain metabase)")
         print("  busy:  a later session right after another one on the node (it knows the domain is accepted)")
+        def count_calls(tag, run, before=None):
+            """NFS calls on the wire while run() runs (tshark on lo), by procedure; before() runs first, uncounted."""
+            cap = os.path.join(work, f"{tag}.pcap")
+            tshark = subprocess.Popen(["tshark", "-q", "-i", "lo", "-f", f"tcp port {nfsport}", "-w", cap],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(2)
+            if before:
+                before()
+            t0 = time.time()
+            run()
+            time.sleep(1)
+            tshark.send_signal(signal.SIGINT)
+            tshark.wait(timeout=30)
+            out = subprocess.run(["tshark", "-r", cap, "-d", f"tcp.port=={nfsport},rpc", "-Y", "rpc.msgtyp == 0",
+                                  "-T", "fields", "-e", "frame.time_epoch", "-e", "nfs.procedure_v3"],
+                                 capture_output=True, text=True).stdout
+            seen = {}
+            for line in out.splitlines():
+                fields = line.split("\t")
+                if len(fields) < 2 or float(fields[0]) < t0:
+                    continue
+                for proc in fields[1].split(","):
+                    name = NFS3_PROCEDURES.get(int(proc), proc)
+                    seen[name] = seen.get(name, 0) + 1
+            return seen
+
+        def describe(seen):
+            calls = sum(seen.values())
+            rdp = seen.get("READDIRPLUS", 0)
+            detail = ", ".join(f"{n} {c}" for n, c in sorted(seen.items(), key=lambda kv: -kv[1]))
+            return f"{calls:3} calls, {calls - rdp:3} besides {rdp} READDIRPLUS  ({detail})"
+
         for box in ("m10", "m1000", "m10000"):
             for label in ("cold", "alone", "busy"):
-                cap = os.path.join(work, f"{box}-{label}.pcap")
-                tshark = subprocess.Popen(["tshark", "-q", "-i", "lo", "-f", f"tcp port {nfsport}", "-w", cap],
-                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                time.sleep(2)
-                if label == "busy":
-                    session(nodes["NFS"], box)
-                t0 = time.time()
-                session(nodes["NFS"], box)
-                time.sleep(1)
-                tshark.send_signal(signal.SIGINT)
-                tshark.wait(timeout=30)
-                out = subprocess.run(["tshark", "-r", cap, "-d", f"tcp.port=={nfsport},rpc", "-Y", "rpc.msgtyp == 0",
-                                      "-T", "fields", "-e", "frame.time_epoch", "-e", "nfs.procedure_v3"],
-                                     capture_output=True, text=True).stdout
-                procs_seen = {}
-                for line in out.splitlines():
-                    fields = line.split("\t")
-                    if len(fields) < 2 or float(fields[0]) < t0:
-                        continue
-                    for proc in fields[1].split(","):
-                        name = NFS3_PROCEDURES.get(int(proc), proc)
-                        procs_seen[name] = procs_seen.get(name, 0) + 1
-                calls = sum(procs_seen.values())
-                rdp = procs_seen.get("READDIRPLUS", 0)
-                detail = ", ".join(f"{n} {c}" for n, c in sorted(procs_seen.items(), key=lambda kv: -kv[1]))
-                print(f"  {sizes[box]:>6} messages, {label:>5}: {calls:3} calls, {calls - rdp:3} besides {rdp} READDIRPLUS  ({detail})")
+                seen = count_calls(f"{box}-{label}", lambda box=box: session(nodes["NFS"], box),
+                                   before=(lambda box=box: session(nodes["NFS"], box)) if label == "busy" else None)
+                print(f"  {sizes[box]:>6} messages, {label:>5}: {describe(seen)}")
+
+        print("The access journal (pop3.access-journal), a busy session on the 10-message mailbox, journal on and off:")
+        for label in ("NFS", "NFS-nojournal"):
+            session(nodes[label], "m10")  # warm: handles cached, domain known
+            seen = count_calls(f"journal-{label}", lambda label=label: session(nodes[label], "m10"),
+                               before=lambda label=label: session(nodes[label], "m10"))
+            print(f"  journal {'on ' if label == 'NFS' else 'off'}: {describe(seen)}")
+
+        def cpu_seconds(pid):
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+        n_sessions = 200
+        print(f"Node CPU per session over NFS ({n_sessions} sessions in a row on the 10-message mailbox, best of {args.repeats}):")
+        for label in ("NFS", "NFS-nojournal"):
+            best = None
+            for _ in range(args.repeats):
+                c0 = cpu_seconds(pids[label])
+                for _ in range(n_sessions):
+                    session(nodes[label], "m10")
+                used = (cpu_seconds(pids[label]) - c0) / n_sessions
+                best = used if best is None else min(best, used)
+            print(f"  journal {'on ' if label == 'NFS' else 'off'}: {best * 1000:6.2f} ms")
 
         print(f"login + STAT (best of {args.repeats}):")
         for box in ("m10", "m1000", "m10000"):
