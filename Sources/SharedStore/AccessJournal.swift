@@ -73,11 +73,19 @@ extension MailStore {
     /// Appends under the lock's window, checked before each step (a session whose window ran out writes nothing: a
     /// next holder may be writing). RPC budget on NFS: a GETATTR, a LOOKUP and one FILE_SYNC WRITE (the handle cache
     /// often saves the LOOKUPs); a rename and a CREATE more at a rotation.
-    func appendJournal(dir: StorePath, _ record: AccessRecord, deadline: UInt64) throws {
+    /// `knownSize`: the journal's size as the caller already knows it (-1: absent), from a listing taken under the
+    /// lock, which only holders of the lock change; nil: looked up here (one NFS call more).
+    /// Returns the journal's size after the append.
+    @discardableResult
+    func appendJournal(dir: StorePath, _ record: AccessRecord, deadline: UInt64, knownSize: Int64? = nil) throws -> Int64 {
         let bytes = record.encoded()
         let path = try dir.appending(Self.journalName)
         var size: Int64 = 0
-        do { size = try volume.stat(path).size } catch let e as StoreError where e.code == .notFound { size = -1 }
+        if let knownSize {
+            size = knownSize
+        } else {
+            do { size = try volume.stat(path).size } catch let e as StoreError where e.code == .notFound { size = -1 }
+        }
         try checkWindow(deadline)
         if size >= 0 && size + Int64(bytes.count) > Self.maxJournalBytes {
             try volume.rename(path, to: try dir.appending(Self.oldJournalName))
@@ -93,6 +101,7 @@ extension MailStore {
             try? handle.close()
             throw error
         }
+        return max(size, 0) + Int64(bytes.count)
     }
 
     /// `poplar mailbox journal`: the mailbox's sessions, oldest first (both files; lines that are not records are
@@ -117,7 +126,10 @@ extension MailboxSession {
     /// This session's line in the journal, while it still holds the lock (before `release`).
     public func appendJournal(_ record: AccessRecord) throws {
         try lock.withinWindow("mailbox \(address)") { deadline in
-            try store.appendJournal(dir: dir, record, deadline: deadline)
+            let known = journalSize.withLock { $0 }
+            journalSize.withLock { $0 = nil }  // unknown until this append is through
+            let size = try store.appendJournal(dir: dir, record, deadline: deadline, knownSize: known)
+            journalSize.withLock { $0 = size }
         }
     }
 }

@@ -397,8 +397,10 @@ extension MailStore {
             }
             // T4: a snapshot taken after the window ran out may already be another holder's to change.
             try checkWindow(deadline)
+            let journal = entries.first { $0.name == Self.journalName && $0.attributes.kind == .file }
             return MailboxSession(store: self, address: address, dir: dir, lock: held, messages: messages,
-                                  tookOver: grant.tookOver, finishedIntent: finished, expired: expired)
+                                  tookOver: grant.tookOver, finishedIntent: finished, expired: expired,
+                                  journalSize: journal.map(\.attributes.size) ?? -1)
         } catch {
             releaseAfterFailure(held)
             throw error

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// The lock held by one POP3 session, with the message list taken under it (numbers fixed for the session).
 /// Its `HeldLock` keeps the lease alive (`heartbeat`, H1–H3); `commit` deletes only inside the window through a
@@ -17,9 +18,13 @@ public final class MailboxSession: Sendable {
     public let lock: HeldLock
     let store: MailStore
     let dir: StorePath
+    /// The access journal's size (-1: none), from the listing taken at login and then from this session's own
+    /// appends, so an append needs no lookup; nil: unknown (after a failed append). Only a holder of the lock appends.
+    let journalSize: Mutex<Int64?>
 
     init(store: MailStore, address: MailboxAddress, dir: StorePath, lock: HeldLock, messages: [MessageInfo], tookOver: Bool, finishedIntent: Int,
-         expired: [MessageInfo] = []) {
+         expired: [MessageInfo] = [], journalSize: Int64? = nil) {
+        self.journalSize = Mutex(journalSize)
         self.expired = expired
         self.store = store
         self.address = address
