@@ -37,6 +37,17 @@
  *                   then rename(private, lock)), and its record stays in `lock`
  *   QUICK_R2        the quick release as first proposed: R1 (no window), R2,
  *                   rename(private, lock), whenever no heartbeat write was issued
+ *   NODE_RULE       the node liveness rule (docs/decisions/0013, issue 20):
+ *                   each process is a node whose registry record is its
+ *                   heartbeat (NBeat: NH1-NH3, a confirmed write opens the
+ *                   node's window W); every guarded step also needs the node's
+ *                   window to have stayed open since the session began (a lapse
+ *                   is final for the sessions that were open); each node
+ *                   watches the others' records; a lock may be taken over when
+ *                   the node of its name and the session of its record are
+ *                   this process's own leftovers or nodes whose records were
+ *                   seen unchanged for L (NODESTALE)
+ *   NODE_RECHECK    with NODE_RULE: S3 also re-reads the node records (not needed)
  *   MUT_*           a protocol step removed (run-model.sh --mutations)
  *   NOHIDDEN        no hidden variables (needed by -DBFS in pan)
  */
@@ -99,10 +110,22 @@ byte stV[NP];             /* O1..S5: the lock name V being observed or stolen */
 byte takeRec[NP];         /* S1..S4: tmp/take.<nonce> exists with this record */
 bool hbIssued[NP];        /* this session issued a heartbeat write (H2): the process's own flag, set at
                            * H2's issue, cleared at a new login or a crash restart (never looks at pend) */
+#ifdef NODE_RULE
+/* per node (= per process): its registry record, the node's heartbeat */
+byte nage[NP];            /* now - issue instant of its last confirmed beat, saturating at W (W: lapsed) */
+bool sok[NP];             /* the node's window has been open without a gap since the session began */
+bool nobsOn[NP*NP];       /* observer o's sighting of node x's record [o*NP+x]: no write landed since ... */
+byte nobsAge[NP*NP];      /* ... seen that long ago, saturating at L */
+#endif
 #ifdef MUT_DIRECT_RENAME
 bool drUnwritten;         /* kcol is the file T1' renamed from `lock`, not yet written by T2' */
 #endif
 
+#ifdef LIVENESS
+#define ALIVE(q) && !dead[q]
+#else
+#define ALIVE(q)
+#endif
 #ifdef LIVENESS
 bool stable;              /* pauses have ended: time advances only while every live process waits */
 bool busy[NP];
@@ -127,7 +150,16 @@ bool retry[NP];           /* refused or ended: its client tries again after the 
 HIDDEN byte gi, gr;              /* scratch, used only inside d_step / atomic sequences */
 
 /* --------------------------------------------------------- helper macros */
-#define MAYDEL(q) (holds[q] && wage[q] < W)
+#ifdef NODE_RULE
+#ifdef MUT_NODE_UNGUARDED
+#define NODEOK(q) true            /* mutation: sessions guarded by their own window only */
+#else
+#define NODEOK(q) (sok[q])
+#endif
+#else
+#define NODEOK(q) true
+#endif
+#define MAYDEL(q) (holds[q] && wage[q] < W && NODEOK(q))
 #if NP == 2
 #define OTHERMAY(q) (((q) != 0 && MAYDEL(0)) || ((q) != 1 && MAYDEL(1)))
 #define REFR(i) (lockCont == (i) || REFP(0,i) || REFP(1,i))
@@ -150,6 +182,37 @@ HIDDEN byte gi, gr;              /* scratch, used only inside d_step / atomic se
 #define RECLAIM_NAME (lockName == KCOL || (lockName >= PRIV(_pid, 0) && lockName < PRIV(_pid, NN)))
 #else
 #define RECLAIM_NAME true
+#endif
+
+/* A login waits until its node's window is open (a confirmed beat): from then on,
+ * the session is guarded by it, and the first time it runs out ends that for good. */
+#ifdef NODE_RULE
+#define NODE_WAIT (nage[_pid] < W) ->
+#define NODE_START sok[_pid] = 1
+#else
+#define NODE_WAIT
+#define NODE_START skip
+#endif
+
+#ifdef NODE_RULE
+/* The node rule (O2).  A lock may be taken over when nobody who could still act on it can: the node of its
+ * name (a private name's node may be a taker between T1 and T3, a releaser after R1, a stealer between S2 and
+ * S5), and the session of the record it holds (a releaser's R1 is not guarded: a lost session may have moved a
+ * live holder's kcol to its own private name).  Each is either this process (a name of its own that no session
+ * of it holds, a record of an earlier session or incarnation of its own) or a node whose registry record this
+ * node's watcher has seen unchanged for a lease.  `kcol` holding no record is never taken over (only a torn write
+ * shows it).  MUT_NODE_ANY_NAME: the name's node is not looked at. */
+#define PRIVNODE(x) (((x) - 2) / NN)
+#define ISPRIV(v) ((v) >= 2 && (v) != NONE)
+#define NSTALE(o, x) (nobsOn[(o)*NP + (x)] && nobsAge[(o)*NP + (x)] >= L)
+#ifdef MUT_NODE_ANY_NAME
+#define NAMEOK(v) true
+#else
+#define NAMEOK(v) ((v) == KCOL || (ISPRIV(v) && (PRIVNODE(v) == _pid || NSTALE(_pid, PRIVNODE(v)))))
+#endif
+#define CONTOK(v, c) (((c) == EMPTY && (v) != KCOL) || \
+                      ((c) != EMPTY && (c) != GONE && ((OWNER(c) == _pid && !rcur[c]) || (OWNER(c) != _pid && NSTALE(_pid, OWNER(c))))))
+#define NODESTALE (NAMEOK(lockName) && CONTOK(lockName, lockCont))
 #endif
 
 /* A rename whose reply may be lost: it happened, and the caller sees an error. */
@@ -182,10 +245,24 @@ HIDDEN byte gi, gr;              /* scratch, used only inside d_step / atomic se
 #define RESET \
     holds[_pid] = 0; wage[_pid] = W; hbRec[_pid] = EMPTY; hbAge[_pid] = 0; \
     obsV[_pid] = NONE; obsB[_pid] = EMPTY; obsAge[_pid] = 0; stV[_pid] = NONE; \
-    takeRec[_pid] = EMPTY; hbIssued[_pid] = 0; \
+    takeRec[_pid] = EMPTY; hbIssued[_pid] = 0; NRESET; \
     n = 0; marks = 0; iset = 0; m = 0; err = 0; quick = 0; \
     d_step { retag(_pid); canon() }; \
     IDLE
+
+/* A node's crash: its window, its beat in progress and its sightings are gone. */
+#ifdef NODE_RULE
+#if NP == 2
+#define NOBS_CLEAR nobsOn[_pid*NP] = 0; nobsAge[_pid*NP] = 0; nobsOn[_pid*NP+1] = 0; nobsAge[_pid*NP+1] = 0
+#else
+#define NOBS_CLEAR nobsOn[_pid*NP] = 0; nobsAge[_pid*NP] = 0; nobsOn[_pid*NP+1] = 0; nobsAge[_pid*NP+1] = 0; \
+                   nobsOn[_pid*NP+2] = 0; nobsAge[_pid*NP+2] = 0
+#endif
+#define NRESET nage[_pid] = W; \
+               sok[_pid] = 0; NOBS_CLEAR
+#else
+#define NRESET skip
+#endif
 
 /* The quick release (R0) instead of R1-R4: when this session issued no
  * heartbeat write (its own flag, hbIssued), no write of ours can be in flight
@@ -208,13 +285,13 @@ HIDDEN byte gi, gr;              /* scratch, used only inside d_step / atomic se
 #if defined(QUICK_R2) || defined(MUT_R0_UNGUARDED)
 #define QUICK_OK (QUICK_HB)              /* no window (QUICK_R2 checks R2 instead) */
 #else
-#define QUICK_OK (QUICK_HB && wage[_pid] < W)
+#define QUICK_OK (QUICK_HB && wage[_pid] < W && NODEOK(_pid))   /* R0's R1 is guarded (with NODE_RULE: the node's window) */
 #endif
 #endif
 
 /* Guarded step: the window check and the issue are one atomic step (the
  * stated assumption: a guarded step reaches the store within L-W of its check). */
-#define GUARD(out) if :: wage[_pid] < W -> skip :: else -> goto out fi
+#define GUARD(out) if :: wage[_pid] < W && NODEOK(_pid) -> skip :: else -> goto out fi
 #ifdef MUT_NO_GUARD
 #define DGUARD(out) skip                 /* deletes and the intent ignore the window */
 #else
@@ -376,7 +453,7 @@ active [NP] proctype Sess()
 
 session:
   /* A client logs in: a new session (a new session id: no earlier record is ours). */
-  atomic { RETRY_NOW BUSY; hbIssued[_pid] = 0; d_step { retag(_pid); canon() } };
+  atomic { RETRY_NOW NODE_WAIT BUSY; hbIssued[_pid] = 0; NODE_START; d_step { retag(_pid); canon() } };
 
   /* ------------------------------------------------------------ take */
 T1: /* T1: rename(lock, kcol.<node>.<nonce>) */
@@ -415,6 +492,9 @@ T1: /* T1: rename(lock, kcol.<node>.<nonce>) */
 T2: /* T2: t0 = now (the window starts here); our record into the private file, fsync */
   atomic {
     CRASH;
+#ifdef NODE_RULE
+    if :: !NODEOK(_pid) -> printf("p%d T2 its node's window ran out: gives the lock back\n", _pid); goto T3undo :: else fi;
+#endif
     wage[_pid] = 0;
 #ifdef MUT_DIRECT_RENAME
     if
@@ -458,6 +538,7 @@ T3: /* T3: rename(private, kcol): published */
     fi
   };
   /* otherwise put lock back (record emptied) and fail */
+T3undo:
   atomic { CRASH; if :: lockName == PRIV(_pid, n) -> lockCont = EMPTY; d_step { canon() } :: else fi };
   atomic {
     CRASH;
@@ -500,7 +581,15 @@ O1: /* O1: list the mailbox, find the one lock name V ... */
        obsV[_pid] = stV[_pid]; obsB[_pid] = lockCont; d_step { canon() };
        printf("O2 (mutation) another process's record taken for a dead one: steal at once\n"); goto S1
 #endif
-#ifndef MUT_NEVER_STALE
+#ifdef NODE_RULE
+    /* O2, the node rule (NODESTALE above). */
+    :: NODESTALE ->
+       obsV[_pid] = stV[_pid]; obsB[_pid] = lockCont; d_step { canon() };   /* B, for S3 */
+       printf("O2 nobody who could act on it lives (node records unchanged for a lease): steal\n"); goto S1
+#endif
+#ifdef NODE_RULE
+    :: else -> printf("O2 its node is alive: [IN-USE]\n"); goto refused   /* no lock rule: nothing else makes it stale */
+#elif !defined(MUT_NEVER_STALE)
     :: obsV[_pid] == stV[_pid] && obsB[_pid] == lockCont && obsAge[_pid] >= L ->
        printf("O2 unchanged for a lease: steal\n"); goto S1
     :: obsV[_pid] == stV[_pid] && obsB[_pid] == lockCont && obsAge[_pid] < L ->
@@ -508,8 +597,10 @@ O1: /* O1: list the mailbox, find the one lock name V ... */
 #else
     :: obsV[_pid] == stV[_pid] && obsB[_pid] == lockCont -> printf("O2 never stale: [IN-USE]\n"); goto refused
 #endif
+#ifndef NODE_RULE
     :: else -> obsV[_pid] = stV[_pid]; obsB[_pid] = lockCont; obsAge[_pid] = 0; d_step { canon() };
        printf("O2 new sighting: [IN-USE]\n"); goto refused
+#endif
     fi
   };
 
@@ -540,12 +631,21 @@ S2: /* S2 (guarded): rename(V, kcol.<node>.<nonce>) */
   :: else
   fi;
 
+#if defined(NODE_RULE) && defined(NODE_RECHECK)
+/* NODE_RECHECK: S3 also reads the node records the steal relied on again (still the bytes seen first).  Not part
+ * of the rule: without it the safety check passes too (a lapse is final, so a beat confirmed after the sighting
+ * revives nothing), README.md, "The node rule". */
+#define NRECHECK ((!ISPRIV(stV[_pid]) || PRIVNODE(stV[_pid]) == _pid || nobsOn[_pid*NP + PRIVNODE(stV[_pid])]) && \
+                  (obsB[_pid] == EMPTY || obsB[_pid] == GONE || OWNER(obsB[_pid]) == _pid || nobsOn[_pid*NP + OWNER(obsB[_pid])]))
+#else
+#define NRECHECK true
+#endif
 #ifndef MUT_NO_RECHECK
 S3: /* S3: read the private name: still B?  If not, a live lock: put it back */
   atomic {
     CRASH;
     if
-    :: lockName == PRIV(_pid, n) && lockCont == obsB[_pid] -> printf("p%d S3 re-check: still B\n", _pid)
+    :: lockName == PRIV(_pid, n) && lockCont == obsB[_pid] && NRECHECK -> printf("p%d S3 re-check: still B\n", _pid)
     :: else -> printf("p%d S3 re-check: changed, puts it back\n", _pid); goto S3back
     fi
   };
@@ -664,7 +764,9 @@ list:
   /* ------------------------------------------------------------ holding */
 held:
   if
-  :: goto H1
+#ifndef NODE_RULE
+  :: goto H1              /* with NODE_RULE a held lock has no heartbeat of its own: the node's record is it */
+#endif
   :: msgs != 0 -> goto U1
   :: goto release       /* QUIT without deletions, disconnect, autologout */
   fi;
@@ -882,9 +984,76 @@ halt:
   skip
 }
 
+#ifdef NODE_RULE
+/* a write into node q's record lands: every sighting of q's record is void */
+#if NP == 2
+#define NOBS_VOID(q) nobsOn[q] = 0; nobsAge[q] = 0; nobsOn[NP+(q)] = 0; nobsAge[NP+(q)] = 0
+#define NOBS_ANY(q) (nobsOn[q] || nobsOn[NP+(q)])
+#define NOBS_MISSING(o) (((o) != 0 && !nobsOn[(o)*NP]) || ((o) != 1 && !nobsOn[(o)*NP+1]))
+#else
+#define NOBS_MISSING(o) (((o) != 0 && !nobsOn[(o)*NP]) || ((o) != 1 && !nobsOn[(o)*NP+1]) || ((o) != 2 && !nobsOn[(o)*NP+2]))
+#define NOBS_ANY(q) (nobsOn[q] || nobsOn[NP+(q)] || nobsOn[2*NP+(q)])
+#define NOBS_VOID(q) nobsOn[q] = 0; nobsAge[q] = 0; nobsOn[NP+(q)] = 0; nobsAge[NP+(q)] = 0; \
+                     nobsOn[2*NP+(q)] = 0; nobsAge[2*NP+(q)] = 0
+#endif
+#endif
+
+#ifdef NODE_RULE
+/* ============================================================ node beat */
+/* The node's registry record is its heartbeat (docs/decisions/0013).  A thread
+ * of the node, independent of its sessions: it may stall (an NFS call that hangs)
+ * while they go on, and a crash of the node (Sess's RESET) resets its state.
+ * One beat is one step here: t = now; rewrite the record with fresh bytes (a
+ * beat counter and a random field); read it back: the bytes of this beat ->
+ * confirmed, and the node's window runs from t.  A write that fails confirms
+ * nothing.  Why one step is enough: the window runs from the write's issue,
+ * and a write that lands later than its issue only voids sightings later (what
+ * a stealer waits for), so a beat spread over time allows no steal that this
+ * one does not; a late write of a crashed incarnation only voids sightings
+ * (availability).  A window that ran out is not reopened for the sessions that
+ * were open (sok stays clear); new logins may begin again.
+ * At each beat the same thread reads the other nodes' records (a sighting: the
+ * bytes and when they were first seen; any write that lands since makes it
+ * void), as the code's registry beat does. */
+active [NP] proctype NBeat()
+{
+  byte q = _pid - NP;
+  byte x;
+end_nb:
+  do
+  :: atomic { (nage[q] != 0 || NOBS_ANY(q) || NOBS_MISSING(q)) ALIVE(q) ->   /* a beat (left out where it would
+                                                                               change nothing) */
+       NOBS_VOID(q);                                 /* written: every sighting of our record is void */
+       nage[q] = 0;                                  /* read back, confirmed */
+       x = 0;                                        /* and the other nodes' records read: new sightings */
+       do
+       :: x == NP -> break
+       :: x < NP && x != q && !nobsOn[q*NP + x] -> nobsOn[q*NP + x] = 1; nobsAge[q*NP + x] = 0; x++
+       :: x < NP && (x == q || nobsOn[q*NP + x]) -> x++
+       od;
+       x = 0;
+#ifdef MUT_LAPSE_REVIVES
+       sok[q] = 1;                                   /* mutation: a confirmed beat revives the open sessions */
+#endif
+       printf("p%d beats: node window opens\n", q);
+       assert(!(MAYDEL(q) && OTHERMAY(q))) }
+  /* A beat whose write fails confirms nothing: the same as no beat (a stall), so it needs no step of its own. */
+#ifdef MUT_NODE_NO_READBACK
+  :: atomic { nage[q] != 0 ALIVE(q) ->              /* mutation: a failed write confirmed without reading back */
+       nage[q] = 0;
+       printf("p%d beats: the write fails, confirmed all the same\n", q);
+       assert(!(MAYDEL(q) && OTHERMAY(q))) }
+#endif
+  od
+}
+#endif
+
 /* ============================================================ environment */
 #ifdef LIVENESS
-#if NP == 2
+#if NP == 2 && defined(NODE_RULE)
+/* once stable, a live node's beats keep up: time advances only right after each live node confirmed one */
+#define TICKOK (!stable || ((dead[0] || (!busy[0] && nage[0] == 0)) && (dead[1] || (!busy[1] && nage[1] == 0))))
+#elif NP == 2
 #define TICKOK (!stable || ((dead[0] || !busy[0]) && (dead[1] || !busy[1])))
 #else
 #define TICKOK (!stable || ((dead[0] || !busy[0]) && (dead[1] || !busy[1]) && (dead[2] || !busy[2])))
@@ -893,10 +1062,21 @@ halt:
 #define TICKOK true
 #endif
 
-#ifdef LIVENESS
-#define AGES(q) (wage[q] < W || (hbRec[q] != EMPTY && hbAge[q] < W) || (obsV[q] != NONE && obsAge[q] < L) || retry[q])
+#ifdef NODE_RULE
+#if NP == 2
+#define NOBSAGING(q) ((nobsOn[(q)*NP] && nobsAge[(q)*NP] < L) || (nobsOn[(q)*NP+1] && nobsAge[(q)*NP+1] < L))
 #else
-#define AGES(q) (wage[q] < W || (hbRec[q] != EMPTY && hbAge[q] < W) || (obsV[q] != NONE && obsAge[q] < L))
+#define NOBSAGING(q) ((nobsOn[(q)*NP] && nobsAge[(q)*NP] < L) || (nobsOn[(q)*NP+1] && nobsAge[(q)*NP+1] < L) \
+                      || (nobsOn[(q)*NP+2] && nobsAge[(q)*NP+2] < L))
+#endif
+#define SAGES(q) (nage[q] < W || NOBSAGING(q))
+#else
+#define SAGES(q) (wage[q] < W || (hbRec[q] != EMPTY && hbAge[q] < W) || (obsV[q] != NONE && obsAge[q] < L))
+#endif
+#ifdef LIVENESS
+#define AGES(q) (SAGES(q) || retry[q])
+#else
+#define AGES(q) SAGES(q)
 #endif
 #if NP == 2
 #define AGING (AGES(0) || AGES(1))
@@ -939,9 +1119,21 @@ end_env:
          do
          :: gi == NP -> break
          :: else ->
+#ifndef NODE_RULE
             if :: wage[gi] < W -> wage[gi]++ :: else fi;
             if :: hbRec[gi] != EMPTY && hbAge[gi] < W -> hbAge[gi]++ :: else fi;
             if :: obsV[gi] != NONE && obsAge[gi] < L -> obsAge[gi]++ :: else fi;
+#endif
+#ifdef NODE_RULE
+            if :: nage[gi] < W -> nage[gi]++ :: else fi;
+            if :: nage[gi] >= W -> sok[gi] = 0 :: else fi;      /* the node's window ran out: a lapse, final */
+            gr = 0;
+            do
+            :: gr == NP -> break
+            :: else -> if :: nobsOn[gi*NP + gr] && nobsAge[gi*NP + gr] < L -> nobsAge[gi*NP + gr]++ :: else fi; gr++
+            od;
+            gr = 0;
+#endif
 #ifdef LIVENESS
             retry[gi] = 0;
 #endif

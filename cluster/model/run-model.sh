@@ -10,6 +10,9 @@
 #                             the violated property and the trail; exits 1 if one is not.
 #   run-model.sh --findings   replays the problems the model found in the protocol
 #                             (README.md, "Findings"); exits 1 if one no longer reproduces.
+#   run-model.sh --node       the node rule (docs/decisions/0013): safety and liveness, about
+#                             twenty minutes and 10 GB (MODEL_NODE_MEMLIM_MB, default 12288);
+#                             its mutations are among --mutations.
 #
 # Environment:
 #   MODEL_DEFINES        spin defines of the checks (default -DR3_GUARDED, the protocol as
@@ -32,9 +35,9 @@ cc=${CC:-gcc}
 mode=${1:-check}
 
 case "$mode" in
-  check|--mutations|--findings) ;;
-  -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
-  *) echo "usage: $0 [--mutations|--findings]" >&2; exit 2 ;;
+  check|--mutations|--findings|--node) ;;
+  -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+  *) echo "usage: $0 [--mutations|--findings|--node]" >&2; exit 2 ;;
 esac
 
 for tool in spin "$cc"; do
@@ -76,7 +79,7 @@ field() {
 property() {
   case "$1" in
     *"acceptance cycle"*)            echo "(c) liveness: the stopped holder's mailbox never becomes available" ;;
-    *"holds[_pid]&&(wage[_pid]<"*)   echo "(a) two processes may delete at the same time" ;;
+    *"holds[_pid]&&(wage[_pid]<"*|*"holds[q]&&(wage[q]<"*) echo "(a) two processes may delete at the same time" ;;
     *"!(((((_pid!=0)"*|*"!((((_pid!=0)"*) echo "(a) a delete or intent step issued while another process may delete" ;;
     *"lockName=="*)                  echo "exactly one lock name (a second name would be created)" ;;
     *"listedSince"*)                 echo "(b) a message listed after the intent was written is deleted by that intent" ;;
@@ -123,6 +126,13 @@ shortest() {
 
 status=0
 
+# The node rule's state space is larger (about 170 million states): states stored compressed
+# (COLLAPSE) under a cap of its own, and a deeper search stack.
+nodemem=${MODEL_NODE_MEMLIM_MB:-12288}
+nodecc="-DSAFETY -DCOLLAPSE -DMEMLIM=$nodemem"
+nodelivecc="-DCOLLAPSE -DMEMLIM=$nodemem"
+nodepan="-m20000000 -w27"
+
 # ----------------------------------------------------------------- checks
 # Each: name | spin defines | compile flags | pan flags
 checks=(
@@ -130,8 +140,15 @@ checks=(
   "safety (1 message, heartbeat write may time out; late writes land where nobody reads)|-DH2_TIMEOUT -DNM=1 -DCHECK_LATE_WRITE $extra|-DSAFETY|-m5000000 -w25"
   "liveness (process 0 stops, process 1 gets the lock)|-DLIVENESS -DNM=1 $extra||-a -f -m5000000 -w25"
 )
+# --node: the node rule (docs/decisions/0013, issue 20), checked before the code has it
+if [ "$mode" = --node ]; then
+  checks=(
+    "safety of the node rule (a node's registry record is every session's heartbeat)|-DNODE_RULE $extra|$nodecc|$nodepan"
+    "liveness of the node rule (process 0 stops, process 1 gets the lock)|-DNODE_RULE -DLIVENESS -DNM=1 $extra|$nodelivecc|-a -f $nodepan"
+  )
+fi
 
-if [ "$mode" = check ]; then
+if [ "$mode" = check ] || [ "$mode" = --node ]; then
   echo "spin model: $model${extra:+ with $extra}"
   echo "  (L=4, W=2 ticks; 2 session processes; crash before any step, lost rename replies, late heartbeat writes)"
   t_all=$(now)
@@ -200,6 +217,10 @@ mutations=(
   "MUT_NEVER_STALE|liveness|observers never judge a lock stale"
   "MUT_RECLAIM_ANY|safety|O2's reclaim without the dead-predecessor test: any other holder's record is stolen at once"
   "MUT_RECLAIM_FOREIGN_NAME|safety|O2's reclaim also under another node's private name (a live stealer's, mid-steal)"
+  "MUT_NODE_UNGUARDED|node|the node rule, with sessions not guarded by the node's window"
+  "MUT_LAPSE_REVIVES|node|the node rule, with a confirmed node beat reviving the sessions of a lapsed window"
+  "MUT_NODE_NO_READBACK|node|the node rule, with a node beat confirmed without reading the record back"
+  "MUT_NODE_ANY_NAME|node|the node rule judging a lock by its record's node under any name (a stealer's private name too)"
 )
 # Findings: name | spin defines | configuration | what is modelled
 findings=(
@@ -215,6 +236,8 @@ hunt() {
   found=0; prop=; steps=0; depth=; tdir=
   if [ "$config" = liveness ]; then
     defs="-DLIVENESS -DNM=1 $defs"; cflags=; pflags="-a -f -m5000000 -w25"
+  elif [ "$config" = node ]; then
+    defs="-DNODE_RULE $defs"; cflags="$nodecc"; pflags="$nodepan"
   elif [ "$config" = late ]; then
     defs="-DH2_TIMEOUT -DNM=1 -DCHECK_LATE_WRITE $defs"; cflags="-DSAFETY"; pflags="-m5000000 -w25"
   else
@@ -228,7 +251,7 @@ hunt() {
     return
   fi
   found=1
-  if [ "$config" != liveness ]; then
+  if [ "$config" != liveness ] && [ "$config" != node ]; then
     shortest "$name" "$dir" "$defs"
   else
     tdir=$dir
