@@ -157,11 +157,13 @@ let package = Package(
             path: "Tests/Fuzz/PoplarFuzz",
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
-        .testTarget(name: "FuzzReplayTests", dependencies: ["FuzzTargets"]),
-        .testTarget(name: "SharedStoreTests", dependencies: ["SharedStore"]),
+        // SplitMix64, the seeded generator of the randomized tests.
+        .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: [.swiftLanguageMode(.v6)]),
+        .testTarget(name: "FuzzReplayTests", dependencies: ["FuzzTargets", "TestSupport"]),
+        .testTarget(name: "SharedStoreTests", dependencies: ["SharedStore", "TestSupport"]),
         .testTarget(name: "DocsTests"),
-        .testTarget(name: "POP3CoreTests", dependencies: ["POP3Core"]),
-        .testTarget(name: "SMTPCoreTests", dependencies: ["SMTPCore"]),
+        .testTarget(name: "POP3CoreTests", dependencies: ["POP3Core", "TestSupport"]),
+        .testTarget(name: "SMTPCoreTests", dependencies: ["SMTPCore", "TestSupport"]),
         .testTarget(
             name: "ServerSupportTests",
             dependencies: [

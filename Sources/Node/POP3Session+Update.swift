@@ -21,8 +21,7 @@ extension POP3Session {
         let expired = session.expired
         let logger = self.logger
         let shared = self.shared
-        let noted = shared.configuration.accessJournal
-            ? self.journal.record(session, node: shared.configuration.nodeID, sessionID: sessionID, client: peerDescription) : nil
+        let noted = journalRecord(session)
         let bound = NIOLoopBound(self, eventLoop: loop)
         shared.threadPool.runIfActive(eventLoop: loop) { () -> Result<Int, POP3UpdateFailure> in
             var journal = noted

@@ -208,15 +208,20 @@ final class POP3Session: LineSession {
         finishConnection()
     }
 
+    /// This session's line for the mailbox's access journal, nil when the node keeps none (`pop3.access-journal`).
+    func journalRecord(_ session: MailboxSession) -> AccessRecord? {
+        let configuration = shared.configuration
+        guard configuration.accessJournal else { return nil }
+        return journal.record(session, node: configuration.nodeID, sessionID: sessionID, client: peerDescription)
+    }
+
     /// Releases the lock (without deleting anything) and the session slot. Runs once.
     private func finishConnection() {
         guard !finished else { return }
         finished = true
         if let session = mailbox {
             mailbox = nil
-            let record = shared.configuration.accessJournal
-                ? journal.record(session, node: shared.configuration.nodeID, sessionID: sessionID, client: peerDescription) : nil
-            shared.releaseInBackground(session, logger: logger, journal: record)
+            shared.releaseInBackground(session, logger: logger, journal: journalRecord(session))
         }
         if admitted { shared.limiter.release() }
         if let address = countedAddress {

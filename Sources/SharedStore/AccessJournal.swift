@@ -71,8 +71,8 @@ extension MailStore {
     public static let maxJournalBytes: Int64 = 64 * 1024
 
     /// Appends under the lock's window, checked before each step (a session whose window ran out writes nothing: a
-    /// next holder may be writing). RPC budget on NFS: a GETATTR, a LOOKUP and one FILE_SYNC WRITE (the handle cache
-    /// often saves the LOOKUPs); a rename and a CREATE more at a rotation.
+    /// next holder may be writing). RPC budget on NFS: the LOOKUP that opens the journal and one FILE_SYNC WRITE (a
+    /// LOOKUP more when the size is not known); a rename and a CREATE more at a rotation.
     /// `knownSize`: the journal's size as the caller already knows it (-1: absent), from a listing taken under the
     /// lock, which only holders of the lock change; nil: looked up here (one NFS call more).
     /// Returns the journal's size after the append.
@@ -126,8 +126,8 @@ extension MailboxSession {
     /// This session's line in the journal, while it still holds the lock (before `release`).
     public func appendJournal(_ record: AccessRecord) throws {
         try lock.withinWindow("mailbox \(address)") { deadline in
-            let known = journalSize.withLock { $0 }
-            journalSize.withLock { $0 = nil }  // unknown until this append is through
+            // Unknown until this append is through (a failed one may have written part of its line).
+            let known = journalSize.withLock { size in defer { size = nil }; return size }
             let size = try store.appendJournal(dir: dir, record, deadline: deadline, knownSize: known)
             journalSize.withLock { $0 = size }
         }

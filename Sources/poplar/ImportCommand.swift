@@ -115,13 +115,14 @@ final class ImportReporter {
         endProgressLine()
         switch outcome.summary.stopped {
         case nil:
-            outcomes.append(outcome)
+            break
         case .sourceLost(let why):
             outcome.failure = "the source was lost after \(outcome.summary.messages) new messages: \(why) (run the import again to go on)"
-            outcomes.append(outcome)
         case .storeFailed(let error):
             outcome.failure = "the store failed: \(error.message)"
-            outcomes.append(outcome)
+        }
+        outcomes.append(outcome)
+        if case .storeFailed(let error) = outcome.summary.stopped {
             throw ImportStop("the store failed while importing into \(address): \(error.message); what was imported stays, run again to go on")
         }
     }
@@ -144,22 +145,25 @@ enum ImportRunner {
             let (store, _) = try await common.openStore()
             defer { store.releaseDeliverySlot() }
             try body(store)
-        } catch let stop as ImportStop {
-            reporter.endProgressLine()
-            // What was done before the stop is reported too (it stays in the store).
-            if !reporter.outcomes.isEmpty { try? reporter.finish() }
-            FileHandle.standardError.write(Data("poplar: import: \(stop.message)\n".utf8))
-            throw ExitCode(2)
-        } catch let error as StoreError {
-            reporter.endProgressLine()
-            if !reporter.outcomes.isEmpty { try? reporter.finish() }
-            FileHandle.standardError.write(Data("poplar: import: the store failed: \(error.message); what was imported stays, run again to go on\n".utf8))
-            throw ExitCode(2)
         } catch let error as UserError {
             FileHandle.standardError.write(Data("poplar: import: \(error.description)\n".utf8))
             throw ExitCode(2)
+        } catch {
+            guard let message = stopMessage(error) else { throw error }
+            reporter.endProgressLine()
+            // What was done before the stop is reported too (it stays in the store).
+            if !reporter.outcomes.isEmpty { try? reporter.finish() }
+            FileHandle.standardError.write(Data("poplar: import: \(message)\n".utf8))
+            throw ExitCode(2)
         }
         try reporter.finish()
+    }
+
+    /// What ends a whole import with exit status 2 after reporting what was done: a stop, or the store failing.
+    static func stopMessage(_ error: any Error) -> String? {
+        if let stop = error as? ImportStop { return stop.message }
+        if let store = error as? StoreError { return "the store failed: \(store.message); what was imported stays, run again to go on" }
+        return nil
     }
 
     static func address(_ text: String) throws -> MailboxAddress {

@@ -1,3 +1,4 @@
+import TestSupport
 import XCTest
 
 @testable import POP3Core
@@ -5,24 +6,12 @@ import XCTest
 /// Random lines and events in any order: the state machine never traps, a closed session stays closed, and the
 /// bad-command bound always ends a hostile session.
 final class SessionRobustnessTests: XCTestCase {
-    /// A small deterministic generator (SplitMix64), so a failure replays.
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     let vocabulary = ["USER a", "PASS b", "APOP a 0", "AUTH", "AUTH PLAIN", "AUTH LOGIN", "AUTH CRAM-MD5", "AUTH PLAIN AGEAYg==",
                       "QUIT", "STAT", "LIST", "LIST 2", "RETR 1", "DELE 1", "DELE 2", "NOOP", "RSET", "TOP 1 0", "UIDL", "CAPA",
                       "STLS", "*", "=", "YQ==", "", "BOGUS", "RETR 0", "LIST 99"]
 
     func testRandomSessions() {
-        var rng = SplitMix(state: 1939)
+        var rng = SplitMix64(seed: 1939)
         let messages = [POP3Message(uidl: "1", size: 1), POP3Message(uidl: "2", size: 2)]
         for _ in 0..<2000 {
             var m = POP3SessionStateMachine(configuration: .init(apopTimestamp: "<t@h>", cramMD5Enabled: Bool.random(using: &rng),

@@ -1,3 +1,4 @@
+import TestSupport
 import XCTest
 
 @testable import SMTPCore
@@ -16,7 +17,7 @@ final class SMTPParserFuzzTests: XCTestCase {
     /// Bytes that matter to the grammar, and some that must be refused.
     static let special: [UInt8] = [0x3D, 0x3C, 0x3E, 0x3A, 0x40, 0x20, 0x09, 0x2D, 0x2E, 0x00, 0x0D, 0x0A, 0x7F, 0x80, 0xC3, 0xFF]
 
-    static func mutate(_ line: [UInt8], _ rng: inout SeededGenerator) -> [UInt8] {
+    static func mutate(_ line: [UInt8], _ rng: inout SplitMix64) -> [UInt8] {
         var l = line
         for _ in 0..<Int.random(in: 0...4, using: &rng) {
             switch Int.random(in: 0..<7, using: &rng) {
@@ -33,7 +34,7 @@ final class SMTPParserFuzzTests: XCTestCase {
     }
 
     /// Drives a machine through whatever it asks, so it is never left busy.
-    static func settle(_ m: inout SMTPSessionStateMachine, _ action: SMTPAction, _ rng: inout SeededGenerator) {
+    static func settle(_ m: inout SMTPSessionStateMachine, _ action: SMTPAction, _ rng: inout SplitMix64) {
         var action = action
         for _ in 0..<4 {
             switch action {
@@ -52,7 +53,7 @@ final class SMTPParserFuzzTests: XCTestCase {
     }
 
     func testRandomLinesAreAlwaysAnswered() {
-        var rng = SeededGenerator(seed: 0x5EED_5A17)
+        var rng = SplitMix64(seed: 0x5EED_5A17)
         var machines = [SMTPMode.lmtp, .smtp].map { mode in
             SMTPSessionStateMachine(configuration: SMTPSessionConfiguration(mode: mode, maxRecipients: 5, tlsAvailable: true, maxBadCommands: 1000))
         }

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 @testable import SharedStore
@@ -211,7 +212,7 @@ final class ImportSourcesTests: XCTestCase {
     /// Random and mutated input never crashes a parser (each either returns a value or throws): a cheap stand-in
     /// for fuzz targets, with a fixed seed so a failure repeats.
     func testParsersSurviveRandomInput() throws {
-        var rng = SplitMix(seed: 1939)
+        var rng = SplitMix64(seed: 1939)
         let seeds = ["3 V1733400000 N4 G0a\n1 :a.b\n2 W1 PUID1 O2 :c.d\n", "1 5 6\n1 x\n", "/3 5 7\nname 10 1:7:0\nx y 2:0\n",
                      "From a\nX-UIDL: q\n\n>From b\n\nFrom c\r\n\r\n", "%08Xu%-4.0Lf%{uid}%%%"]
         let alphabet = Array("0123456789 :%{}.-XLU\n\r>FromX-UIDL:PVNGWOuvfg/".utf8) + [0x00, 0xFF, 0x80]
@@ -241,18 +242,6 @@ final class ImportSourcesTests: XCTestCase {
             }
             let name = "P3_20261205120000000123450001.u" + String(decoding: bytes.prefix(20), as: UTF8.self) + ".eml"
             if let kept = MessageNamer.keptUIDL(ofMessageName: name) { XCTAssertTrue(MessageNamer.isValidUIDL(kept)) }
-        }
-    }
-
-    struct SplitMix {
-        var state: UInt64
-        init(seed: UInt64) { state = seed }
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
         }
     }
 

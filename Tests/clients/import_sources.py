@@ -457,52 +457,29 @@ def killed_import_resumes_without_duplicates(h, e):
 @test
 def a_source_that_drops_the_connection_stops_that_account_and_the_next_run_goes_on(h, e):
     """A POP3 server of our own that closes the connection at the third RETR of its first session."""
-    import socket
-    import threading
     msgs = [(f"drop-{i}", f"Subject: dropped {i}\r\n\r\nbody {i}\r\n".encode()) for i in range(6)]
-    srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(4)
-    srv.settimeout(30)
-    port = srv.getsockname()[1]
-    sessions = []
+    state = {"session": -1, "retrs": 0}
 
-    def serve():
-        for session in range(2):
-            try:
-                conn, _ = srv.accept()
-            except OSError:
-                return
-            sessions.append(session)
-            f = conn.makefile("rwb")
-            f.write(b"+OK fake\r\n"); f.flush()
-            retrs = 0
-            for raw in f:
-                cmd = raw.decode().strip().split(" ")
-                verb = cmd[0].upper()
-                if verb in ("USER", "PASS"):
-                    f.write(b"+OK\r\n")
-                elif verb == "UIDL":
-                    f.write(b"+OK\r\n" + b"".join(f"{i + 1} {u}\r\n".encode() for i, (u, _) in enumerate(msgs)) + b".\r\n")
-                elif verb == "LIST":
-                    f.write(b"+OK\r\n" + b"".join(f"{i + 1} {len(m)}\r\n".encode() for i, (_, m) in enumerate(msgs)) + b".\r\n")
-                elif verb == "RETR":
-                    retrs += 1
-                    if session == 0 and retrs == 3:
-                        conn.shutdown(socket.SHUT_RDWR)
-                        break
-                    f.write(b"+OK\r\n" + msgs[int(cmd[1]) - 1][1] + b".\r\n")
-                elif verb == "DELE":
-                    f.write(b"-ERR this test server refuses DELE\r\n")
-                    sessions.append("DELE")
-                elif verb == "QUIT":
-                    f.write(b"+OK\r\n"); f.flush()
-                    break
-                f.flush()
-            conn.close()
+    def script(verb, args, write):
+        if verb == "USER":
+            state["session"] += 1
+            state["retrs"] = 0
+        if verb in ("USER", "PASS", "QUIT"):
+            write(b"+OK\r\n")
+            return verb != "QUIT"
+        if verb == "UIDL":
+            write(b"+OK\r\n" + b"".join(f"{i + 1} {u}\r\n".encode() for i, (u, _) in enumerate(msgs)) + b".\r\n")
+        elif verb == "LIST":
+            write(b"+OK\r\n" + b"".join(f"{i + 1} {len(m)}\r\n".encode() for i, (_, m) in enumerate(msgs)) + b".\r\n")
+        elif verb == "RETR":
+            state["retrs"] += 1
+            if state["session"] == 0 and state["retrs"] == 3:
+                return False  # hangs up in the middle of the first run
+            write(b"+OK\r\n" + msgs[int(args) - 1][1] + b".\r\n")
+        else:
+            write(b"-ERR this test server answers only what an import needs\r\n")
 
-    t = threading.Thread(target=serve, daemon=True)
-    t.start()
+    port, t, received = fake_pop3(script, sessions=2)
     try:
         accounts = os.path.join(h.dir, "drop.csv")
         with open(accounts, "w") as f:
@@ -513,9 +490,8 @@ def a_source_that_drops_the_connection_stops_that_account_and_the_next_run_goes_
         assert out["messages"] == 4 and out["skipped"] == 2, out
         uidls, bodies = pop3_view(e.node["port"], f"dropped@{DOMAIN}", "dropped-pw")
         assert uidls == [u for u, _ in msgs] and bodies == [m.rstrip(b"\r\n") for _, m in msgs], (uidls, bodies)
-        assert "DELE" not in sessions
+        assert not [c for c in received if c[0].upper() == "DELE"], received
     finally:
-        srv.close()
         t.join(timeout=10)
 
 
@@ -586,40 +562,48 @@ def maildir_written_by_courier_imports_with_couriers_uidls(h, e):
         assert stuffed + b"\r\n.\r\n" in answer, i
 
 
-def fake_pop3(script):
-    """A POP3 server of the test's own on 127.0.0.1 for one session: `script(verb, args, write)` answers each command
-    (returns False to hang up). Returns (port, thread, received commands)."""
+def fake_pop3(script, sessions=1):
+    """A POP3 server of the test's own on 127.0.0.1 for `sessions` sessions, one after the other: `script(verb, args,
+    write)` answers each command (returns False to hang up). Returns (port, thread, received commands)."""
     import socket
     import threading
     srv = socket.socket()
     srv.bind(("127.0.0.1", 0))
-    srv.listen(1)
+    srv.listen(sessions)
     srv.settimeout(30)
     port = srv.getsockname()[1]
     received = []
 
     def serve():
         try:
-            conn, _ = srv.accept()
-        except OSError:
-            return
+            for _ in range(sessions):
+                try:
+                    conn, _ = srv.accept()
+                except OSError:
+                    return
+                conn.settimeout(30)
+                f = conn.makefile("rwb")
+                try:
+                    f.write(b"+OK fake\r\n")
+                    f.flush()
+                    for raw in f:
+                        parts = raw.decode(errors="replace").strip().split(" ", 1)
+                        received.append(parts)
+                        if script(parts[0].upper(), parts[1] if len(parts) > 1 else "", f.write) is False:
+                            break
+                        f.flush()
+                except OSError:
+                    pass
+                finally:
+                    # Really hung up: the file object keeps the socket open until it is closed as well.
+                    for close in (lambda: conn.shutdown(socket.SHUT_RDWR), f.close):
+                        try:
+                            close()
+                        except OSError:
+                            pass
+                    conn.close()
         finally:
             srv.close()
-        conn.settimeout(30)
-        f = conn.makefile("rwb")
-        try:
-            f.write(b"+OK fake\r\n")
-            f.flush()
-            for raw in f:
-                parts = raw.decode(errors="replace").strip().split(" ", 1)
-                received.append(parts)
-                if script(parts[0].upper(), parts[1] if len(parts) > 1 else "", f.write) is False:
-                    break
-                f.flush()
-        except OSError:
-            pass
-        finally:
-            conn.close()
 
     t = threading.Thread(target=serve, daemon=True)
     t.start()
