@@ -18,6 +18,8 @@ let package = Package(
         .library(name: "POP3Core", targets: ["POP3Core"]),
         .library(name: "Node", targets: ["Node"]),
         .library(name: "Coordinator", targets: ["Coordinator"]),
+        .library(name: "Admin", targets: ["Admin"]),
+        .library(name: "Console", targets: ["Console"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -30,6 +32,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-configuration.git", from: "1.4.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.7.1"),
+        // `poplar console` (docs/console.md): the HTTPS server and its server-rendered templates.
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
     ],
     targets: [
         .systemLibrary(
@@ -118,10 +124,34 @@ let package = Package(
             ],
             exclude: ["SMTPCore"]
         ),
+        // The admin operations shared by the CLI and the console (one implementation of each, on the store).
+        .target(
+            name: "Admin",
+            dependencies: ["SharedStore", "POP3Core"],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        // `poplar console`: the web console over Admin (Hummingbird 2, swift-mustache; docs/console.md).
+        .target(
+            name: "Console",
+            dependencies: [
+                "Admin", "SharedStore", "Node",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
         .executableTarget(
             name: "poplar",
             dependencies: [
-                "SharedStore", "Node", "POP3Core", "Coordinator", "ServerSupport",
+                "SharedStore", "Node", "POP3Core", "Coordinator", "ServerSupport", "Admin", "Console",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -162,6 +192,18 @@ let package = Package(
         .testTarget(name: "FuzzReplayTests", dependencies: ["FuzzTargets", "TestSupport"]),
         .testTarget(name: "SharedStoreTests", dependencies: ["SharedStore", "TestSupport"]),
         .testTarget(name: "DocsTests"),
+        .testTarget(
+            name: "ConsoleTests",
+            dependencies: [
+                "Console", "Admin", "SharedStore", "Node", "ServerSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
         .testTarget(name: "POP3CoreTests", dependencies: ["POP3Core", "TestSupport"]),
         .testTarget(name: "SMTPCoreTests", dependencies: ["SMTPCore", "TestSupport"]),
         .testTarget(

@@ -1,3 +1,4 @@
+import Admin
 import ArgumentParser
 import Coordinator
 import Foundation
@@ -48,9 +49,8 @@ struct DomainCommand: AsyncParsableCommand {
         @OptionGroup var common: CommonOptions
         @Argument var domain: String
         func run() async throws {
-            let (store, _) = try await common.openStore()
-            let name = try storeCall("invalid domain") { try Names.validateDomain(domain) }
-            try storeCall("cannot add \(name)") { try store.addDomain(name) }
+            let admin = try await common.openAdmin()
+            let name = try adminCall { try admin.addDomain(domain, by: .cli) }
             print("added domain \(name)")
         }
     }
@@ -61,9 +61,8 @@ struct DomainCommand: AsyncParsableCommand {
         @Argument var domain: String
         @Flag(help: "Also delete the domain's mailboxes and every message in them.") var purge = false
         func run() async throws {
-            let (store, _) = try await common.openStore()
-            let name = try storeCall("invalid domain") { try Names.validateDomain(domain) }
-            try storeCall("cannot remove \(name)") { try store.removeDomain(name, purge: purge) }
+            let admin = try await common.openAdmin()
+            let name = try adminCall { try admin.removeDomain(domain, purge: purge, by: .cli) }
             print(purge ? "removed domain \(name) and deleted its mail" : "removed domain \(name) (its mail is kept; --purge deletes it)")
         }
     }
@@ -73,8 +72,8 @@ struct DomainCommand: AsyncParsableCommand {
         @OptionGroup var common: CommonOptions
         @OptionGroup var output: JSONOutputOption
         func run() async throws {
-            let (store, _) = try await common.openStore()
-            let policies = try storeCall("cannot list domains", { try store.domainPolicies() })
+            let admin = try await common.openAdmin()
+            let policies = try adminCall { try admin.domainPolicies() }
             guard output.json else {
                 for domain in policies.keys.sorted() { print(domain) }
                 return
@@ -122,10 +121,8 @@ struct MailboxCommand: AsyncParsableCommand {
             }
             let address = try target.parsed()
             let password = external ? nil : try readPasswordFromStdin()
-            let (store, _) = try await common.openStore()
-            try storeCall("cannot create \(address)") {
-                try store.createMailbox(address, password: password, allowAPOP: apop, quota: limit == 0 ? nil : limit)
-            }
+            let admin = try await common.openAdmin()
+            try adminCall { try admin.addMailbox(address.description, password: password, allowAPOP: apop, quota: limit, by: .cli) }
             print("created mailbox \(address)")
         }
     }
@@ -136,8 +133,8 @@ struct MailboxCommand: AsyncParsableCommand {
         @OptionGroup var target: Target
         func run() async throws {
             let address = try target.parsed()
-            let (store, _) = try await common.openStore()
-            try storeCall("cannot remove \(address)") { try store.removeMailbox(address) }
+            let admin = try await common.openAdmin()
+            try adminCall { try admin.removeMailbox(address.description, by: .cli) }
             print("removed mailbox \(address)")
         }
     }
@@ -148,19 +145,8 @@ struct MailboxCommand: AsyncParsableCommand {
         @Argument var domain: String?
         @OptionGroup var output: JSONOutputOption
         func run() async throws {
-            let (store, _) = try await common.openStore()
-            let domains: [String]
-            if let domain {
-                let name = try storeCall("invalid domain") { try Names.validateDomain(domain) }
-                guard try storeCall("cannot read the metabase", { try store.isDomainAccepted(name) }) else {
-                    throw UserError("domain \(name) is not in the metabase")
-                }
-                domains = [name]
-            } else {
-                domains = try storeCall("cannot list domains") { try store.domains() }
-            }
-            var all: [MailboxAddress] = []
-            for d in domains { all += try storeCall("cannot list \(d)", { try store.mailboxes(in: d) }) }
+            let admin = try await common.openAdmin()
+            let all = try adminCall { try admin.mailboxes(in: domain) }
             guard output.json else {
                 for address in all { print(address) }
                 return
@@ -203,8 +189,8 @@ struct MailboxCommand: AsyncParsableCommand {
             guard passwordStdin else { throw UserError("pass --password-stdin and give the password on standard input") }
             let address = try target.parsed()
             let password = try readPasswordFromStdin()
-            let (store, _) = try await common.openStore()
-            try storeCall("cannot set the password of \(address)") { try store.setPassword(address, password: password, allowAPOP: apop) }
+            let admin = try await common.openAdmin()
+            try adminCall { try admin.resetPassword(address.description, password: password, allowAPOP: apop, by: .cli) }
             print("password of \(address) changed")
         }
     }

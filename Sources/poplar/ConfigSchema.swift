@@ -1,3 +1,4 @@
+import Admin
 import Foundation
 
 /// Every key a configuration file may hold, with its JSON type (docs/configuration.md). A file with a key not here,

@@ -1,3 +1,4 @@
+import Admin
 import ArgumentParser
 import SharedStore
 
@@ -19,8 +20,8 @@ extension MailboxCommand {
             } else {
                 throw UserError("\(size) is not a size (bytes, or 500M, 2G, 1.5GiB) nor none")
             }
-            let (store, _) = try await common.openStore()
-            try storeCall("cannot set the quota of \(address)") { try store.setQuota(address, limit) }
+            let admin = try await common.openAdmin()
+            try adminCall { try admin.setQuota(address.description, limit, by: .cli) }
             print(limit.map { "quota of \(address): \($0) bytes" } ?? "quota of \(address): none")
         }
     }

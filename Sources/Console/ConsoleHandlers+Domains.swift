@@ -1,0 +1,45 @@
+import Admin
+import Hummingbird
+import SharedStore
+
+/// The domains page: list, add, remove (with or without the mail).
+extension ConsoleHandlers {
+    func domainsPage(_ request: Request, _ context: ConsoleContext) async throws -> Response {
+        let policies: [String: DomainPolicy]
+        do {
+            policies = try await backend.run { [admin] in try admin.domainPolicies() }
+        } catch let error as AdminError {
+            return page("domains", title: "Domains", context, ["domains": [[String: Any]]()], status: .serviceUnavailable)
+                .withFlashText(error.description, pages: pages, context: context)
+        }
+        let rows: [[String: Any]] = policies.keys.sorted().map { name in
+            let p = policies[name] ?? .none
+            return ["name": name, "query": FormBody.encode(name), "loginDelay": "\(p.loginDelay) s",
+                    "expire": p.expireDays.map { "\($0) days" } ?? "never"]
+        }
+        return page("domains", title: "Domains", context, ["domains": rows])
+    }
+
+    func addDomain(_ request: Request, _ context: ConsoleContext) async throws -> Response {
+        let name = field(context, "name"), actor = self.actor(context)
+        return await change(context, back: "/domains") { [admin] in
+            "added domain \(try admin.addDomain(name, by: actor))"
+        }
+    }
+
+    func removeDomain(_ request: Request, _ context: ConsoleContext) async throws -> Response {
+        let name = field(context, "name"), purge = field(context, "purge") == "1", actor = self.actor(context)
+        return await change(context, back: "/domains") { [admin] in
+            let d = try admin.removeDomain(name, purge: purge, by: actor)
+            return purge ? "removed domain \(d) and deleted its mail" : "removed domain \(d) (its mail is kept)"
+        }
+    }
+}
+
+extension Response {
+    /// A page that could not read the store: the reason shown on it.
+    func withFlashText(_ text: String, pages: Pages, context: ConsoleContext) -> Response {
+        pages.page("domains", title: "Domains", context: context, flash: .init(text: text, isError: true),
+                   values: ["domains": [[String: Any]]()], status: status)
+    }
+}

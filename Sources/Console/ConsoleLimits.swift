@@ -1,0 +1,16 @@
+/// Every input of the console is bounded by one of these (docs/console.md, "Limits").
+public enum ConsoleLimits {
+    /// The most bytes of a request body (a form): far more than any form of the console needs.
+    public static let maxBodyBytes = 16 * 1024
+    /// The most fields of one form, and the most bytes of one field after decoding.
+    public static let maxFormFields = 16
+    public static let maxFieldBytes = 2048
+    /// The most sessions (logged in or on the login page) one console keeps; past it the least recently used goes.
+    public static let maxSessions = 10_000
+    /// Audit entries on the audit page.
+    public static let auditPageSize = 200
+    /// The idle expiry of a session unless configured (seconds).
+    public static let defaultIdleSeconds: Double = 900
+    /// A session that has not logged in expires sooner (seconds).
+    public static let loginPageIdleSeconds: Double = 600
+}

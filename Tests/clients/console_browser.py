@@ -1,0 +1,336 @@
+#!/usr/bin/env python3
+"""`poplar console` in a real browser (issue 17, docs/console.md): Debian's headless Chromium driven by Selenium
+(chromedriver of Debian's chromium-driver; no driver is downloaded), against `poplar console` on 127.0.0.1 with a
+self-signed certificate, over the same mail root as a `poplar node`.
+
+It logs in, adds a domain and a mailbox, resets the password and fetches with a real POP3 client (poplib) to prove
+the new password works; reads the audit log page; checks that a form without its CSRF token gets 403 and that no
+session is sent to the login page (urllib, no browser), that HTML in a mailbox name is shown escaped, that a
+session cookie is HttpOnly, Secure and SameSite=Strict and that every page carries the security headers. A PNG
+screenshot of every page goes to .build/console-screenshots (or --screenshots DIR).
+
+Started by Tests/run-tests; prints PASS/FAIL per test and "N passed, N failed" last. Every process started here is
+stopped here (finally), every wait is bounded, and nothing leaves 127.0.0.1.
+"""
+import argparse
+import http.cookiejar
+import os
+import poplib
+import shutil
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from run_clients import DOMAIN, Harness, free_port, run_suite  # noqa: E402
+
+ADMIN, ADMIN_PW = "ops", "console admin pw"
+NEW_DOMAIN = "console.test"
+EVIL = "<script>&'x"  # a mailbox name the store allows: '<', '>', '&' and "'" are not forbidden
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+TESTS = []
+
+
+def test(fn):
+    TESTS.append(fn)
+    return fn
+
+
+class Console:
+    """`poplar console` on a free port of 127.0.0.1, its log in the harness's folder."""
+
+    def __init__(self, h):
+        self.h = h
+        self.port = free_port()
+        self.url = f"https://127.0.0.1:{self.port}"
+        log = open(os.path.join(h.dir, "console.log"), "ab")
+        cmd = [h.poplar, "console", "--root", h.root, "--guid-file", h.guid, "--listen", f"127.0.0.1:{self.port}",
+               "--cert", h.cert, "--key", h.key, "--log-level", "info"]
+        self.proc = subprocess.Popen(cmd, stdout=log, stderr=log)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("console exited: " + open(os.path.join(h.dir, "console.log")).read()[-2000:])
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("console did not start")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def plain_client(jar=None):
+    """urllib against the self-signed console: no redirect followed, the certificate not checked (it is ours)."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    handlers = [urllib.request.HTTPSHandler(context=ctx), NoRedirect()]
+    if jar is not None:
+        handlers.append(urllib.request.HTTPCookieProcessor(jar))
+    return urllib.request.build_opener(*handlers)
+
+
+def fetch(opener, url, data=None):
+    """(status, headers, body) of one request, an HTTP error status included."""
+    try:
+        with opener.open(urllib.request.Request(url, data=data), timeout=30) as r:
+            return r.status, r.headers, r.read().decode(errors="replace")
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read().decode(errors="replace")
+
+
+class Suite:
+    def __init__(self, h, console, node, shots):
+        self.h, self.console, self.node, self.shots = h, console, node, shots
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+        options = webdriver.ChromeOptions()
+        options.binary_location = CHROMIUM
+        for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--ignore-certificate-errors",
+                    "--window-size=1280,900", "--no-first-run", "--disable-background-networking", "--disable-sync",
+                    "--disable-component-update", "--disable-default-apps", "--disable-extensions",
+                    f"--user-data-dir={os.path.join(h.dir, 'chromium-profile')}"):
+            options.add_argument(arg)
+        self.driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+        self.driver.set_page_load_timeout(30)
+
+    def close(self):
+        self.driver.quit()
+
+    def go(self, path):
+        self.driver.get(self.console.url + path)
+
+    def shot(self, name):
+        os.makedirs(self.shots, exist_ok=True)
+        self.driver.save_screenshot(os.path.join(self.shots, name + ".png"))
+
+    def by_id(self, element_id):
+        from selenium.webdriver.common.by import By
+        return self.driver.find_element(By.ID, element_id)
+
+    def fill(self, element_id, text):
+        e = self.by_id(element_id)
+        e.clear()
+        e.send_keys(text)
+
+    def flash(self):
+        return self.by_id("flash").text
+
+    def path(self):
+        return urllib.parse.urlsplit(self.driver.current_url).path
+
+
+@test
+def no_session_is_sent_to_the_login_page(s):
+    for path in ("/domains", "/mailboxes", "/audit", "/"):
+        status, headers, _ = fetch(plain_client(), s.console.url + path)
+        assert status == 303 and headers["Location"] in ("/login", "/domains"), (path, status, headers["Location"])
+    s.go("/domains")
+    assert s.path() == "/login", s.driver.current_url
+    s.shot("01-login")
+
+
+@test
+def wrong_password_is_refused_and_login_works(s):
+    s.fill("name", ADMIN)
+    s.fill("password", "not the password")
+    s.by_id("login").click()
+    assert "wrong name or password" in s.flash(), s.flash()
+    s.shot("02-login-refused")
+    s.fill("name", ADMIN)
+    s.fill("password", ADMIN_PW)
+    s.by_id("login").click()
+    assert s.path() == "/domains", s.driver.current_url
+    cookie = s.driver.get_cookie("poplar_console")
+    assert cookie and cookie["httpOnly"] and cookie["secure"] and cookie.get("sameSite") == "Strict", cookie
+
+
+@test
+def add_a_domain(s):
+    s.go("/domains")
+    s.fill("domain-name", NEW_DOMAIN)
+    s.by_id("add-domain-button").click()
+    assert s.flash() == f"added domain {NEW_DOMAIN}", s.flash()
+    table = s.by_id("domains").text
+    assert NEW_DOMAIN in table and DOMAIN in table, table
+    s.fill("domain-name", "<b>bad</b>.test")
+    s.by_id("add-domain-button").click()
+    assert "invalid domain" in s.flash() and "<b>bad</b>.test" in s.flash(), s.flash()
+    assert "<b>bad" not in s.driver.page_source, "the refused name is escaped"
+    s.shot("03-domains")
+
+
+@test
+def add_mailboxes_and_search(s):
+    s.go("/mailboxes?domain=" + NEW_DOMAIN)
+    s.fill("mailbox-name", "carla")
+    s.fill("mailbox-password", "first password")
+    s.fill("mailbox-quota", "50M")
+    s.by_id("add-mailbox-button").click()
+    assert s.flash() == f"created mailbox carla@{NEW_DOMAIN}", s.flash()
+    s.fill("mailbox-name", EVIL)
+    s.fill("mailbox-password", "pw")
+    s.by_id("add-mailbox-button").click()
+    assert s.flash() == f"created mailbox {EVIL}@{NEW_DOMAIN}", s.flash()
+    listing = s.by_id("mailboxes").text
+    assert f"carla@{NEW_DOMAIN}" in listing and f"{EVIL}@{NEW_DOMAIN}" in listing, listing
+    assert "<script>&" not in s.driver.page_source and "&lt;script&gt;&amp;" in s.driver.page_source
+    assert not s.driver.find_elements("tag name", "script"), "no script element on the page"
+    s.shot("04-mailboxes")
+    s.fill("q", "carl")
+    s.by_id("search-button").click()
+    listing = s.by_id("mailboxes").text
+    assert f"carla@{NEW_DOMAIN}" in listing and "script" not in listing, listing
+    s.shot("05-mailboxes-search")
+
+
+@test
+def reset_the_password_and_fetch_with_pop3(s):
+    s.h.cli("deliver", f"carla@{NEW_DOMAIN}", os.path.join(s.h.dir, "console-msg.eml"))
+    s.go("/mailbox?address=" + urllib.parse.quote(f"carla@{NEW_DOMAIN}"))
+    assert "50 MiB" in s.by_id("mailbox-facts").text, s.by_id("mailbox-facts").text
+    s.fill("new-password", "second password")
+    s.by_id("reset-password-button").click()
+    assert s.flash() == f"password of carla@{NEW_DOMAIN} changed", s.flash()
+    s.fill("quota", "1G")
+    s.by_id("set-quota-button").click()
+    assert s.flash() == f"quota of carla@{NEW_DOMAIN}: 1 GiB", s.flash()
+    s.shot("06-mailbox")
+    p = poplib.POP3("127.0.0.1", s.node["port"], timeout=30)
+    try:
+        p.user(f"carla@{NEW_DOMAIN}")
+        p.pass_("second password")
+        count, _ = p.stat()
+        assert count == 1, count
+        lines = p.retr(1)[1]
+        assert b"Subject: from the console test" in lines, lines[:5]
+        p.quit()
+    finally:
+        try:
+            p.close()
+        except Exception:
+            pass
+    p = poplib.POP3("127.0.0.1", s.node["port"], timeout=30)
+    try:
+        p.user(f"carla@{NEW_DOMAIN}")
+        try:
+            p.pass_("first password")
+            raise AssertionError("the old password still works")
+        except poplib.error_proto:
+            pass
+    finally:
+        p.close()
+
+
+@test
+def the_audit_log_shows_every_change(s):
+    s.go("/audit")
+    text = s.by_id("audit").text
+    for action, target in (("login", ADMIN), ("domain.add", NEW_DOMAIN), ("mailbox.add", f"carla@{NEW_DOMAIN}"),
+                           ("mailbox.add", f"{EVIL}@{NEW_DOMAIN}"), ("mailbox.passwd", f"carla@{NEW_DOMAIN}"),
+                           ("mailbox.quota", f"carla@{NEW_DOMAIN}"), ("admin.add", ADMIN)):
+        assert any(action in line and target in line for line in text.splitlines()), (action, target, text)
+    assert "127.0.0.1" in text and "second password" not in s.driver.page_source
+    assert "&lt;script&gt;&amp;" in s.driver.page_source and "<script>&" not in s.driver.page_source
+    s.shot("07-audit")
+
+
+@test
+def a_form_without_its_csrf_token_is_refused(s):
+    jar = http.cookiejar.CookieJar()
+    for c in s.driver.get_cookies():
+        jar.set_cookie(http.cookiejar.Cookie(0, c["name"], c["value"], None, False, "127.0.0.1", False, False, "/", True, True,
+                                             None, False, None, None, {}))
+    opener = plain_client(jar)
+    status, headers, body = fetch(opener, s.console.url + "/domains")
+    assert status == 200, (status, body[:200])  # the browser's session, reused here
+    for h in ("Content-Security-Policy", "X-Frame-Options", "X-Content-Type-Options", "Referrer-Policy"):
+        assert headers[h], h
+    assert "script-src" not in headers["Content-Security-Policy"] and headers["X-Frame-Options"] == "DENY"
+    form = urllib.parse.urlencode({"name": "nocsrf.test"}).encode()
+    status, _, body = fetch(opener, s.console.url + "/domains/add", form)
+    assert status == 403, (status, body[:200])
+    form = urllib.parse.urlencode({"name": "nocsrf.test", "csrf": "forged"}).encode()
+    status, _, body = fetch(opener, s.console.url + "/domains/add", form)
+    assert status == 403, (status, body[:200])
+    assert "nocsrf.test" not in s.h.cli("domain", "list").stdout.decode()
+
+
+@test
+def logout_ends_the_session(s):
+    s.go("/domains")
+    s.by_id("logout").click()
+    assert s.path() == "/login", s.driver.current_url
+    s.go("/audit")
+    assert s.path() == "/login", s.driver.current_url
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--poplar", required=True)
+    ap.add_argument("-k", dest="pattern")
+    ap.add_argument("--screenshots", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".build",
+                                                           "console-screenshots"))
+    args = ap.parse_args()
+    missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not os.path.exists(p)]
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        missing.append("selenium (python)")
+    if missing:
+        print(f"FAIL console_browser: missing {', '.join(missing)} (Tests/run-tests installs chromium, chromium-driver, selenium)")
+        print("0 passed, 1 failed")
+        return 1
+    h = Harness(os.path.abspath(args.poplar))
+    state = {}
+    original_teardown = h.teardown
+
+    def teardown():
+        try:
+            if state.get("suite"):
+                state["suite"].close()
+        finally:
+            try:
+                if state.get("console"):
+                    state["console"].stop()
+            finally:
+                original_teardown()
+    h.teardown = teardown
+
+    def prepare():
+        h.cli("admin-user", "add", ADMIN, "--password-stdin", stdin=(ADMIN_PW + "\n").encode())
+        with open(os.path.join(h.dir, "console-msg.eml"), "wb") as f:
+            f.write(b"Subject: from the console test\r\n\r\nhello\r\n")
+        node = h.start_node()
+        state["console"] = Console(h)
+        shots = os.path.abspath(args.screenshots)
+        shutil.rmtree(shots, ignore_errors=True)
+        state["suite"] = Suite(h, state["console"], node, shots)
+        print(f"screenshots in {shots}", flush=True)
+        return lambda fn: fn(state["suite"])
+
+    return run_suite(h, TESTS, args.pattern, prepare, 120)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
