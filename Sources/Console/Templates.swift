@@ -167,6 +167,7 @@ enum Templates {
         .inline { display: flex; gap: 0.7rem; align-items: center; flex-wrap: wrap; }
         .inline-field { display: flex; gap: 0.3rem; align-items: center; }
         .small { font-size: 0.85rem; }
+        .card label.small { display: flex; align-items: center; gap: 0.4rem; }
         .muted { color: #646970; }
         .flash { padding: 0.6rem 1rem; border-left: 4px solid #00a32a; background: #fff; }
         .flash.error { border-left-color: #d63638; }

@@ -133,6 +133,23 @@ class Suite:
         e.clear()
         e.send_keys(text)
 
+    def submit(self, button_id):
+        """Clicks a form's button and waits (bounded) until the next page has replaced this one."""
+        from selenium.common.exceptions import WebDriverException
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support.ui import WebDriverWait
+        old = self.driver.find_element(By.TAG_NAME, "html")
+        self.by_id(button_id).click()
+
+        def replaced(_):
+            try:
+                old.tag_name  # raises once the page it belonged to is gone (stale, or "does not belong to the document")
+                return False
+            except WebDriverException:
+                return True
+        WebDriverWait(self.driver, 20).until(replaced)
+        WebDriverWait(self.driver, 20).until(lambda d: d.execute_script("return document.readyState") == "complete")
+
     def flash(self):
         return self.by_id("flash").text
 
@@ -154,12 +171,12 @@ def no_session_is_sent_to_the_login_page(s):
 def wrong_password_is_refused_and_login_works(s):
     s.fill("name", ADMIN)
     s.fill("password", "not the password")
-    s.by_id("login").click()
+    s.submit("login")
     assert "wrong name or password" in s.flash(), s.flash()
     s.shot("02-login-refused")
     s.fill("name", ADMIN)
     s.fill("password", ADMIN_PW)
-    s.by_id("login").click()
+    s.submit("login")
     assert s.path() == "/domains", s.driver.current_url
     cookie = s.driver.get_cookie("poplar_console")
     assert cookie and cookie["httpOnly"] and cookie["secure"] and cookie.get("sameSite") == "Strict", cookie
@@ -169,12 +186,12 @@ def wrong_password_is_refused_and_login_works(s):
 def add_a_domain(s):
     s.go("/domains")
     s.fill("domain-name", NEW_DOMAIN)
-    s.by_id("add-domain-button").click()
+    s.submit("add-domain-button")
     assert s.flash() == f"added domain {NEW_DOMAIN}", s.flash()
     table = s.by_id("domains").text
     assert NEW_DOMAIN in table and DOMAIN in table, table
     s.fill("domain-name", "<b>bad</b>.test")
-    s.by_id("add-domain-button").click()
+    s.submit("add-domain-button")
     assert "invalid domain" in s.flash() and "<b>bad</b>.test" in s.flash(), s.flash()
     assert "<b>bad" not in s.driver.page_source, "the refused name is escaped"
     s.shot("03-domains")
@@ -186,11 +203,11 @@ def add_mailboxes_and_search(s):
     s.fill("mailbox-name", "carla")
     s.fill("mailbox-password", "first password")
     s.fill("mailbox-quota", "50M")
-    s.by_id("add-mailbox-button").click()
+    s.submit("add-mailbox-button")
     assert s.flash() == f"created mailbox carla@{NEW_DOMAIN}", s.flash()
     s.fill("mailbox-name", EVIL)
     s.fill("mailbox-password", "pw")
-    s.by_id("add-mailbox-button").click()
+    s.submit("add-mailbox-button")
     assert s.flash() == f"created mailbox {EVIL}@{NEW_DOMAIN}", s.flash()
     listing = s.by_id("mailboxes").text
     assert f"carla@{NEW_DOMAIN}" in listing and f"{EVIL}@{NEW_DOMAIN}" in listing, listing
@@ -198,7 +215,7 @@ def add_mailboxes_and_search(s):
     assert not s.driver.find_elements("tag name", "script"), "no script element on the page"
     s.shot("04-mailboxes")
     s.fill("q", "carl")
-    s.by_id("search-button").click()
+    s.submit("search-button")
     listing = s.by_id("mailboxes").text
     assert f"carla@{NEW_DOMAIN}" in listing and "script" not in listing, listing
     s.shot("05-mailboxes-search")
@@ -210,10 +227,10 @@ def reset_the_password_and_fetch_with_pop3(s):
     s.go("/mailbox?address=" + urllib.parse.quote(f"carla@{NEW_DOMAIN}"))
     assert "50 MiB" in s.by_id("mailbox-facts").text, s.by_id("mailbox-facts").text
     s.fill("new-password", "second password")
-    s.by_id("reset-password-button").click()
+    s.submit("reset-password-button")
     assert s.flash() == f"password of carla@{NEW_DOMAIN} changed", s.flash()
     s.fill("quota", "1G")
-    s.by_id("set-quota-button").click()
+    s.submit("set-quota-button")
     assert s.flash() == f"quota of carla@{NEW_DOMAIN}: 1 GiB", s.flash()
     s.shot("06-mailbox")
     p = poplib.POP3("127.0.0.1", s.node["port"], timeout=30)
@@ -279,7 +296,7 @@ def a_form_without_its_csrf_token_is_refused(s):
 @test
 def logout_ends_the_session(s):
     s.go("/domains")
-    s.by_id("logout").click()
+    s.submit("logout")
     assert s.path() == "/login", s.driver.current_url
     s.go("/audit")
     assert s.path() == "/login", s.driver.current_url
