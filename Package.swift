@@ -134,7 +134,7 @@ let package = Package(
         .target(
             name: "Console",
             dependencies: [
-                "Admin", "SharedStore", "Node",
+                "Admin", "SharedStore", "Node", "ServerSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),

@@ -6,6 +6,8 @@ import NIOCore
 struct ConsoleContext: RequestContext, RemoteAddressRequestContext {
     var coreContext: CoreRequestContextStorage
     let remoteAddress: SocketAddress?
+    /// The client: the peer, or the address a trusted proxy forwarded (`ClientAddress`); set by `SessionMiddleware`.
+    var client: SocketAddress?
     var session: ConsoleSession?
     var token: String?
     var form: [String: String] = [:]
@@ -13,12 +15,13 @@ struct ConsoleContext: RequestContext, RemoteAddressRequestContext {
     init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         remoteAddress = source.channel.remoteAddress
+        client = remoteAddress
     }
 
     var maxUploadSize: Int { ConsoleLimits.maxBodyBytes }
 
-    /// The peer's address as text ("" when unknown).
-    var peer: String { remoteAddress?.ipAddress ?? "" }
+    /// The client's address as text ("" when unknown).
+    var peer: String { client?.ipAddress ?? "" }
 
     /// The logged-in administrator (the session middleware lets no other request reach a page but the login).
     var admin: String { session?.admin ?? "" }

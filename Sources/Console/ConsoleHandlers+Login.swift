@@ -25,7 +25,7 @@ extension ConsoleHandlers {
     func login(_ request: Request, _ context: ConsoleContext) async throws -> Response {
         let name = field(context, "name"), password = field(context, "password")
         let started = Date()
-        let network = backend.penalty.network(of: context.remoteAddress) ?? (context.remoteAddress == nil ? "net:unknown" : nil)
+        let network = backend.penalty.network(of: context.client) ?? (context.client == nil ? "net:unknown" : nil)
         let admission = try await backend.run { [backend] in
             try? backend.penalty.admit(network: network, user: "console:" + name.lowercased(), now: started)
         }

@@ -2,16 +2,19 @@ import Admin
 import Foundation
 import Hummingbird
 import Logging
+import ServerSupport
 
 /// The console's router: security headers and sessions around every route (docs/console.md).
 public enum ConsoleRoutes {
-    /// The router of a console over `backend`; `idleSeconds` is a session's idle expiry, `now` its clock.
-    static func router(backend: ConsoleBackend, sessions: SessionStore, logger: Logger) throws -> Router<ConsoleContext> {
+    /// The router of a console over `backend`, its sessions in `sessions`.
+    static func router(backend: ConsoleBackend, sessions: SessionStore, trustedProxies: TrustedNetworks, logger: Logger) throws
+        -> Router<ConsoleContext>
+    {
         let pages = try Pages()
         let handlers = ConsoleHandlers(backend: backend, sessions: sessions, pages: pages, logger: logger)
         let router = Router(context: ConsoleContext.self)
         router.add(middleware: SecurityHeadersMiddleware())
-        router.add(middleware: SessionMiddleware(sessions: sessions, backend: backend))
+        router.add(middleware: SessionMiddleware(sessions: sessions, backend: backend, trustedProxies: trustedProxies))
         router.get("/console.css") { _, _ in Pages.css() }
         router.get("/") { _, _ in Pages.redirect("/domains") }
         router.get("/login") { request, context in handlers.loginPage(request, context) }

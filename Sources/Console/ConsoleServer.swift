@@ -8,6 +8,7 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 import Node
+import ServerSupport
 import SharedStore
 
 /// `poplar console`: the web console over HTTPS (docs/console.md). Plain HTTP is never served: the session cookie
@@ -21,9 +22,13 @@ public struct ConsoleServer: Sendable {
         /// A session's idle expiry.
         public var idleSeconds: Double
         public var penalty: AuthPenalty.Policy
+        /// Reverse proxies whose `X-Forwarded-For` names the client (none by default).
+        public var trustedProxies: TrustedNetworks
 
         public init(host: String, port: Int, certificatePath: String, privateKeyPath: String,
-                    idleSeconds: Double = ConsoleLimits.defaultIdleSeconds, penalty: AuthPenalty.Policy = AuthPenalty.Policy()) {
+                    idleSeconds: Double = ConsoleLimits.defaultIdleSeconds, penalty: AuthPenalty.Policy = AuthPenalty.Policy(),
+                    trustedProxies: TrustedNetworks = TrustedNetworks()) {
+            self.trustedProxies = trustedProxies
             self.host = host
             self.port = port
             self.certificatePath = certificatePath
@@ -38,13 +43,15 @@ public struct ConsoleServer: Sendable {
 
     /// The console's application, without TLS: what the tests drive (HummingbirdTesting) and `run` serves.
     public static func application(store: MailStore, pool: NIOThreadPool, idleSeconds: Double = ConsoleLimits.defaultIdleSeconds,
-                                   penalty: AuthPenalty.Policy = AuthPenalty.Policy(), now: @escaping @Sendable () -> Date = { Date() },
+                                   penalty: AuthPenalty.Policy = AuthPenalty.Policy(), trustedProxies: TrustedNetworks = TrustedNetworks(),
+                                   now: @escaping @Sendable () -> Date = { Date() },
                                    server: HTTPServerBuilder = .http1(), configuration: ApplicationConfiguration = .init(),
                                    logger: Logger, onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in })
         throws -> some ApplicationProtocol
     {
         let backend = ConsoleBackend(admin: AdminOperations(store: store), penalty: AuthPenalty(store: store, policy: penalty), pool: pool)
-        let router = try ConsoleRoutes.router(backend: backend, sessions: SessionStore(idle: idleSeconds, now: now), logger: logger)
+        let router = try ConsoleRoutes.router(backend: backend, sessions: SessionStore(idle: idleSeconds, now: now),
+                                               trustedProxies: trustedProxies, logger: logger)
         return Application(router: router, server: server, configuration: configuration, onServerRunning: onServerRunning, logger: logger)
     }
 
@@ -57,6 +64,7 @@ public struct ConsoleServer: Sendable {
             let tls = try await pool.runIfActive { try Self.tlsConfiguration(configuration) }
             let app = try application(
                 store: store, pool: pool, idleSeconds: configuration.idleSeconds, penalty: configuration.penalty,
+                trustedProxies: configuration.trustedProxies,
                 server: try HTTPServerBuilder.tls(HTTPServerBuilder.http1(), tlsConfiguration: tls),
                 configuration: ApplicationConfiguration(address: .hostname(configuration.host, port: configuration.port),
                                                         serverName: "poplar-console"),

@@ -1,5 +1,7 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
+import ServerSupport
 
 /// Sessions and CSRF (docs/console.md, "Security model"): finds the session of the cookie; sends a request
 /// without a logged-in session to the login page (303), except the login page itself and the style sheet; reads
@@ -9,11 +11,16 @@ struct SessionMiddleware: RouterMiddleware {
     typealias Context = ConsoleContext
     let sessions: SessionStore
     let backend: ConsoleBackend
+    /// Reverse proxies whose `X-Forwarded-For` names the client.
+    let trustedProxies: TrustedNetworks
 
     static let publicPaths: Set<String> = ["/login", "/console.css"]
+    static let forwardedFor = HTTPField.Name("X-Forwarded-For")!
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
+        context.client = ClientAddress.resolve(peer: context.remoteAddress, forwardedFor: request.headers[Self.forwardedFor],
+                                               trusted: trustedProxies)
         let path = request.uri.path
         if let token = request.cookies[SessionStore.cookieName]?.value, var session = sessions.touch(token) {
             if let admin = session.admin {

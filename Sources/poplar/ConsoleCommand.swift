@@ -20,6 +20,8 @@ struct ConsoleCommand: AsyncParsableCommand {
     var idleTimeout: Double = ConsoleLimits.defaultIdleSeconds
     @Option(name: .customLong("penalty-exempt"), help: "Networks whose failed logins are not counted, comma-separated CIDR blocks, or none (default 127.0.0.0/8,::1, as the nodes).")
     var penaltyExempt: String?
+    @Option(name: .customLong("trusted-proxy"), help: "Reverse proxies whose X-Forwarded-For names the client, comma-separated CIDR blocks (default none).")
+    var trustedProxy: String?
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (default info).") var logLevel: String = "info"
 
     func run() async throws {
@@ -35,12 +37,16 @@ struct ConsoleCommand: AsyncParsableCommand {
                 throw UserError("--penalty-exempt: \(error)")
             }
         }
+        var proxies = TrustedNetworks()
+        if let trustedProxy {
+            do { proxies = try TrustedNetworks(parsing: trustedProxy) } catch { throw UserError("--trusted-proxy: \(error)") }
+        }
         let (store, _) = try await common.openStore()
         bootstrapLogging(level: level)
         var logger = Logger(label: "poplar.console")
         logger.logLevel = level
         let configuration = ConsoleServer.Configuration(host: host, port: port, certificatePath: cert, privateKeyPath: key,
-                                                        idleSeconds: idleTimeout, penalty: penalty)
+                                                        idleSeconds: idleTimeout, penalty: penalty, trustedProxies: proxies)
         try await ConsoleServer.run(configuration, store: store, logger: logger) { channel in
             let bound = channel.localAddress?.port ?? port
             let line = "console listening on https://\(host.contains(":") ? "[\(host)]" : host):\(bound)/\n"

@@ -51,7 +51,7 @@ class Console:
         self.url = f"https://127.0.0.1:{self.port}"
         log = open(os.path.join(h.dir, "console.log"), "ab")
         cmd = [h.poplar, "console", "--root", h.root, "--guid-file", h.guid, "--listen", f"127.0.0.1:{self.port}",
-               "--cert", h.cert, "--key", h.key, "--log-level", "info"]
+               "--cert", h.cert, "--key", h.key, "--log-level", "info", "--trusted-proxy", "127.0.0.1/32"]
         self.proc = subprocess.Popen(cmd, stdout=log, stderr=log)
         deadline = time.time() + 30
         while time.time() < deadline:
@@ -90,10 +90,10 @@ def plain_client(jar=None):
     return urllib.request.build_opener(*handlers)
 
 
-def fetch(opener, url, data=None):
+def fetch(opener, url, data=None, headers=None):
     """(status, headers, body) of one request, an HTTP error status included."""
     try:
-        with opener.open(urllib.request.Request(url, data=data), timeout=30) as r:
+        with opener.open(urllib.request.Request(url, data=data, headers=headers or {}), timeout=30) as r:
             return r.status, r.headers, r.read().decode(errors="replace")
     except urllib.error.HTTPError as e:
         return e.code, e.headers, e.read().decode(errors="replace")
@@ -291,6 +291,22 @@ def a_form_without_its_csrf_token_is_refused(s):
     status, _, body = fetch(opener, s.console.url + "/domains/add", form)
     assert status == 403, (status, body[:200])
     assert "nocsrf.test" not in s.h.cli("domain", "list").stdout.decode()
+
+
+@test
+def a_trusted_proxy_names_the_client_in_the_audit_log(s):
+    """The console trusts 127.0.0.1 as a reverse proxy here (--trusted-proxy): the last X-Forwarded-For hop is the
+    client, for the audit log and the auth penalty. No traffic goes to these addresses: they are only text."""
+    opener = plain_client(http.cookiejar.CookieJar())
+    status, _, body = fetch(opener, s.console.url + "/login")
+    assert status == 200, status
+    csrf = body.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    form = urllib.parse.urlencode({"csrf": csrf, "name": ADMIN, "password": ADMIN_PW}).encode()
+    status, headers, _ = fetch(opener, s.console.url + "/login", form, {"X-Forwarded-For": "198.51.100.7, 203.0.113.9"})
+    assert status == 303 and headers["Location"] == "/domains", status
+    status, _, body = fetch(opener, s.console.url + "/audit")
+    assert status == 200 and "<td>203.0.113.9</td><td>login</td>" in body, body[-1500:]
+    assert "198.51.100.7" not in body, "only the hop the proxy appended is believed"
 
 
 @test
