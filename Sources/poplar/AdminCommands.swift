@@ -140,12 +140,32 @@ struct MailboxCommand: AsyncParsableCommand {
     }
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List the mailboxes of a domain, or of every domain.")
+        static let configuration = CommandConfiguration(
+            abstract: "List the mailboxes of a domain, or of every domain.",
+            discussion: "With --search, --after or --limit, one page of DOMAIN's mailboxes, as the web console pages them: names containing TEXT, after the mailbox NAME, at most N (the next page's --after is printed on standard error, or as next in --json)."
+        )
         @OptionGroup var common: CommonOptions
         @Argument var domain: String?
+        @Option(help: "Only names containing TEXT (case-insensitive).") var search: String?
+        @Option(help: "Start after this mailbox name (the cursor of the page before).") var after: String?
+        @Option(help: "At most N mailboxes (1-\(AdminLimits.maxPageSize)).") var limit: Int?
         @OptionGroup var output: JSONOutputOption
         func run() async throws {
             let admin = try await common.openAdmin()
+            if search != nil || after != nil || limit != nil {
+                guard let domain else { throw UserError("--search, --after and --limit page one domain's mailboxes: name the DOMAIN") }
+                let size = limit ?? AdminLimits.defaultPageSize
+                guard (1...AdminLimits.maxPageSize).contains(size) else { throw UserError("--limit must be 1 to \(AdminLimits.maxPageSize)") }
+                let page = try adminCall { try admin.mailboxPage(domain: domain, search: search ?? "", after: after, limit: size) }
+                let addresses = page.names.map { "\($0)@\(page.domain)" }
+                guard output.json else {
+                    for address in addresses { print(address) }
+                    if let next = page.next { FileHandle.standardError.write(Data("more: --after \(next)\n".utf8)) }
+                    return
+                }
+                JSONOutput.print(["mailboxes": addresses, "matching": page.matching, "next": JSONOutput.optional(page.next)])
+                return
+            }
             let all = try adminCall { try admin.mailboxes(in: domain) }
             guard output.json else {
                 for address in all { print(address) }

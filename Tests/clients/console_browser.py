@@ -9,7 +9,8 @@ session is sent to the login page (urllib, no browser), that HTML in a mailbox n
 session cookie is HttpOnly, Secure and SameSite=Strict and that every page carries the security headers. A PNG
 screenshot of every page goes to .build/console-screenshots (or --screenshots DIR).
 
-Started by Tests/run-tests; prints PASS/FAIL per test and "N passed, N failed" last. Every process started here is
+The tests run in order on one browser and one mail root, each building on the ones before (-k runs one alone only
+where it needs nothing before it). Started by Tests/run-tests; prints PASS/FAIL per test and "N passed, N failed" last. Every process started here is
 stopped here (finally), every wait is bounded, and nothing leaves 127.0.0.1.
 """
 import argparse
@@ -270,6 +271,23 @@ def the_audit_log_shows_every_change(s):
     assert "127.0.0.1" in text and "second password" not in s.driver.page_source
     assert "&lt;script&gt;&amp;" in s.driver.page_source and "<script>&" not in s.driver.page_source
     s.shot("07-audit")
+
+
+@test
+def the_cli_and_the_console_share_one_admin_library(s):
+    """The CLI pages mailboxes as the console does, and its changes are in the console's audit log."""
+    import json
+    out = json.loads(s.h.cli("mailbox", "list", NEW_DOMAIN, "--search", "CARL", "--json").stdout)
+    assert out == {"mailboxes": [f"carla@{NEW_DOMAIN}"], "matching": 1, "next": None}, out
+    r = s.h.cli("mailbox", "list", NEW_DOMAIN, "--limit", "1")
+    assert r.stdout.decode().split() == [f"{EVIL}@{NEW_DOMAIN}"] and f"more: --after {EVIL}" in r.stderr.decode(), r
+    assert json.loads(s.h.cli("admin-user", "list", "--json").stdout) == {"admins": [ADMIN]}
+    s.h.cli("mailbox", "quota", f"carla@{NEW_DOMAIN}", "none")
+    s.go("/audit")
+    first = s.by_id("audit").text.splitlines()[1]
+    assert " cli " in first and "mailbox.quota" in first and "quota=none" in first, first
+    s.go("/mailbox?address=" + urllib.parse.quote(f"carla@{NEW_DOMAIN}"))
+    assert "none" == s.by_id("mailbox-quota-value").text, s.by_id("mailbox-quota-value").text
 
 
 @test
