@@ -7,6 +7,12 @@ public enum ConsoleLimits {
     public static let maxFieldBytes = 2048
     /// The most sessions (logged in or on the login page) one console keeps; past it the least recently used goes.
     public static let maxSessions = 10_000
+    /// A connection that sends nothing for this long is closed (seconds): a stalled TLS handshake or request too.
+    public static let connectionIdleSeconds: Int64 = 60
+    /// Request headers: the most bytes of one, of all, and how many.
+    public static let maxHeaderFieldBytes = 8 * 1024
+    public static let maxHeaderListBytes = 32 * 1024
+    public static let maxHeaderFields = 100
     /// Audit entries on the audit page.
     public static let auditPageSize = 200
     /// The idle expiry of a session unless configured (seconds).

@@ -65,7 +65,7 @@ public struct ConsoleServer: Sendable {
             let app = try application(
                 store: store, pool: pool, idleSeconds: configuration.idleSeconds, penalty: configuration.penalty,
                 trustedProxies: configuration.trustedProxies,
-                server: try HTTPServerBuilder.tls(HTTPServerBuilder.http1(), tlsConfiguration: tls),
+                server: try HTTPServerBuilder.tls(HTTPServerBuilder.http1(configuration: http1Configuration), tlsConfiguration: tls),
                 configuration: ApplicationConfiguration(address: .hostname(configuration.host, port: configuration.port),
                                                         serverName: "poplar-console"),
                 logger: logger, onServerRunning: onServerRunning)
@@ -75,6 +75,14 @@ public struct ConsoleServer: Sendable {
             throw error
         }
         try await pool.shutdownGracefully()
+    }
+
+    /// HTTP/1.1 with the console's bounds (`ConsoleLimits`): idle connections closed, headers limited.
+    static var http1Configuration: HTTP1Channel.Configuration {
+        HTTP1Channel.Configuration(
+            idleTimeout: .seconds(ConsoleLimits.connectionIdleSeconds),
+            httpDecoderConfiguration: .init(maxHeaderFieldSize: ConsoleLimits.maxHeaderFieldBytes, maxHeaderListSize: ConsoleLimits.maxHeaderListBytes,
+                                            maxHeaderFieldCount: ConsoleLimits.maxHeaderFields))
     }
 
     /// The certificate and key from PEM files; TLS 1.2 at least.
