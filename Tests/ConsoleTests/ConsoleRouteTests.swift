@@ -190,6 +190,39 @@ final class ConsoleRouteTests: XCTestCase {
         }
     }
 
+    func testBoundsAndReflectedInput() async throws {
+        try await withConsole { f, client in
+            var (b, _) = try await Self.logIn(client)
+            b.take(try await client.execute(uri: "/domains", method: .get, headers: b.headers))
+            // A body past ConsoleLimits.maxBodyBytes: 413, nothing read into a form.
+            var headers = b.headers
+            headers[.contentType] = "application/x-www-form-urlencoded"
+            let big = ByteBuffer(string: "csrf=\(b.csrf)&name=" + String(repeating: "a", count: ConsoleLimits.maxBodyBytes))
+            let tooLarge = try await client.execute(uri: "/domains/add", method: .post, headers: headers, body: big)
+            XCTAssertEqual(tooLarge.status, .contentTooLarge)
+            // Too many fields, or a field too long: 400.
+            let fields = (0..<20).map { "f\($0)=1" }.joined(separator: "&")
+            let many = try await client.execute(uri: "/domains/add", method: .post, headers: headers, body: ByteBuffer(string: "csrf=\(b.csrf)&" + fields))
+            XCTAssertEqual(many.status, .badRequest)
+            // Not a form: 415.
+            let json = try await client.execute(uri: "/domains/add", method: .post, headers: b.headers, body: ByteBuffer(string: "{}"))
+            XCTAssertEqual(json.status, .unsupportedMediaType)
+            XCTAssertEqual(try f.admin.domains(), [])
+            // A search is shown back escaped.
+            try f.admin.addDomain("example.test", by: .commandLine(host: "test"))
+            let page = try await client.execute(uri: "/mailboxes?domain=example.test&q=%22%3E%3Cscript%3E", method: .get, headers: b.headers)
+            let html = String(buffer: page.body)
+            XCTAssertTrue(html.contains("value=\"&quot;&gt;&lt;script&gt;\""), html)
+            XCTAssertFalse(html.contains("<script"))
+            // An unknown page is 404 with the security headers; logged out, it is the login page.
+            let missing = try await client.execute(uri: "/nothing", method: .get, headers: b.headers)
+            XCTAssertEqual(missing.status, .notFound)
+            XCTAssertEqual(missing.headers[HTTPField.Name("X-Frame-Options")!], "DENY")
+            let anonymous = try await client.execute(uri: "/nothing", method: .get)
+            XCTAssertEqual(anonymous.status, .seeOther)
+        }
+    }
+
     func testIdleExpiryAndRemovedAdministrator() async throws {
         let clock = TestClock()
         try await withConsole(idle: 60, clock: clock) { f, client in
