@@ -9,8 +9,9 @@ extension ConsoleHandlers {
         do {
             policies = try await backend.run { [admin] in try admin.domainPolicies() }
         } catch let error as AdminError {
-            return page("domains", title: "Domains", context, ["domains": [[String: Any]]()], status: .serviceUnavailable)
-                .withFlashText(error.description, pages: pages, context: context)
+            // The store cannot be read: the page says why, with no domain listed.
+            return pages.page("domains", title: "Domains", context: context, flash: .init(text: error.description, isError: true),
+                              values: ["domains": [[String: Any]]()], status: .serviceUnavailable)
         }
         let rows: [[String: Any]] = policies.keys.sorted().map { name in
             let p = policies[name] ?? .none
@@ -33,13 +34,5 @@ extension ConsoleHandlers {
             let d = try admin.removeDomain(name, purge: purge, by: actor)
             return purge ? "removed domain \(d) and deleted its mail" : "removed domain \(d) (its mail is kept)"
         }
-    }
-}
-
-extension Response {
-    /// A page that could not read the store: the reason shown on it.
-    func withFlashText(_ text: String, pages: Pages, context: ConsoleContext) -> Response {
-        pages.page("domains", title: "Domains", context: context, flash: .init(text: text, isError: true),
-                   values: ["domains": [[String: Any]]()], status: status)
     }
 }

@@ -36,8 +36,8 @@ extension ConsoleHandlers {
             }
             return page("mailboxes", title: "Mailboxes", context, values)
         } catch let error as AdminError {
-            if let token = context.token { sessions.update(token) { $0.flash = .init(text: error.description, isError: true) } }
-            return page("mailboxes", title: "Mailboxes", context, ["domains": [[String: Any]]()], status: .badRequest)
+            return pages.page("mailboxes", title: "Mailboxes", context: context, flash: .init(text: error.description, isError: true),
+                              values: ["domains": [[String: Any]]()], status: error.kind == .store ? .serviceUnavailable : .badRequest)
         }
     }
 

@@ -22,12 +22,12 @@ struct SessionMiddleware: RouterMiddleware {
         context.client = ClientAddress.resolve(peer: context.remoteAddress, forwardedFor: request.headers[Self.forwardedFor],
                                                trusted: trustedProxies)
         let path = request.uri.path
-        if let token = request.cookies[SessionStore.cookieName]?.value, var session = sessions.touch(token) {
+        if let token = request.cookies[SessionStore.cookieName]?.value, let session = sessions.touch(token) {
             if let admin = session.admin {
+                // Fails closed: a store that cannot say the administrator is there ends the session too.
                 let exists = (try? await backend.run { try backend.admin.adminExists(admin) }) ?? false
                 if !exists {
                     sessions.remove(token)
-                    session.admin = nil
                     return Pages.redirect("/login")
                 }
             }
