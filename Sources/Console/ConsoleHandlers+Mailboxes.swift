@@ -96,6 +96,19 @@ extension ConsoleHandlers {
         }
     }
 
+    /// Refused while a session holds the mailbox; the form's box must be ticked.
+    func removeMailbox(_ request: Request, _ context: ConsoleContext) async throws -> Response {
+        let address = field(context, "address"), confirmed = field(context, "confirm") == "1", actor = self.actor(context)
+        let domain = address.split(separator: "@").last.map { String($0).lowercased() } ?? ""
+        guard confirmed else {
+            if let token = context.token { sessions.update(token) { $0.flash = .init(text: "tick the box to remove the mailbox", isError: true) } }
+            return Pages.redirect("/mailbox?address=\(FormBody.encode(address))")
+        }
+        return await change(context, back: "/mailboxes?domain=\(FormBody.encode(domain))") { [admin] in
+            "removed mailbox \(try admin.removeMailbox(address, by: actor))"
+        }
+    }
+
     static func describe(_ lock: LockState) -> String {
         let formatter = ISO8601DateFormatter()
         switch lock {

@@ -28,6 +28,7 @@ public enum ConsoleRoutes {
         router.get("/mailbox") { request, context in try await handlers.mailboxPage(request, context) }
         router.post("/mailbox/password") { request, context in try await handlers.resetPassword(request, context) }
         router.post("/mailbox/quota") { request, context in try await handlers.setQuota(request, context) }
+        router.post("/mailbox/remove") { request, context in try await handlers.removeMailbox(request, context) }
         router.get("/audit") { request, context in try await handlers.auditPage(request, context) }
         return router
     }

@@ -136,6 +136,13 @@ enum Templates {
         <label>Quota <input name="quota" id="quota" value="{{quotaInput}}" placeholder="none, 500M, 2G" maxlength="32"></label>
         <button type="submit" id="set-quota-button">Set quota</button>
         </form>
+        <h2>Remove</h2>
+        <form method="post" action="/mailbox/remove" class="card" id="remove-mailbox">
+        <input type="hidden" name="csrf" value="{{csrf}}">
+        <input type="hidden" name="address" value="{{address}}">
+        <label class="small"><input type="checkbox" name="confirm" value="1" id="remove-confirm" required> delete this mailbox and every message in it</label>
+        <button type="submit" class="danger" id="remove-mailbox-button">Remove mailbox</button>
+        </form>
         """
 
     static let audit = """

@@ -172,8 +172,15 @@ final class ConsoleRouteTests: XCTestCase {
             XCTAssertTrue(shown.contains("quota of alice@example.test: 2 GiB"), shown)
             XCTAssertTrue(shown.contains("2 GiB (2147483648 bytes)"))
 
+            // Removal needs its box ticked.
+            _ = try await Self.post(client, b, "/mailbox/remove", ["csrf": b.csrf, "address": "\(evil)@example.test"])
+            XCTAssertTrue(try f.store.mailboxExists(try MailboxAddress(parsing: "\(evil)@example.test")))
+            let removed = try await Self.post(client, b, "/mailbox/remove", ["csrf": b.csrf, "address": "\(evil)@example.test", "confirm": "1"])
+            XCTAssertEqual(removed.headers[.location], "/mailboxes?domain=example.test")
+            XCTAssertFalse(try f.store.mailboxExists(try MailboxAddress(parsing: "\(evil)@example.test")))
+
             let audit = String(buffer: try await client.execute(uri: "/audit", method: .get, headers: b.headers).body)
-            for action in ["login", "domain.add", "mailbox.add", "mailbox.passwd", "mailbox.quota"] {
+            for action in ["login", "domain.add", "mailbox.add", "mailbox.passwd", "mailbox.quota", "mailbox.remove"] {
                 XCTAssertTrue(audit.contains("<td>\(action)</td>"), action)
             }
             XCTAssertTrue(audit.contains("&lt;script&gt;&amp;&#39;x@example.test"))
@@ -181,7 +188,7 @@ final class ConsoleRouteTests: XCTestCase {
             XCTAssertFalse(audit.contains("second"), "no password in the audit log")
             let entries = try f.admin.recentAudit(limit: 10)
             XCTAssertEqual(entries.first?.who, "root")
-            XCTAssertEqual(entries.first?.action, "mailbox.quota")
+            XCTAssertEqual(entries.first?.action, "mailbox.remove")
 
             let out = try await Self.post(client, b, "/logout", ["csrf": b.csrf])
             XCTAssertEqual(out.headers[.location], "/login")

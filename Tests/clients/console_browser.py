@@ -291,6 +291,18 @@ def the_cli_and_the_console_share_one_admin_library(s):
 
 
 @test
+def remove_a_mailbox(s):
+    s.go("/mailbox?address=" + urllib.parse.quote(f"{EVIL}@{NEW_DOMAIN}"))
+    assert s.by_id("mailbox-address").text == f"{EVIL}@{NEW_DOMAIN}"
+    s.by_id("remove-confirm").click()
+    s.submit("remove-mailbox-button")
+    assert s.flash() == f"removed mailbox {EVIL}@{NEW_DOMAIN}", s.flash()
+    assert s.path() == "/mailboxes"
+    assert f"{EVIL}@{NEW_DOMAIN}" not in s.by_id("mailboxes").text
+    assert f"{EVIL}@{NEW_DOMAIN}" not in s.h.cli("mailbox", "list", NEW_DOMAIN).stdout.decode()
+
+
+@test
 def a_form_without_its_csrf_token_is_refused(s):
     jar = http.cookiejar.CookieJar()
     for c in s.driver.get_cookies():
