@@ -52,6 +52,10 @@ public final class MailStore: Sendable {
     /// The lease clock of this process (injected by tests) and what it has seen of locks it could not take.
     let clock: any LeaseClock
     let observer = LockObserver()
+    /// The node rule: what this process has seen of node instances' liveness records, and the instance its own
+    /// sessions belong to (a node attaches one; the CLI and the coordinator have none).
+    let livenessWatch = LivenessWatch()
+    let livenessBox = Mutex<NodeLiveness?>(nil)
     public var lease: LockLease { info.lockLease }
     private let claimedNamer = Mutex<(namer: MessageNamer, slotFile: StorePath)?>(nil)
 
