@@ -93,7 +93,7 @@ extension MailStore {
     }
 
     /// The instance a private lock name carries (`kcol.<node>.<instance>.<nonce>`); nil for the older form without.
-    static func instance(ofPrivateName name: String) -> String? {
+    public static func instance(ofPrivateName name: String) -> String? {
         let parts = name.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 4, parts[0] == heldName, NodeLiveness.isInstanceID(parts[2]) else { return nil }
         return String(parts[2])
