@@ -14,8 +14,12 @@ public struct LivenessRecord: Sendable, Equatable {
     public var instance: String
     public var incarnation: ProcessIncarnation?
     public var beat: UInt64
+    /// A tombstone: the instance whose node, restarted on the same machine, found this instance's process dead
+    /// (`ProcessIncarnation.isDeadHere`) and said so here, so that every node takes its locks over at once.
+    public var deadBy: String?
 
-    public init(node: String, instance: String, incarnation: ProcessIncarnation?, beat: UInt64) {
+    public init(node: String, instance: String, incarnation: ProcessIncarnation?, beat: UInt64, deadBy: String? = nil) {
+        self.deadBy = deadBy
         self.node = node
         self.instance = instance
         self.incarnation = incarnation
@@ -27,7 +31,9 @@ public struct LivenessRecord: Sendable, Equatable {
         var text = "node=\(MailStore.nodeLabel(node))\ninstance=\(instance)\n"
         if let incarnation { text += "proc=\(incarnation)\n" }
         text += "beat=\(String(repeating: "0", count: max(0, 20 - counter.count)))\(counter)\n"
-        return Array((text + "w=\(String(repeating: "0", count: 16 - w.count))\(w)\n").utf8)
+        text += "w=\(String(repeating: "0", count: 16 - w.count))\(w)\n"
+        if let deadBy { text += "dead-by=\(deadBy)\n" }
+        return Array(text.utf8)
     }
 
     /// Nil for anything that is not a whole record (a file on the NAS is data, whoever wrote it).
@@ -42,7 +48,7 @@ public struct LivenessRecord: Sendable, Equatable {
             let beat = fields["beat"].flatMap({ UInt64($0) })
         else { return nil }
         self.init(node: String(node), instance: String(instance), incarnation: fields["proc"].flatMap { ProcessIncarnation(parsing: $0) },
-                  beat: beat)
+                  beat: beat, deadBy: fields["dead-by"].flatMap { NodeLiveness.isInstanceID($0) ? String($0) : nil })
     }
 }
 
