@@ -43,16 +43,21 @@ public final class HeldLock: Sendable {
     /// The node instance's window (a session on a node), besides the lock's own.
     let node: NodeWindow?
 
-    init(store: MailStore, dir: StorePath, owner: OwnerRecord, confirmedAt: UInt64, node: NodeWindow? = nil) {
+    /// Whether a lock this holder leaves unreleased is noted for its instance to free (not for the freeing itself).
+    private let notesLeftover: Bool
+
+    init(store: MailStore, dir: StorePath, owner: OwnerRecord, confirmedAt: UInt64, node: NodeWindow? = nil, notesLeftover: Bool = true) {
         self.store = store
         self.dir = dir
         self.node = node
+        self.notesLeftover = notesLeftover
         self.state = Mutex(State(owner: owner, confirmedAt: confirmedAt))
     }
 
     deinit {
         // Nobody can act on this lock any more: a record or a private name of it left on the store is a leftover.
         if let node, owner.live == node.liveness.instance {
+            if notesLeftover, !state.withLock({ $0.released }) { node.liveness.noteLeftover(dir) }
             node.liveness.endSession(owner.session)
             if let claim = state.withLock({ $0.quickClaim }), let name = claim.name { node.liveness.endUsing(name: name) }
         }
@@ -65,7 +70,11 @@ public final class HeldLock: Sendable {
 
     /// The instant (on the store's lease clock) after which the holder may issue no guarded step: the end of its own
     /// window, or of its node instance's if that comes first.
-    var deadline: UInt64 { store.windowEnd(from: state.withLock { $0.confirmedAt }, node: node) }
+    var deadline: UInt64 {
+        // A session that never heartbeats (the node rule) is guarded by its node instance's window alone.
+        if let node, !owner.heartbeats { return node.deadline }
+        return store.windowEnd(from: state.withLock { $0.confirmedAt }, node: node)
+    }
 
     /// Why the holder lost its lock, once it has.
     public var lostReason: String? {
@@ -73,15 +82,18 @@ public final class HeldLock: Sendable {
         if let lost { return lost }
         let now = store.clock.now()
         if let node, now >= node.deadline { return "this node's liveness window ran out (no confirmed beat of its liveness record)" }
+        if node != nil, !owner.heartbeats { return nil }
         return now >= confirmedAt + store.lease.windowNanoseconds ? "the lock's lease window ran out without a confirmed heartbeat" : nil
     }
 
-    /// H1–H3: rewrites `kcol` in place with the next beat and reads it back.
+    /// H1–H3: rewrites `kcol` in place with the next beat and reads it back. A session that never heartbeats (the
+    /// node rule) only checks its node instance's window: no store call.
     public func heartbeat() -> LockHeartbeat {
         operation.withLock { _ in
             let (current, released) = state.withLock { ($0.owner, $0.released) }
             if released { return .lost("released") }
             if let reason = lostReason { return markLost(reason) }
+            if node != nil, !current.heartbeats { return .confirmed }
             var next = current
             next.beat += 1
             let t = store.clock.now()

@@ -55,9 +55,12 @@ public final class LivenessBeater: Sendable {
             if let reason = store.beatLiveness(liveness) {
                 failed = true
                 report(.unconfirmed(reason))
-            } else if failed {
-                failed = false
-                report(.recovered)
+            } else {
+                if failed {
+                    failed = false
+                    report(.recovered)
+                }
+                store.freeLeftovers(liveness)
             }
             if liveness.lapses != lapses {
                 lapses = liveness.lapses

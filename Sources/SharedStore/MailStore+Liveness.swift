@@ -9,6 +9,23 @@ extension MailStore {
     /// A crashed instance's record is removed once seen unchanged this long (its locks went stale long before).
     static let livenessRecordRetention: UInt64 = 3_600 * 1_000_000_000
 
+    /// The cluster's lock rule as last read (`.poplar/cluster`, refreshed with the node's registry record).
+    public var lockRule: LockRule { lockRuleBox.withLock { $0 } }
+
+    /// `poplar cluster lock-rule RULE`: the cluster file rewritten (every other line kept). Sessions opened from then
+    /// on follow it; sessions already open keep the rule they began with (a `lease` session heartbeats to its end).
+    public func setLockRule(_ rule: LockRule) throws {
+        try rewriteClusterFile { fields in fields["lock-rule"] = rule.rawValue }
+        lockRuleBox.withLock { $0 = rule }
+    }
+
+    /// Whether the lock rule (the same name and record seen for a lease) may judge a lock holding `bytes`: not for a
+    /// session that declared it never heartbeats (`hb=no`): only the node rule judges those.
+    static func lockRuleApplies(to bytes: [UInt8]) -> Bool {
+        guard let record = try? OwnerRecord(decoding: bytes) else { return true }
+        return record.live == nil || record.heartbeats
+    }
+
     /// Makes this store's sessions guarded by `liveness` (a node does this once, before it serves).
     public func attachLiveness(_ liveness: NodeLiveness) {
         livenessBox.withLock { $0 = liveness }
@@ -137,6 +154,38 @@ extension MailStore {
         guard let holder = try? OwnerRecord(decoding: bytes), holder.kind == .session, let live = holder.live else { return false }
         if let mine, live == mine.instance { return !mine.holdsSession(holder.session) }
         return isInstanceDead(live)
+    }
+
+    /// Frees the locks this instance's sessions left behind (`NodeLiveness.noteLeftover`), once its window is open:
+    /// each through the take, which reclaims an own leftover at once (the node rule), and R0. A lock someone else
+    /// holds by now is not ours to free; a store error tries again at a later beat, a few times.
+    public func freeLeftovers(_ liveness: NodeLiveness) {
+        guard liveness.isOpen else { return }
+        for (dir, attempts) in liveness.takeLeftovers() where !freeLeftover(dir: dir, liveness: liveness) {
+            liveness.noteLeftover(dir, attempts: attempts + 1)
+        }
+    }
+
+    /// True when done (freed, or not ours to free).
+    func freeLeftover(dir: StorePath, liveness: NodeLiveness) -> Bool {
+        guard let epoch = try? liveness.sessionEpoch() else { return false }
+        let window = NodeWindow(liveness: liveness, epoch: epoch)
+        let record = OwnerRecord(kind: .session, node: liveness.node, session: "leftover-\(Self.nonce())", since: Date(),
+                                 incarnation: ProcessIncarnation.current, live: liveness.instance, heartbeats: lockRule == .lease)
+        liveness.beginSession(record.session)
+        defer { liveness.endSession(record.session) }
+        do {
+            let grant = try take(dir: dir, record: record, reclaimDeadPredecessor: true, node: window)
+            let held = HeldLock(store: self, dir: dir, owner: record, confirmedAt: grant.confirmedAt, node: window, notesLeftover: false)
+            releaseAfterFailure(held)
+            return true
+        } catch is LockRefusal {
+            return true
+        } catch let e as StoreError where e.code == .notFound {
+            return true  // the mailbox is gone
+        } catch {
+            return false
+        }
     }
 
     /// At a clean stop: the instance's record goes (its sessions have all ended); other nodes see it absent.

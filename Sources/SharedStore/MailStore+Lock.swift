@@ -208,8 +208,8 @@ extension MailStore {
         // The lock rule (the same name and record seen for a whole lease: every holder heartbeats its record), then
         // the node rule (the instances that could act on it are dead, or are this instance's own leftovers).
         let sighting = LockObserver.Sighting(name: victimName, bytes: bytes)
-        guard observer.isStale(mailbox: dir.description, sighting, now: clock.now(), lease: lease.nanoseconds)
-            || nodeRuleAllowsTakeover(name: victimName, bytes: bytes)
+        let byLockRule = Self.lockRuleApplies(to: bytes) && observer.isStale(mailbox: dir.description, sighting, now: clock.now(), lease: lease.nanoseconds)
+        guard byLockRule || nodeRuleAllowsTakeover(name: victimName, bytes: bytes)
         else {
             throw Self.refusal(state)
         }
@@ -427,8 +427,10 @@ extension MailStore {
         let dir = try mailboxDir(address)
         let live = liveness
         let window = try live.map { NodeWindow(liveness: $0, epoch: try $0.sessionEpoch()) }
+        // Under the cluster's `node` rule a node's session does not heartbeat: its instance's liveness record is its
+        // heartbeat. Without an instance (the CLI's lock-race) a session always heartbeats.
         let record = OwnerRecord(kind: .session, node: node, session: session, since: Date(), incarnation: ProcessIncarnation.current,
-                                 live: live?.instance)
+                                 live: live?.instance, heartbeats: live == nil || lockRule == .lease)
         live?.beginSession(session)
         let grant: LockGrant
         do {

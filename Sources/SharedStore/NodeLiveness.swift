@@ -80,6 +80,12 @@ public final class NodeLiveness: Sendable {
     /// act on, and this instance reclaims it at once.
     private let names = Mutex<Set<String>>([])
     private let sessions = Mutex<Set<String>>([])
+    /// Mailboxes whose lock a session of this instance may have left behind (it ended without a completed release:
+    /// after a lapse its R3 is refused). Nobody else may take such a lock while this instance lives, so the instance
+    /// frees them itself once its window is open again (`MailStore.freeLeftovers`). Value: attempts so far.
+    private let leftovers = Mutex<[String: (dir: StorePath, attempts: Int)]>([:])
+    static let maxLeftovers = 100_000
+    static let maxLeftoverAttempts = 10
 
     public init(node: String, lease: LockLease, clock: any LeaseClock = BootTimeClock(), instance: String? = nil) {
         self.node = node
@@ -157,4 +163,21 @@ public final class NodeLiveness: Sendable {
     func beginSession(_ id: String) { _ = sessions.withLock { $0.insert(id) } }
     func endSession(_ id: String) { _ = sessions.withLock { $0.remove(id) } }
     func holdsSession(_ id: String) -> Bool { sessions.withLock { $0.contains(id) } }
+
+    func noteLeftover(_ dir: StorePath, attempts: Int = 0) {
+        leftovers.withLock { table in
+            guard attempts < Self.maxLeftoverAttempts, table.count < Self.maxLeftovers || table[dir.description] != nil else { return }
+            table[dir.description] = (dir, max(attempts, table[dir.description]?.attempts ?? 0))
+        }
+    }
+
+    func takeLeftovers() -> [(dir: StorePath, attempts: Int)] {
+        leftovers.withLock { table in
+            defer { table.removeAll() }
+            return Array(table.values)
+        }
+    }
+
+    /// Mailboxes waiting to be freed (tests, metrics).
+    public var leftoverCount: Int { leftovers.withLock { $0.count } }
 }

@@ -204,4 +204,100 @@ final class NodeRuleTests: XCTestCase {
         _ = lb
         _ = box
     }
+
+    // MARK: The cluster's `node` lock rule: sessions stop heartbeating
+
+    func makeNodeRule() throws -> (f: StoreFixture, a: MailStore, la: NodeLiveness, b: MailStore, lb: NodeLiveness, box: MailboxAddress) {
+        let m = try make()
+        try m.f.store.setLockRule(.node)
+        try m.a.refreshClusterInfo()
+        try m.b.refreshClusterInfo()
+        XCTAssertEqual(m.a.lockRule, .node)
+        return m
+    }
+
+    // A session that never heartbeats costs the store nothing after its take, is guarded by its instance's window
+    // alone, and no node takes it over by the lock rule however long its record stays the same.
+    func testUnderTheNodeRuleSessionsDoNotHeartbeatAndOnlyTheNodeRuleJudgesThem() throws {
+        let (f, a, la, b, lb, box) = try makeNodeRule()
+        let s = try a.openSession(box, node: "n1", session: "quiet")
+        XCTAssertFalse(s.owner.heartbeats)
+        let kcol = "\(f.path)/example.test/P3_alice.mbx/kcol"
+        let before = try Data(contentsOf: URL(fileURLWithPath: kcol))
+        XCTAssertTrue(String(decoding: before, as: UTF8.self).contains("hb=no\n"))
+        for t in 1...70 {
+            clock.advance(seconds: 1)
+            XCTAssertNil(a.beatLiveness(la))
+            XCTAssertNil(b.beatLiveness(lb))
+            try b.scanLiveness(own: lb)
+            XCTAssertEqual(s.heartbeat(), .confirmed)
+            if t % 5 == 0 { assertInUse(try b.openSession(box, node: "n2", session: "s\(t)")) }
+        }
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: kcol)), before, "the record was never rewritten")
+        XCTAssertNil(s.lostReason, "guarded by its instance's window alone")
+        // n1 dies: one lease after its last beat, n2 takes over.
+        for _ in 0..<30 {
+            clock.advance(seconds: 1)
+            XCTAssertNil(b.beatLiveness(lb))
+            try b.scanLiveness(own: lb)
+        }
+        let taken = try b.openSession(box, node: "n2", session: "after")
+        XCTAssertTrue(taken.tookOver)
+        XCTAssertNotNil(s.lostReason)
+        try taken.release()
+    }
+
+    // After a lapse a session's release cannot finish (R3 is guarded), and nobody else may take a lock of a live
+    // instance: the instance frees such leftovers itself as soon as its window is open again.
+    func testALapsedInstanceFreesTheLocksItsLostSessionsLeft() throws {
+        let (f, a, la, b, lb, box) = try makeNodeRule()
+        var s: MailboxSession? = try a.openSession(box, node: "n1", session: "lapsed")
+        clock.advance(seconds: 16)
+        XCTAssertNotNil(s?.lostReason)
+        XCTAssertThrowsError(try s?.release(), "R3 refused after the lapse")
+        let names = f.files("example.test/P3_alice.mbx").filter { $0.hasPrefix("kcol") }
+        XCTAssertEqual(names.count, 1)
+        XCTAssertTrue(names[0].hasPrefix("kcol.n1.\(la.instance)."), "\(names)")
+        s = nil
+        XCTAssertEqual(la.leftoverCount, 1)
+        XCTAssertNil(a.beatLiveness(la))
+        XCTAssertNil(b.beatLiveness(lb))
+        assertInUse(try b.openSession(box, node: "n2", session: "waits"))  // n1 lives: only n1 may free it
+        a.freeLeftovers(la)
+        XCTAssertEqual(la.leftoverCount, 0)
+        XCTAssertEqual(f.files("example.test/P3_alice.mbx").filter { $0 == "lock" || $0.hasPrefix("kcol") }, ["lock"])
+        let next = try b.openSession(box, node: "n2", session: "gets-in")
+        XCTAssertFalse(next.tookOver, "a free lock")
+        try next.release()
+    }
+
+    // `poplar mailbox unlock --force` (a process with no instance of its own) watches the holder instance's record
+    // for a lease: a live instance's beat makes it refuse; a dead one's lock is broken.
+    func testForceUnlockJudgesANodeRuleSessionByItsInstance() throws {
+        let (f, a, la, _, _, box) = try makeNodeRule()
+        let cli = try MailStore.open(volume: try f.anotherVolume(), guid: f.guid, clock: clock)
+        let s = try a.openSession(box, node: "n1", session: "alive")
+        XCTAssertThrowsError(try cli.forceUnlock(box, by: "admin", wait: { seconds in
+            for _ in 0..<Int(seconds.rounded(.up)) {
+                self.clock.advance(seconds: 1)
+                XCTAssertNil(a.beatLiveness(la))
+            }
+        })) { guard case .inUse = $0 as? LockRefusal else { return XCTFail("\($0)") } }
+        XCTAssertNil(s.lostReason)
+        XCTAssertTrue(try cli.forceUnlock(box, by: "admin", wait: { self.clock.advance(seconds: $0) }), "n1 stopped beating")
+        XCTAssertEqual(try cli.lockState(box), .free)
+        XCTAssertNotNil(s.lostReason)
+    }
+
+    func testTheLockRuleIsKeptInTheClusterFile() throws {
+        let f = try StoreFixture()
+        fixtures.append(f)
+        XCTAssertEqual(f.store.lockRule, .lease)
+        try f.store.setLockRule(.node)
+        let text = try String(contentsOfFile: f.path + "/.poplar/cluster", encoding: .utf8)
+        XCTAssertTrue(text.contains("lock-rule=node\n"), text)
+        XCTAssertEqual(try MailStore.open(volume: f.volume, guid: f.guid).lockRule, .node)
+        let legacy = "format=1\nid=x\nguid-check=\(f.guid.checkValue)\n"
+        XCTAssertEqual(try MailStore.decodeClusterFile(Array(legacy.utf8), guid: f.guid).lockRule, .lease, "absent: lease")
+    }
 }
