@@ -228,7 +228,7 @@ public final class POP3Server: Service, @unchecked Sendable {
             let record = NodeRecord(node: node, address: address, version: PoplarVersion.string, pid: getpid(), started: started,
                                     updated: Date(), beat: beat, draining: shared.isDraining, sessions: shared.loggedInSessions,
                                     intervalMilliseconds: Int(interval.nanoseconds / 1_000_000),
-                                    keyTags: store.keyring.guids.map(\.tag))
+                                    keyTags: store.keyring.guids.map(\.tag), lockRules: NodeRecord.knownLockRules)
             let penalty = shared.authenticator.penalty
             return self.threadPool.runIfActive(eventLoop: loop) { () -> (drain: Bool, kicks: [String]) in
                 try store.publishNode(record)

@@ -44,7 +44,11 @@ public enum LockRule: String, Sendable, CaseIterable {
 /// The lease of the mailbox lock: `lease` (L), the holder's window after a confirmed heartbeat (W = L/2) and the
 /// heartbeat interval (L/3). One value for the whole cluster: it is kept in `.poplar/cluster`.
 public struct LockLease: Sendable, Equatable {
+    /// The lease of a cluster file without `lock-lease-ms` (clusters made before `initMilliseconds`).
     public static let defaultMilliseconds = 30_000
+    /// What `poplar init` gives a new cluster: a dead node's mailboxes are served elsewhere about 7 s after the fault
+    /// (a beat interval and `L`; docs/lock-protocol.md), and a node must confirm a 1-s beat within `W` = 3 s.
+    public static let initMilliseconds = 6_000
     public static let minimumMilliseconds = 300
     /// `poplar init --lock-lease` allows up to 3600 s. A larger value (a hand-edited or damaged `.poplar/cluster`)
     /// counts as this: the deadlines are nanoseconds in a UInt64, and `lock-lease-ms=9223372036854775807` trapped
