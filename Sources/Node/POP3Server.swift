@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
@@ -164,6 +165,8 @@ public final class POP3Server: Service, @unchecked Sendable {
                             draining: draining)
         var channels: [Channel] = []
         var httpChannels: [Channel] = []
+        // Before the listeners: a login waits for the instance's first confirmed beat.
+        await startLiveness()
         do {
             for address in configuration.listen {
                 let channel = try await bind(address, shared: shared, implicitTLS: nil)
@@ -195,6 +198,7 @@ public final class POP3Server: Service, @unchecked Sendable {
             }
         } catch {
             for channel in channels + httpChannels { try? await channel.close() }
+            if let beater = beater.withLockedValue({ $0 }) { _ = try? await threadPool.runIfActive { beater.stop() } }
             throw NodeError.configuration("cannot listen: \(error)")
         }
         state.withLockedValue { $0 = (shared, channels, httpChannels) }
@@ -224,7 +228,7 @@ public final class POP3Server: Service, @unchecked Sendable {
             let record = NodeRecord(node: node, address: address, version: PoplarVersion.string, pid: getpid(), started: started,
                                     updated: Date(), beat: beat, draining: shared.isDraining, sessions: shared.loggedInSessions,
                                     intervalMilliseconds: Int(interval.nanoseconds / 1_000_000),
-                                    keyTags: store.keyring.guids.map(\.tag))
+                                    keyTags: store.keyring.guids.map(\.tag), lockRules: NodeRecord.knownLockRules)
             let penalty = shared.authenticator.penalty
             return self.threadPool.runIfActive(eventLoop: loop) { () -> (drain: Bool, kicks: [String]) in
                 try store.publishNode(record)
@@ -250,6 +254,36 @@ public final class POP3Server: Service, @unchecked Sendable {
             }
         }
         registry.withLockedValue { $0.task = task }
+    }
+
+    // MARK: Liveness (`.poplar/live/<instance>`: the node rule, docs/lock-protocol.md)
+
+    private let beater = NIOLockedValueBox<LivenessBeater?>(nil)
+
+    /// Attaches a new node instance to the store and starts beating its liveness record: from now on every session
+    /// of this node is guarded by the instance's window too, and any node takes its locks over once the record
+    /// stops changing for a lease. Logins wait for the first confirmed beat.
+    private func startLiveness() async {
+        let liveness = NodeLiveness(node: configuration.nodeID, lease: store.lease)
+        store.attachLiveness(liveness)
+        let logger = self.logger
+        let beater = LivenessBeater(store: store, liveness: liveness) { event in
+            switch event {
+            case .unconfirmed(let reason):
+                Counter(label: "poplar_liveness_beats_unconfirmed_total").increment()
+                logger.warning("liveness beat not confirmed: \(reason)")
+            case .lapsed(let count):
+                Counter(label: "poplar_liveness_lapses_total").increment()
+                logger.error("liveness window ran out: every session that was open is lost (nothing deleted)",
+                             metadata: ["liveness.lapses": .stringConvertible(count)])
+            case .recovered:
+                logger.notice("liveness beat confirmed again")
+            }
+        }
+        self.beater.withLockedValue { $0 = beater }
+        _ = try? await threadPool.runIfActive { beater.start() }
+        logger.info("liveness record beating", metadata: ["liveness.instance": .string(liveness.instance),
+                                                          "liveness.interval-ms": .stringConvertible(beater.intervalNanoseconds / 1_000_000)])
     }
 
     /// `poplar node drain`: refuse new logins, fail readiness, close connections that have not logged in, and
@@ -316,6 +350,7 @@ public final class POP3Server: Service, @unchecked Sendable {
         for channel in channels { try? await channel.close() }
         await drain(shared)
         registry.withLockedValue { $0.task?.cancel() }
+        if let beater = beater.withLockedValue({ $0 }) { _ = try? await threadPool.runIfActive { beater.stop() } }
         let store = self.store, node = configuration.nodeID
         _ = try? await threadPool.runIfActive { try store.removeNode(node) }
         for channel in httpChannels { try? await channel.close() }

@@ -11,6 +11,14 @@ public enum LockHeartbeat: Sendable, Equatable {
     case lost(String)
 }
 
+/// The node instance's window a session is guarded by besides its own (the node rule): the epoch it began in.
+struct NodeWindow: Sendable {
+    let liveness: NodeLiveness
+    let epoch: UInt64
+    /// 0 once the instance's window ran out since the session began.
+    var deadline: UInt64 { liveness.deadline(epoch: epoch) }
+}
+
 /// A lock this process holds in some lock directory (a mailbox's, or the coordinators' lease): its owner record,
 /// the window of its last confirmed heartbeat, the heartbeat itself and the release. Heartbeat, guarded work and
 /// release never run at the same time.
@@ -32,10 +40,27 @@ public final class HeldLock: Sendable {
     /// Serialises heartbeat, guarded work and release (each is a few blocking store calls on a pool thread).
     private let operation = Mutex(())
 
-    init(store: MailStore, dir: StorePath, owner: OwnerRecord, confirmedAt: UInt64) {
+    /// The node instance's window (a session on a node), besides the lock's own.
+    let node: NodeWindow?
+
+    /// Whether a lock this holder leaves unreleased is noted for its instance to free (not for the freeing itself).
+    private let notesLeftover: Bool
+
+    init(store: MailStore, dir: StorePath, owner: OwnerRecord, confirmedAt: UInt64, node: NodeWindow? = nil, notesLeftover: Bool = true) {
         self.store = store
         self.dir = dir
+        self.node = node
+        self.notesLeftover = notesLeftover
         self.state = Mutex(State(owner: owner, confirmedAt: confirmedAt))
+    }
+
+    deinit {
+        // Nobody can act on this lock any more: a record or a private name of it left on the store is a leftover.
+        if let node, owner.live == node.liveness.instance {
+            if notesLeftover, !state.withLock({ $0.released }) { node.liveness.noteLeftover(dir) }
+            node.liveness.endSession(owner.session)
+            if let claim = state.withLock({ $0.quickClaim }), let name = claim.name { node.liveness.endUsing(name: name) }
+        }
     }
 
     public var owner: OwnerRecord { state.withLock { $0.owner } }
@@ -43,22 +68,32 @@ public final class HeldLock: Sendable {
     /// How often the holder rewrites its record: a third of the lease.
     public var heartbeatInterval: UInt64 { store.lease.heartbeatNanoseconds }
 
-    /// The instant (on the store's lease clock) after which the holder may issue no guarded step.
-    var deadline: UInt64 { state.withLock { $0.confirmedAt } + store.lease.windowNanoseconds }
+    /// The instant (on the store's lease clock) after which the holder may issue no guarded step: the end of its own
+    /// window, or of its node instance's if that comes first.
+    var deadline: UInt64 {
+        // A session that never heartbeats (the node rule) is guarded by its node instance's window alone.
+        if let node, !owner.heartbeats { return node.deadline }
+        return store.windowEnd(from: state.withLock { $0.confirmedAt }, node: node)
+    }
 
     /// Why the holder lost its lock, once it has.
     public var lostReason: String? {
-        let (lost, deadline) = state.withLock { ($0.lost, $0.confirmedAt + store.lease.windowNanoseconds) }
+        let (lost, confirmedAt) = state.withLock { ($0.lost, $0.confirmedAt) }
         if let lost { return lost }
-        return store.clock.now() >= deadline ? "the lock's lease window ran out without a confirmed heartbeat" : nil
+        let now = store.clock.now()
+        if let node, now >= node.deadline { return "this node's liveness window ran out (no confirmed beat of its liveness record)" }
+        if node != nil, !owner.heartbeats { return nil }
+        return now >= confirmedAt + store.lease.windowNanoseconds ? "the lock's lease window ran out without a confirmed heartbeat" : nil
     }
 
-    /// H1–H3: rewrites `kcol` in place with the next beat and reads it back.
+    /// H1–H3: rewrites `kcol` in place with the next beat and reads it back. A session that never heartbeats (the
+    /// node rule) only checks its node instance's window: no store call.
     public func heartbeat() -> LockHeartbeat {
         operation.withLock { _ in
             let (current, released) = state.withLock { ($0.owner, $0.released) }
             if released { return .lost("released") }
             if let reason = lostReason { return markLost(reason) }
+            if node != nil, !current.heartbeats { return .confirmed }
             var next = current
             next.beat += 1
             let t = store.clock.now()
@@ -127,7 +162,8 @@ public final class HeldLock: Sendable {
                     return
                 }
             } else if lost == nil, !wrote, store.clock.now() < deadline {
-                let claim = try dir.appending(MailStore.privateName(node: owner.node))
+                let claim = try dir.appending(MailStore.privateName(for: owner))
+                if let node, owner.live == node.liveness.instance, let name = claim.name { node.liveness.beginUsing(name: name) }
                 state.withLock { $0.quickClaim = claim }
                 do {
                     try store.releaseInWindow(dir: dir, claim: claim, deadline: deadline)
@@ -136,9 +172,10 @@ public final class HeldLock: Sendable {
                 } catch let e as StoreError where e.code == .inUse {
                     // The window ran out before R1 was issued: nothing happened; the full release below.
                     state.withLock { $0.quickClaim = nil }
+                    if let node, let name = claim.name { node.liveness.endUsing(name: name) }
                 }
             }
-            try store.release(dir: dir, record: owner)
+            try store.release(dir: dir, record: owner, node: node)
             state.withLock { $0.released = true }
         }
     }

@@ -30,10 +30,25 @@ public final class ManualLeaseClock: LeaseClock {
     }
 }
 
+/// Which rule makes a session's lock stale (`lock-rule` in `.poplar/cluster`; docs/lock-protocol.md):
+/// - `lease`: every session heartbeats its own record at `L/3`, and is guarded by its own window and its node
+///   instance's; a lock is taken over by either rule. Safe beside nodes of earlier versions (they know the lock
+///   rule only); a cluster file without the key is this.
+/// - `node`: sessions of a node instance do not heartbeat (`hb=no` in their record: after the take a held mailbox
+///   costs the NAS nothing); only the node rule takes their locks over. Set once every node knows the node rule
+///   (`poplar cluster lock-rule node`); `poplar init` makes new clusters so.
+public enum LockRule: String, Sendable, CaseIterable {
+    case lease, node
+}
+
 /// The lease of the mailbox lock: `lease` (L), the holder's window after a confirmed heartbeat (W = L/2) and the
 /// heartbeat interval (L/3). One value for the whole cluster: it is kept in `.poplar/cluster`.
 public struct LockLease: Sendable, Equatable {
+    /// The lease of a cluster file without `lock-lease-ms` (clusters made before `initMilliseconds`).
     public static let defaultMilliseconds = 30_000
+    /// What `poplar init` gives a new cluster: a dead node's mailboxes are served elsewhere about 7 s after the fault
+    /// (a beat interval and `L`; docs/lock-protocol.md), and a node must confirm a 1-s beat within `W` = 3 s.
+    public static let initMilliseconds = 6_000
     public static let minimumMilliseconds = 300
     /// `poplar init --lock-lease` allows up to 3600 s. A larger value (a hand-edited or damaged `.poplar/cluster`)
     /// counts as this: the deadlines are nanoseconds in a UInt64, and `lock-lease-ms=9223372036854775807` trapped

@@ -16,6 +16,7 @@ extension MailStore {
     public func refreshClusterInfo() throws -> ClusterInfo {
         let (info, current, previous) = try Self.decodeClusterFile(try volume.readAll(Self.clusterFile, limit: 64 * 1024), keyring: keyring)
         kdfRounds.withLock { $0 = max(1, info.kdfRounds) }
+        lockRuleBox.withLock { $0 = info.lockRule }
         keys.withLock { $0 = (current, previous) }
         return info
     }

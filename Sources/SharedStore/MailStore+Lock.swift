@@ -56,8 +56,26 @@ extension MailStore {
         try OwnerRecord(decoding: try volume.readAll(path, limit: OwnerRecord.maxSize))
     }
 
-    static func privateName(node: String) -> String {
-        "\(heldName).\(nodeLabel(node)).\(nonce())"
+    /// `kcol.<node>.<instance>.<nonce>` for a holder guarded by a node instance (the node rule), else
+    /// `kcol.<node>.<nonce>`.
+    static func privateName(for record: OwnerRecord) -> String {
+        if let live = record.live { return "\(heldName).\(nodeLabel(record.node)).\(live).\(nonce())" }
+        return "\(heldName).\(nodeLabel(record.node)).\(nonce())"
+    }
+
+    /// The end of a step's window that started at `t0`: its own `W`, and the node instance's window if the holder is
+    /// guarded by one.
+    func windowEnd(from t0: UInt64, node: NodeWindow?) -> UInt64 {
+        min(t0 + lease.windowNanoseconds, node?.deadline ?? .max)
+    }
+
+    /// Marks a private name as in use by this instance while `body` runs (a name of its own that it does not use
+    /// is a leftover it reclaims at once: the node rule).
+    func using<T>(_ name: String, for record: OwnerRecord, _ body: () throws -> T) rethrows -> T {
+        guard let mine = liveness, record.live == mine.instance else { return try body() }
+        mine.beginUsing(name: name)
+        defer { mine.endUsing(name: name) }
+        return try body()
     }
 
     /// The node's part of a private name: lowercase letters, digits and "-", at most 32.
@@ -80,9 +98,16 @@ extension MailStore {
     /// `reclaimDeadPredecessor`: a session record of the same holder name whose process is dead on this very machine
     /// (`ProcessIncarnation.isDeadHere`) is taken over at once, without waiting a lease for a process that cannot
     /// answer (a coordinator or a node restarted after a crash).
-    func take(dir: StorePath, record: OwnerRecord, reclaimDeadPredecessor: Bool = false) throws -> LockGrant {
+    func take(dir: StorePath, record: OwnerRecord, reclaimDeadPredecessor: Bool = false, node: NodeWindow? = nil) throws -> LockGrant {
+        let claimName = Self.privateName(for: record)
+        return try using(claimName, for: record) {
+            try take(dir: dir, record: record, claimName: claimName, reclaimDeadPredecessor: reclaimDeadPredecessor, node: node)
+        }
+    }
+
+    private func take(dir: StorePath, record: OwnerRecord, claimName: String, reclaimDeadPredecessor: Bool, node: NodeWindow?) throws -> LockGrant {
         let lock = try dir.appending(Self.lockName)
-        let claim = try dir.appending(Self.privateName(node: record.node))
+        let claim = try dir.appending(claimName)
         let t0 = clock.now()
         // T1: rename to a name only this attempt uses (exactly one racing taker wins).
         var attempt = 1
@@ -95,7 +120,7 @@ extension MailStore {
                     break  // the rename happened; only its reply was lost
                 } else if error.code == .notFound {
                     if let grant = try observeOrSteal(dir: dir, record: record, lastTry: attempt == Self.maxTakeAttempts,
-                                                      reclaimDeadPredecessor: reclaimDeadPredecessor) {
+                                                      reclaimDeadPredecessor: reclaimDeadPredecessor, node: node) {
                         return grant
                     }
                     attempt += 1  // the lock moved while we looked: try again
@@ -107,7 +132,7 @@ extension MailStore {
         // T2: the window started before T1. T2 creates the file if missing (O_CREAT), so it is guarded too: a
         // taker paused past its window must not recreate a private name someone stole.
         do {
-            try checkWindow(t0 + lease.windowNanoseconds)
+            try checkWindow(windowEnd(from: t0, node: node))
             try volume.writeFile(claim, record.encoded(), exclusive: false)
             try publish(claim, dir: dir, record: record)
         } catch {
@@ -136,7 +161,8 @@ extension MailStore {
 
     /// O1–O2: the lock is not free. Refuses, unless this process has seen the very same lock name and record for a
     /// whole lease: then it steals. Nil: the lock was free or moving when listed; try T1 again.
-    private func observeOrSteal(dir: StorePath, record: OwnerRecord, lastTry: Bool, reclaimDeadPredecessor: Bool) throws -> LockGrant? {
+    private func observeOrSteal(dir: StorePath, record: OwnerRecord, lastTry: Bool, reclaimDeadPredecessor: Bool,
+                                node: NodeWindow?) throws -> LockGrant? {
         let entries: [DirectoryEntry]
         do { entries = try volume.list(dir) } catch let e as StoreError where e.code == .notFound {
             throw StoreError(code: .notFound, message: "no such mailbox")
@@ -177,13 +203,17 @@ extension MailStore {
             let holder = try? OwnerRecord(decoding: bytes), holder.kind == .session, holder.node == record.node,
             holder.incarnation?.isDeadHere == true
         {
-            return try steal(dir: dir, victim: victim, seen: bytes, state: state, record: record)
+            return try steal(dir: dir, victim: victim, seen: bytes, state: state, record: record, node: node)
         }
+        // The lock rule (the same name and record seen for a whole lease: every holder heartbeats its record), then
+        // the node rule (the instances that could act on it are dead, or are this instance's own leftovers).
         let sighting = LockObserver.Sighting(name: victimName, bytes: bytes)
-        guard observer.isStale(mailbox: dir.description, sighting, now: clock.now(), lease: lease.nanoseconds) else {
+        let byLockRule = Self.lockRuleApplies(to: bytes) && observer.isStale(mailbox: dir.description, sighting, now: clock.now(), lease: lease.nanoseconds)
+        guard byLockRule || nodeRuleAllowsTakeover(name: victimName, bytes: bytes)
+        else {
             throw Self.refusal(state)
         }
-        return try steal(dir: dir, victim: victim, seen: bytes, state: state, record: record)
+        return try steal(dir: dir, victim: victim, seen: bytes, state: state, record: record, node: node)
     }
 
     private static func refusal(_ state: LockState) -> LockRefusal {
@@ -196,13 +226,22 @@ extension MailStore {
     }
 
     /// S1–S5: takes over a lock whose name and record did not change for a whole lease.
-    private func steal(dir: StorePath, victim: StorePath, seen: [UInt8], state: LockState, record: OwnerRecord) throws -> LockGrant {
+    private func steal(dir: StorePath, victim: StorePath, seen: [UInt8], state: LockState, record: OwnerRecord,
+                       node: NodeWindow?) throws -> LockGrant {
+        let claimName = Self.privateName(for: record)
+        return try using(claimName, for: record) {
+            try steal(dir: dir, victim: victim, seen: seen, state: state, record: record, claimName: claimName, node: node)
+        }
+    }
+
+    private func steal(dir: StorePath, victim: StorePath, seen: [UInt8], state: LockState, record: OwnerRecord, claimName: String,
+                       node: NodeWindow?) throws -> LockGrant {
         let t0 = clock.now()
-        let deadline = t0 + lease.windowNanoseconds
+        let deadline = windowEnd(from: t0, node: node)
         // S1: our record in a fresh file, outside the lock names.
         let fresh = try dir.appending("tmp").appending("take.\(Self.nonce())")
         try volume.writeFile(fresh, record.encoded(), exclusive: true)
-        let claim = try dir.appending(Self.privateName(node: record.node))
+        let claim = try dir.appending(claimName)
         // S2: the stale lock into our private name; one stealer wins.
         do {
             try volume.rename(victim, to: claim)
@@ -245,13 +284,19 @@ extension MailStore {
     // MARK: Release
 
     /// R1–R3: gives the lock back if `record` still holds it; does nothing if someone else does.
-    func release(dir: StorePath, record: OwnerRecord) throws {
+    func release(dir: StorePath, record: OwnerRecord, node: NodeWindow? = nil) throws {
+        let claimName = Self.privateName(for: record)
+        try using(claimName, for: record) { try release(dir: dir, record: record, claimName: claimName, node: node) }
+    }
+
+    private func release(dir: StorePath, record: OwnerRecord, claimName: String, node: NodeWindow?) throws {
         let lock = try dir.appending(Self.lockName)
         let held = try dir.appending(Self.heldName)
-        let claim = try dir.appending(Self.privateName(node: record.node))
+        let claim = try dir.appending(claimName)
         // R3 is guarded by a window from R1: nobody can see our private name stale before R1 + L, so renaming a fresh
-        // file over it before R1 + W cannot recreate a name another process has already stolen (found by the model).
-        let deadline = clock.now() + lease.windowNanoseconds
+        // file over it before R1 + W cannot recreate a name another process has already stolen (found by the model);
+        // and by the node instance's window (the node rule: a session of a lapsed instance issues no guarded step).
+        let deadline = windowEnd(from: clock.now(), node: node)
         do {
             try volume.rename(held, to: claim)
         } catch let error as StoreError {
@@ -373,13 +418,30 @@ extension MailStore {
     /// The record names this process (`ProcessIncarnation`), so that a node restarted under the same id after a
     /// crash takes its dead predecessor's locks back at once instead of waiting a lease (issue 20; the rule is in
     /// docs/lock-protocol.md, O2, and in the model).
+    ///
+    /// On a node (a `NodeLiveness` attached) the session is also guarded by the node instance's window, and its record
+    /// names the instance (`live=`), so that any node takes the lock over once the instance's liveness record stops
+    /// changing for a lease (the node rule), without having looked at the mailbox before. No login while the
+    /// instance's window is closed.
     public func openSession(_ address: MailboxAddress, node: String, session: String, expireBefore: Date? = nil) throws -> MailboxSession {
         let dir = try mailboxDir(address)
-        let record = OwnerRecord(kind: .session, node: node, session: session, since: Date(), incarnation: ProcessIncarnation.current)
-        let grant = try take(dir: dir, record: record, reclaimDeadPredecessor: true)
-        let held = HeldLock(store: self, dir: dir, owner: record, confirmedAt: grant.confirmedAt)
+        let live = liveness
+        let window = try live.map { NodeWindow(liveness: $0, epoch: try $0.sessionEpoch()) }
+        // Under the cluster's `node` rule a node's session does not heartbeat: its instance's liveness record is its
+        // heartbeat. Without an instance (the CLI's lock-race) a session always heartbeats.
+        let record = OwnerRecord(kind: .session, node: node, session: session, since: Date(), incarnation: ProcessIncarnation.current,
+                                 live: live?.instance, heartbeats: live == nil || lockRule == .lease)
+        live?.beginSession(session)
+        let grant: LockGrant
         do {
-            let deadline = grant.confirmedAt + lease.windowNanoseconds
+            grant = try take(dir: dir, record: record, reclaimDeadPredecessor: true, node: window)
+        } catch {
+            live?.endSession(session)
+            throw error
+        }
+        let held = HeldLock(store: self, dir: dir, owner: record, confirmedAt: grant.confirmedAt, node: window)
+        do {
+            let deadline = windowEnd(from: grant.confirmedAt, node: window)
             // The listing shows a delete intent left behind (T4): finished first, then the mailbox listed again.
             var entries = try volume.list(dir)
             var finished = 0

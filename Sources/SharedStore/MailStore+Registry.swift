@@ -34,9 +34,15 @@ public struct NodeRecord: Sendable, Equatable {
     /// The tags of the GUIDs the node's GUID file holds: `poplar guid rotate --activate` waits until every live node
     /// knows the new one.
     public var keyTags: [String] = []
+    /// The lock rules the node knows (`lease`, `node`): `poplar cluster lock-rule node` waits until every live node
+    /// knows the node rule. A node of an earlier version writes none.
+    public var lockRules: [String] = []
+    /// What a node of this version writes.
+    public static let knownLockRules = LockRule.allCases.map(\.rawValue)
 
     public init(node: String, address: String, version: String, pid: Int32, started: Date, updated: Date, beat: UInt64,
-                draining: Bool, sessions: [Session], intervalMilliseconds: Int = 2000, keyTags: [String] = []) {
+                draining: Bool, sessions: [Session], intervalMilliseconds: Int = 2000, keyTags: [String] = [], lockRules: [String] = []) {
+        self.lockRules = lockRules
         self.keyTags = keyTags
         self.node = node
         self.address = address
@@ -65,6 +71,7 @@ public struct NodeRecord: Sendable, Equatable {
         text += "started=\(Self.ms(started))\nupdated=\(Self.ms(updated))\nbeat=\(beat)\ndraining=\(draining ? 1 : 0)\n"
         text += "interval-ms=\(intervalMilliseconds)\n"
         if !keyTags.isEmpty { text += "keys=\(keyTags.map(Self.clean).joined(separator: ","))\n" }
+        if !lockRules.isEmpty { text += "lock-rules=\(lockRules.map(Self.clean).joined(separator: ","))\n" }
         for s in sessions {
             text += "session=\(Self.clean(s.session)) \(Self.clean(s.mailbox)) \(Self.clean(s.peer)) \(Self.ms(s.since))\n"
         }
@@ -92,7 +99,8 @@ public struct NodeRecord: Sendable, Equatable {
                   pid: fields["pid"].flatMap { Int32($0) } ?? 0, started: started, updated: updated,
                   beat: fields["beat"].flatMap { UInt64($0) } ?? 0, draining: fields["draining"] == "1", sessions: sessions,
                   intervalMilliseconds: fields["interval-ms"].flatMap { Int($0) }.map { min(max($0, 100), 3_600_000) } ?? 2000,
-                  keyTags: fields["keys"].map { $0.split(separator: ",").prefix(ClusterKeyring.maxGUIDs).map(String.init) } ?? [])
+                  keyTags: fields["keys"].map { $0.split(separator: ",").prefix(ClusterKeyring.maxGUIDs).map(String.init) } ?? [],
+                  lockRules: fields["lock-rules"].map { $0.split(separator: ",").prefix(8).map(String.init) } ?? [])
     }
 }
 

@@ -7,6 +7,8 @@ public struct ClusterInfo: Sendable {
     public var kdfRounds: Int
     /// The mailbox lock's lease, one value for the whole cluster (`lock-lease-ms` in `.poplar/cluster`).
     public var lockLease: LockLease
+    /// `lock-rule` in `.poplar/cluster` (absent: `lease`).
+    public var lockRule: LockRule = .lease
 }
 
 public struct MessageInfo: Sendable, Equatable {
@@ -52,6 +54,12 @@ public final class MailStore: Sendable {
     /// The lease clock of this process (injected by tests) and what it has seen of locks it could not take.
     let clock: any LeaseClock
     let observer = LockObserver()
+    /// The node rule: what this process has seen of node instances' liveness records, and the instance its own
+    /// sessions belong to (a node attaches one; the CLI and the coordinator have none).
+    let livenessWatch = LivenessWatch()
+    let livenessBox = Mutex<NodeLiveness?>(nil)
+    /// The cluster's lock rule as last read (`refreshClusterInfo`).
+    let lockRuleBox: Mutex<LockRule>
     public var lease: LockLease { info.lockLease }
     private let claimedNamer = Mutex<(namer: MessageNamer, slotFile: StorePath)?>(nil)
 
@@ -76,6 +84,7 @@ public final class MailStore: Sendable {
         self.keys = Mutex((current, previous))
         self.info = info
         self.kdfRounds = Mutex(info.kdfRounds)
+        self.lockRuleBox = Mutex(info.lockRule)
         self.injectedNamer = namer
         self.clock = clock
     }
@@ -121,7 +130,7 @@ public final class MailStore: Sendable {
 
     /// `poplar init`: the cluster file with the GUID's check value, an empty metabase.
     public static func initialize(volume: any Volume, guid: ClusterGUID, kdfRounds: Int = PasswordHasher.defaultRounds,
-                                  lockLease: LockLease = LockLease(), namer: MessageNamer? = nil,
+                                  lockLease: LockLease = LockLease(), lockRule: LockRule = .lease, namer: MessageNamer? = nil,
                                   clock: any LeaseClock = BootTimeClock()) throws -> MailStore {
         if try volume.exists(clusterFile) {
             throw StoreError(code: .alreadyExists, message: "this mail root is already initialised")
@@ -129,9 +138,10 @@ public final class MailStore: Sendable {
         for dir in [metaDir, metaTmp, slotsDir] {
             do { try volume.mkdir(dir) } catch let e as StoreError where e.code == .alreadyExists {}
         }
-        let info = ClusterInfo(format: formatVersion, id: UUID().uuidString.lowercased(), kdfRounds: max(1, kdfRounds), lockLease: lockLease)
+        let info = ClusterInfo(format: formatVersion, id: UUID().uuidString.lowercased(), kdfRounds: max(1, kdfRounds), lockLease: lockLease,
+                               lockRule: lockRule)
         try volume.writeAtomically(metabaseFile, Array("version=1\n".utf8), staging: metaTmp)
-        let text = "format=\(info.format)\nid=\(info.id)\nguid-check=\(guid.checkValue)\nkdf-rounds=\(info.kdfRounds)\nlock-lease-ms=\(info.lockLease.milliseconds)\n"
+        let text = "format=\(info.format)\nid=\(info.id)\nguid-check=\(guid.checkValue)\nkdf-rounds=\(info.kdfRounds)\nlock-lease-ms=\(info.lockLease.milliseconds)\nlock-rule=\(info.lockRule.rawValue)\n"
         // Written last: a root is initialised once its cluster file exists.
         try volume.writeAtomically(clusterFile, Array(text.utf8), staging: metaTmp)
         return MailStore(volume: volume, keyring: ClusterKeyring([guid]), current: guid, previous: nil, info: info, namer: namer, clock: clock)
@@ -186,7 +196,8 @@ public final class MailStore: Sendable {
             previous = found
         }
         let info = ClusterInfo(format: format, id: id, kdfRounds: fields["kdf-rounds"].flatMap(Int.init) ?? PasswordHasher.defaultRounds,
-                               lockLease: LockLease(milliseconds: fields["lock-lease-ms"].flatMap(Int.init) ?? LockLease.defaultMilliseconds))
+                               lockLease: LockLease(milliseconds: fields["lock-lease-ms"].flatMap(Int.init) ?? LockLease.defaultMilliseconds),
+                               lockRule: fields["lock-rule"].flatMap(LockRule.init(rawValue:)) ?? .lease)
         return (info, current, previous)
     }
 

@@ -16,8 +16,17 @@ public struct OwnerRecord: Sendable, Equatable {
     public var beat: UInt64
     /// The process holding it (cluster leases), so a restart of the same holder can tell its dead predecessor.
     public var incarnation: ProcessIncarnation?
+    /// The node instance whose liveness record guards this session (the node rule, docs/lock-protocol.md): nil for
+    /// a holder guarded by its own heartbeat alone (the coordinators' lease, the CLI, a node of an earlier version).
+    public var live: String?
+    /// False for a session of a node instance under the cluster's `node` lock rule: it never rewrites this record, and
+    /// only the node rule may take it over (`hb=no`; absent: it heartbeats).
+    public var heartbeats: Bool
 
-    public init(kind: Kind, node: String, session: String, since: Date, beat: UInt64 = 0, incarnation: ProcessIncarnation? = nil) {
+    public init(kind: Kind, node: String, session: String, since: Date, beat: UInt64 = 0, incarnation: ProcessIncarnation? = nil,
+                live: String? = nil, heartbeats: Bool = true) {
+        self.live = live
+        self.heartbeats = heartbeats
         self.kind = kind
         self.node = node
         self.session = session
@@ -34,6 +43,8 @@ public struct OwnerRecord: Sendable, Equatable {
         let w = String(UInt64.random(in: 0...UInt64.max), radix: 16)
         var text = "kind=\(kind.rawValue)\nnode=\(Self.clean(node))\nsession=\(Self.clean(session))\nsince=\(ms)\nbeat=\(beat)\n"
         if let incarnation { text += "proc=\(incarnation)\n" }
+        if let live { text += "live=\(live)\n" }
+        if !heartbeats { text += "hb=no\n" }
         return Array((text + "w=\(String(repeating: "0", count: 16 - w.count))\(w)\n").utf8)
     }
 
@@ -49,7 +60,8 @@ public struct OwnerRecord: Sendable, Equatable {
         else { throw StoreError(code: .corrupt, message: "owner record is incomplete") }
         self.init(kind: kind, node: String(node), session: String(session),
                   since: Date(timeIntervalSince1970: Double(since) / 1000), beat: fields["beat"].flatMap { UInt64($0) } ?? 0,
-                  incarnation: fields["proc"].flatMap { ProcessIncarnation(parsing: $0) })
+                  incarnation: fields["proc"].flatMap { ProcessIncarnation(parsing: $0) },
+                  live: fields["live"].flatMap { NodeLiveness.isInstanceID($0) ? String($0) : nil }, heartbeats: fields["hb"] != "no")
     }
 
     /// Stands for a holder whose record cannot be read yet (a lock being taken or released right now).

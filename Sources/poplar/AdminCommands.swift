@@ -12,8 +12,10 @@ struct InitCommand: AsyncParsableCommand {
     @OptionGroup var common: CommonOptions
     @Option(name: .customLong("kdf-rounds"), help: "PBKDF2 rounds for password records (default \(PasswordHasher.defaultRounds)).")
     var kdfRounds: Int = PasswordHasher.defaultRounds
-    @Option(name: .customLong("lock-lease"), help: "The mailbox lock's lease in seconds, the same for the whole cluster (default \(LockLease.defaultMilliseconds / 1000)); a dead holder's mailbox is served elsewhere after this.")
-    var lockLease: Double = Double(LockLease.defaultMilliseconds) / 1000
+    @Option(name: .customLong("lock-lease"), help: "The mailbox lock's lease in seconds, the same for the whole cluster (default \(LockLease.initMilliseconds / 1000)); a dead node's mailboxes are served elsewhere this long after its last liveness beat.")
+    var lockLease: Double = Double(LockLease.initMilliseconds) / 1000
+    @Option(name: .customLong("lock-rule"), help: "node: sessions are guarded by their node's liveness record and never heartbeat (default); lease: every session also heartbeats its own lock, for clusters with nodes of an earlier version.")
+    var lockRule: LockRule = .node
 
     func run() async throws {
         let reader = try await common.reader()
@@ -30,7 +32,7 @@ struct InitCommand: AsyncParsableCommand {
             try ClusterGUID.loadOrCreate(file: guidPath)
         }
         _ = try storeCall("cannot initialise \(root)") {
-            try MailStore.initialize(volume: volume, guid: guid, kdfRounds: kdfRounds, lockLease: LockLease(milliseconds: leaseMs))
+            try MailStore.initialize(volume: volume, guid: guid, kdfRounds: kdfRounds, lockLease: LockLease(milliseconds: leaseMs), lockRule: lockRule)
         }
         print("initialised mail root \(root)")
         print(created ? "wrote a new cluster GUID to \(guidPath): copy it to every node and coordinator, keep it secret" : "using the cluster GUID in \(guidPath)")

@@ -7,7 +7,7 @@ struct ClusterCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cluster",
         abstract: "Nodes, sessions and held mailboxes of the cluster; end a session wherever it runs.",
-        subcommands: [Status.self, Who.self, Kick.self, Forget.self, KDFRounds.self]
+        subcommands: [Status.self, Who.self, Kick.self, Forget.self, KDFRounds.self, LockRuleCommand.self]
     )
 
     /// Seconds since a node last published itself: its wall clock against ours, for display only.

@@ -38,7 +38,7 @@ struct DevCommand: AsyncParsableCommand {
         if (try? volume.exists(StorePath([".poplar", "cluster"]))) == true {
             store = try storeCall("cannot open \(root)") { try MailStore.open(volume: volume, guid: guid) }
         } else {
-            store = try storeCall("cannot initialise \(root)") { try MailStore.initialize(volume: volume, guid: guid) }
+            store = try storeCall("cannot initialise \(root)") { try MailStore.initialize(volume: volume, guid: guid, lockLease: LockLease(milliseconds: LockLease.initMilliseconds), lockRule: .node) }
             try storeCall("cannot create the demo domain") { try store.addDomain(Self.demoDomain) }
             try storeCall("cannot create the demo mailbox") {
                 try store.createMailbox(address, password: Self.demoPassword, allowAPOP: true, quota: nil)

@@ -170,13 +170,23 @@ final class StoreContractTests: XCTestCase {
     }
 
     func testPrivateLockName() {
-        let name = MailStore.privateName(node: "Node_1.Example/" + String(repeating: "x", count: 40))
+        let record = OwnerRecord(kind: .session, node: "Node_1.Example/" + String(repeating: "x", count: 40), session: "s", since: Date())
+        let name = MailStore.privateName(for: record)
         let parts = name.split(separator: ".")
         XCTAssertEqual(parts.count, 3)
         XCTAssertEqual(parts[0], "kcol")
         XCTAssertEqual(parts[1], "node1example" + String(repeating: "x", count: 20), "[a-z0-9-], at most 32")
         XCTAssertEqual(parts[2].count, 16)
         XCTAssertTrue(parts[2].allSatisfy(\.isHexDigit))
+        XCTAssertNil(MailStore.instance(ofPrivateName: name))
+        // A holder guarded by a node instance (the node rule) carries the instance in its private name.
+        var guarded = record
+        guarded.live = "0123456789abcdef"
+        let named = MailStore.privateName(for: guarded)
+        XCTAssertEqual(named.split(separator: ".").count, 4)
+        XCTAssertEqual(MailStore.instance(ofPrivateName: named), "0123456789abcdef")
+        XCTAssertEqual(named.split(separator: ".")[1], parts[1])
+        XCTAssertNil(MailStore.instance(ofPrivateName: "kcol.node.0123456789ABCDEF.0123456789abcdef"), "not an instance id")
     }
 
     // The names at each step of `take`, as another node would see them.

@@ -835,6 +835,46 @@ def kdf_rounds_raised_then_records_rehashed_at_login(h, n):
 
 
 @test
+def cluster_lock_rule_waits_for_every_live_node_to_know_it(h, n):
+    """`poplar init` makes a cluster with the node rule and a 6-s lease; `poplar cluster lock-rule node` is refused
+    while a live node's registry record does not say it knows the node rule (a node of an earlier version), names it,
+    and goes through with --force; a node of this version says so in its record and writes its liveness record under
+    .poplar/live/; a session under the node rule never heartbeats (`hb=no` in its lock's record)."""
+    local_root = h.nfs[1] if h.nfs else h.root
+    cluster = open(os.path.join(local_root, ".poplar", "cluster")).read()
+    assert "lock-rule=node\n" in cluster and "lock-lease-ms=6000\n" in cluster, cluster
+    assert h.cli("cluster", "lock-rule").stdout.decode().strip() == "lock-rule node"
+    old = os.path.join(local_root, ".poplar", "nodes", "oldnode")
+    now_ms = int(time.time() * 1000)
+    with open(old, "w") as f:
+        f.write(f"node=oldnode\naddress=10.0.0.9:110\nversion=0.4.0\npid=1\nstarted={now_ms}\nupdated={now_ms}\nbeat=1\n"
+                "draining=0\ninterval-ms=60000\n")
+    node = h.start_node(name="ruler")
+    try:
+        h.cli("cluster", "lock-rule", "lease")
+        refused = h.cli("cluster", "lock-rule", "node", check=False)
+        err = refused.stderr.decode()
+        assert refused.returncode != 0 and "oldnode (version 0.4.0)" in err and "ruler" not in err, err
+        assert h.cli("cluster", "lock-rule").stdout.decode().strip() == "lock-rule lease"
+        forced = h.cli("cluster", "lock-rule", "node", "--force")
+        assert "lock-rule node" in forced.stdout.decode(), forced.stdout
+        record = open(os.path.join(local_root, ".poplar", "nodes", "ruler")).read()
+        assert "lock-rules=lease,node\n" in record, record
+        live = os.listdir(os.path.join(local_root, ".poplar", "live"))
+        assert any("node=ruler\n" in open(os.path.join(local_root, ".poplar", "live", i)).read() for i in live), live
+        # The node read the cluster file at its start (lock-rule node then, as init made it): its session is quiet.
+        c = login(node["port"], "carol")
+        kcol = os.path.join(local_root, DOMAIN, "P3_carol.mbx", "kcol")
+        text = open(kcol).read()
+        assert "hb=no\n" in text and "live=" in text, text
+        c.cmd("QUIT")
+    finally:
+        os.unlink(old)
+        h.stop_node(node)
+    assert h.cli("cluster", "lock-rule", "node").returncode == 0, "no live node left that does not know it"
+
+
+@test
 def guid_rotation_without_downtime(h, n):
     """`poplar guid rotate`, `--activate`, `mailbox rekey --all`, `--finish` on a mail root of its own: nodes with
     the two-GUID file serve every mailbox during the rotation, a password login re-keys its record (poplib), the
@@ -2915,7 +2955,8 @@ def fsck_finds_and_repairs_what_crashes_leave(h, n):
     report = json.loads(fixed.stdout)
     found = [f for f in report["findings"] if ours(f["where"])]
     assert len(found) == 5 and all(f["repaired"] for f in found), found
-    assert time.time() - t >= 30, "the dead lock is freed only after one lease unchanged"
+    lease = int(re.search(r"lock-lease-ms=(\d+)", open(os.path.join(local, ".poplar", "cluster")).read()).group(1)) / 1000
+    assert time.time() - t >= lease, "the dead lock is freed only after one lease unchanged"
     assert not os.path.exists(stale) and not os.path.exists(work)
     assert os.listdir(os.path.join(box("m3"), "quarantine")) == [bad], "quarantined, never deleted"
     assert "fsck-requeue.txt" in os.listdir(pickup), "requeued under its own name"

@@ -15,7 +15,7 @@ public enum FuzzStoreRecords {
     public static func run(_ data: [UInt8]) {
         guard let selector = data.first else { return }
         let file = Array(data.dropFirst())
-        switch selector % 11 {
+        switch selector % 12 {
         case 0: ownerRecord(file)
         case 1: nodeRecord(file)
         case 2: clusterFile(file)
@@ -26,7 +26,8 @@ public enum FuzzStoreRecords {
         case 7: messageNames(file)
         case 8: incarnation(file)
         case 9: mailboxDirectories(file)
-        default: guidFile(file)
+        case 10: guidFile(file)
+        default: liveness(file)
         }
     }
 
@@ -121,6 +122,25 @@ public enum FuzzStoreRecords {
             let uidl = MessageNamer.uidl(ofMessageName: name)
             fuzzCheck(uidl.utf8.count == 26 && uidl.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 }, "UIDL \(uidl) of \(name)")
         }
+    }
+
+    /// `.poplar/live/<instance>` (the node rule): every node reads every instance's record at each beat and compares
+    /// bytes; O2 decodes it for `proc=` and reads the instance out of a private lock name. A record decoded is
+    /// whole: a valid instance id, and one that encodes again to a record of the same length.
+    static func liveness(_ file: [UInt8]) {
+        let text = String(decoding: file, as: UTF8.self)
+        for line in text.split(separator: "\n").prefix(16) {
+            if let instance = MailStore.instance(ofPrivateName: String(line)) {
+                fuzzCheck(instance.utf8.count == 16, "instance \(instance) of \(line)")
+            }
+        }
+        guard let record = LivenessRecord(decoding: file) else { return }
+        fuzzCheck(file.count <= LivenessRecord.maxSize, "an oversized liveness record was read")
+        let again = record.encoded()
+        fuzzCheck(LivenessRecord(decoding: again)?.beat == record.beat, "liveness round trip")
+        var next = record
+        next.beat = record.beat &+ 1
+        fuzzCheck(next.encoded().count == again.count || record.beat == UInt64.max, "a rewrite in place changes the length")
     }
 
     /// The `proc=` field of a lease record.
