@@ -39,7 +39,7 @@ public final class LivenessBeater: Sendable {
     public func start() -> Bool {
         let first = store.beatLiveness(liveness)
         if let first { report(.unconfirmed(first)) }
-        try? store.scanLiveness(own: liveness)  // a restarted node buries its dead predecessors before it serves
+        try? store.scanLiveness(own: liveness)
         let thread = Thread { [self] in self.run(lastFailed: first != nil) }
         thread.name = "poplar-liveness"
         thread.start()

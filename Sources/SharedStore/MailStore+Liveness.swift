@@ -72,12 +72,9 @@ extension MailStore {
         var listed = Set<String>()
         for entry in entries where entry.attributes.kind == .file && NodeLiveness.isInstanceID(entry.name) && entry.name != ownInstance {
             listed.insert(entry.name)
-            guard let seen = sightLiveness(entry.name) else { continue }
-            if seen.age >= Self.livenessRecordRetention {
+            if let seen = sightLiveness(entry.name), seen.age >= Self.livenessRecordRetention {
                 try? volume.unlink(try Self.livenessPath(entry.name))
                 livenessWatch.forget(entry.name)
-            } else if let own, let bytes = seen.bytes {
-                buryPredecessor(entry.name, bytes: bytes, by: own)
             }
         }
         let now = clock.now()
@@ -102,29 +99,15 @@ extension MailStore {
         return (livenessWatch.sight(instance, bytes: bytes, now: clock.now()), bytes)
     }
 
-    /// A node restarted on the same machine under the same id finds its predecessor instances' processes dead
-    /// (`ProcessIncarnation.isDeadHere`: same kernel boot and pid namespace, no process with that pid and start
-    /// time) and writes a tombstone into their records (`dead-by=`), so that every node, wherever it runs, takes
-    /// their locks over at once instead of a lease after their last beat. A dead process never writes again, so the
-    /// tombstone stays; a longer record rewritten in place leaves no tail.
-    func buryPredecessor(_ instance: String, bytes: [UInt8], by own: NodeLiveness) {
-        guard var record = LivenessRecord(decoding: bytes), record.instance == instance, record.deadBy == nil,
-            Self.nodeLabel(record.node) == Self.nodeLabel(own.node), record.incarnation?.isDeadHere == true
-        else { return }
-        record.deadBy = own.instance
-        if let path = try? Self.livenessPath(instance) { try? volume.overwriteExisting(path, record.encoded()) }
-    }
-
     /// An instance none of whose sessions can issue a guarded step: its record was seen unchanged (or absent) for a
-    /// whole lease, or it carries a tombstone, or (judged by a node of the same id, restarted here) it names a
-    /// process of this machine that is dead. Other nodes on the same machine wait for the tombstone or the lease,
-    /// as nodes on other machines do.
+    /// whole lease, or (judged by the same node id restarted here: the model's own leftovers of an earlier
+    /// incarnation) it names a process of this machine that is dead (`ProcessIncarnation.isDeadHere`). A node of
+    /// another id waits the lease, even on the same machine, as a node on another machine must.
     func isInstanceDead(_ instance: String) -> Bool {
         if instance == liveness?.instance { return false }
         guard let seen = sightLiveness(instance) else { return false }
         if seen.age >= lease.nanoseconds { return true }
         guard let bytes = seen.bytes, let record = LivenessRecord(decoding: bytes), record.instance == instance else { return false }
-        if record.deadBy != nil { return true }
         guard let mine = liveness, Self.nodeLabel(mine.node) == Self.nodeLabel(record.node) else { return false }
         return record.incarnation?.isDeadHere == true
     }

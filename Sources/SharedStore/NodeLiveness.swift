@@ -14,12 +14,8 @@ public struct LivenessRecord: Sendable, Equatable {
     public var instance: String
     public var incarnation: ProcessIncarnation?
     public var beat: UInt64
-    /// A tombstone: the instance whose node, restarted on the same machine, found this instance's process dead
-    /// (`ProcessIncarnation.isDeadHere`) and said so here, so that every node takes its locks over at once.
-    public var deadBy: String?
 
-    public init(node: String, instance: String, incarnation: ProcessIncarnation?, beat: UInt64, deadBy: String? = nil) {
-        self.deadBy = deadBy
+    public init(node: String, instance: String, incarnation: ProcessIncarnation?, beat: UInt64) {
         self.node = node
         self.instance = instance
         self.incarnation = incarnation
@@ -31,9 +27,7 @@ public struct LivenessRecord: Sendable, Equatable {
         var text = "node=\(MailStore.nodeLabel(node))\ninstance=\(instance)\n"
         if let incarnation { text += "proc=\(incarnation)\n" }
         text += "beat=\(String(repeating: "0", count: max(0, 20 - counter.count)))\(counter)\n"
-        text += "w=\(String(repeating: "0", count: 16 - w.count))\(w)\n"
-        if let deadBy { text += "dead-by=\(deadBy)\n" }
-        return Array(text.utf8)
+        return Array((text + "w=\(String(repeating: "0", count: 16 - w.count))\(w)\n").utf8)
     }
 
     /// Nil for anything that is not a whole record (a file on the NAS is data, whoever wrote it).
@@ -48,7 +42,7 @@ public struct LivenessRecord: Sendable, Equatable {
             let beat = fields["beat"].flatMap({ UInt64($0) })
         else { return nil }
         self.init(node: String(node), instance: String(instance), incarnation: fields["proc"].flatMap { ProcessIncarnation(parsing: $0) },
-                  beat: beat, deadBy: fields["dead-by"].flatMap { NodeLiveness.isInstanceID($0) ? String($0) : nil })
+                  beat: beat)
     }
 }
 
@@ -58,7 +52,8 @@ public struct LivenessRecord: Sendable, Equatable {
 /// guarded by that window: when it runs out (no confirmed beat for `W`), the sessions that were open are lost for
 /// good — a later confirmed beat does not revive them (a freeze could have let a stealer in meanwhile); logins wait
 /// until a beat is confirmed again. An instance is one run of a node: a node restarted under the same id is a new
-/// instance, so its predecessor's record stops changing and that predecessor's locks go stale for every node.
+/// instance, so its predecessor's record stops changing and that predecessor's locks go stale for every node a lease
+/// later; the restarted node itself takes them back at once (it can see its predecessor's process is dead).
 public final class NodeLiveness: Sendable {
     public let node: String
     /// 16 lowercase hex digits, new for every instance.

@@ -28,7 +28,9 @@ SCRIPT = os.path.join(HERE, "..", "..", "cluster", "netns", "cluster.sh")
 NET = "10.77.0"
 LB, MTA = f"{NET}.5", f"{NET}.6"
 USERS = [f"u{i}" for i in range(6)]
-LEASE = 5
+# `poplar init`'s default lease: the takeover figures are the defaults' (issue 20).
+LEASE = 6
+RETRY = 1.0  # the issue's client: one login attempt a second
 
 
 class Cluster:
@@ -181,6 +183,72 @@ def all_served_within(limit):
     return time.time() - t0
 
 
+def node_login(ip, user):
+    """One login straight to a node (not through HAProxy): the open connection, or None."""
+    try:
+        p = poplib.POP3(ip, 110, timeout=3)
+        p.user(f"{user}@example.test")
+        p.pass_("pw")
+        return p
+    except (poplib.error_proto, OSError):
+        return None
+
+
+def served_after(ip, user, t_fault, start_at, limit):
+    """A client that starts at `t_fault + start_at` and tries once every RETRY s: seconds from the fault to its
+    first successful login (its session is ended with QUIT), or None within `limit`."""
+    time.sleep(max(0, t_fault + start_at - time.time()))
+    while time.time() - t_fault < limit:
+        t_try = time.time()
+        p = node_login(ip, user)
+        if p:
+            served = time.time() - t_fault
+            try:
+                p.quit()
+            except (poplib.error_proto, OSError):
+                pass
+            return served
+        time.sleep(max(0, t_try + RETRY - time.time()))
+    return None
+
+
+def measure_takeover(c):
+    """Issue 20's figure: for kill -9, SIGSTOP and a link cut of the node holding a mailbox, the time from the fault to
+    the mailbox served by the other node, for a client retrying every second from the fault and for one that starts
+    half a lease after it. Each victim holds its own mailbox (tN), logged into it straight, without HAProxy."""
+    results = []
+    cases = [("kill -9", 1, lambda: os.kill(c.pid("node1"), signal.SIGKILL), lambda: c.restart("node1", "p-node1", c.node_args(1))),
+             ("SIGSTOP", 2, lambda: os.kill(c.pid("node2"), signal.SIGSTOP), lambda: os.kill(c.pid("node2"), signal.SIGCONT)),
+             ("link cut", 1, lambda: subprocess.run(["ip", "-n", "p-node1", "link", "set", "eth0", "down"], check=True),
+              lambda: subprocess.run(["ip", "-n", "p-node1", "link", "set", "eth0", "up"], check=True))]
+    for i, (name, victim, inject, heal) in enumerate(cases):
+        survivor = f"{NET}.{30 + (3 - victim)}"
+        users = (f"t{i}a", f"t{i}b")
+        held = [node_login(f"{NET}.{30 + victim}", u) for u in users]
+        assert all(held), f"{name}: the victim node did not log in its mailboxes"
+        for p in held:
+            p.stat()
+        time.sleep(1.5)  # at least one beat of the victim since the logins
+        t_fault = time.time()
+        inject()
+        out = {}
+        threads = [threading.Thread(target=lambda: out.__setitem__("from the fault", served_after(survivor, users[0], t_fault, 0, 30))),
+                   threading.Thread(target=lambda: out.__setitem__("from L/2", served_after(survivor, users[1], t_fault, LEASE / 2, 30)))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        heal()
+        for p in held:
+            try:
+                p.sock.close()
+            except OSError:
+                pass
+        results.append((name, out["from the fault"], out["from L/2"]))
+        time.sleep(3)
+    return results
+
+
 def faults(c):
     """(name, inject, heal): one fault each, healed after longer than a lease."""
     def kill_node():
@@ -235,8 +303,13 @@ def main():
     try:
         c.up()
         print(f"FIGURE cluster up (NAS, 2 coordinators, 2 nodes, HAProxy, Postfix in namespaces) in {time.time() - t_start:.1f} s", flush=True)
-        for u in USERS:
+        for u in USERS + [f"t{i}{x}" for i in range(3) for x in "ab"]:
             c.cli("mailbox", "add", f"{u}@example.test", "--password-stdin", stdin=b"pw\n")
+        takeover = measure_takeover(c)
+        for name, a, b in takeover:
+            fmt = lambda v: "%.2f s" % v if v is not None else "NOT within 30 s"
+            print(f"FIGURE {name} of the holder (lease {LEASE} s, a login a second): served by the other node {fmt(a)} after the "
+                  f"fault for a client retrying from the fault, {fmt(b)} for one starting {LEASE / 2:.0f} s after it", flush=True)
         load = Load()
         load.start()
         time.sleep(3)
@@ -295,6 +368,8 @@ def main():
             ("no message fetched and deleted by two sessions", not doubles, doubles[:3]),
             ("every mailbox served again within lease + 5 s after each fault", all(s is not None and s <= LEASE + 5 for _, s in recovery), recovery),
             ("clients saw -ERR only with [SYS/TEMP] or [IN-USE]", not load.errors, load.errors[:3]),
+            ("kill -9, SIGSTOP, link cut: the mailbox served within 10 s of the fault, whenever the client starts",
+             all(a is not None and b is not None and a <= 10 and b <= 10 for _, a, b in takeover), takeover),
             ("load ran: mail accepted and sessions completed", len(load.accepted) > 20 and load.sessions > 20, (len(load.accepted), load.sessions)),
         ]
         for name, ok, detail in checks:

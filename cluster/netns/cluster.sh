@@ -12,7 +12,7 @@ set -euo pipefail
 cmd=${1:?up or down} dir=${2:?DIR}
 nodes=${3:-2}
 here=$(cd "$(dirname "$0")/.." && pwd)
-net=10.77.0 bridge=pbr0 lease=${POPLAR_LOCK_LEASE:-5}
+net=10.77.0 bridge=pbr0 lease=${POPLAR_LOCK_LEASE:-6}
 mkdir -p "$dir"
 chmod 755 "$dir"   # Postfix's unprivileged processes must reach their folders
 dir=$(cd "$dir" && pwd)

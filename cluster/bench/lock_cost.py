@@ -1,0 +1,129 @@
+#!/usr/bin/env python3
+"""What holding mailboxes costs the NAS, under each lock rule (docs/lock-protocol.md, "The node rule").
+
+    python3 cluster/bench/lock_cost.py --poplar .build-release/release/poplar [--held 50] [--seconds 20]
+
+Starts its own nfs-ganesha on 127.0.0.1, makes a mail root on the export (`poplar init`: the node rule, a 6-s
+lease) with HELD mailboxes, and for each lock rule (`node`, then `lease` after `poplar cluster lock-rule lease`)
+starts one node (registry update once a minute, so only the lock's calls are on the wire), counts the NFS calls on
+the wire with tshark for SECONDS while the node holds no mailbox, then while HELD idle POP3 sessions each hold one.
+Prints calls per second by procedure, the calls per held mailbox per minute, and what that makes at 100,000 held
+mailboxes. Needs root (ganesha, tshark on lo). Everything stays on 127.0.0.1.
+"""
+import argparse
+import os
+import poplib
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+from nfs_figures import NFS3_PROCEDURES
+from servers import free_port, wait_port
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DOMAIN = "cost.test"
+
+
+def count_calls(work, nfsport, tag, seconds):
+    """NFS calls on the wire during `seconds`, by procedure."""
+    cap = os.path.join(work, f"{tag}.pcap")
+    tshark = subprocess.Popen(["tshark", "-q", "-i", "lo", "-f", f"tcp port {nfsport}", "-w", cap],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(2)
+    t0 = time.time()
+    time.sleep(seconds)
+    t1 = time.time()
+    time.sleep(0.5)
+    tshark.send_signal(signal.SIGINT)
+    tshark.wait(timeout=30)
+    out = subprocess.run(["tshark", "-r", cap, "-d", f"tcp.port=={nfsport},rpc", "-Y", "rpc.msgtyp == 0",
+                          "-T", "fields", "-e", "frame.time_epoch", "-e", "nfs.procedure_v3"], capture_output=True, text=True).stdout
+    seen = {}
+    for line in out.splitlines():
+        fields = line.split("\t")
+        if len(fields) < 2 or not (t0 <= float(fields[0]) < t1):
+            continue
+        for proc in fields[1].split(","):
+            name = NFS3_PROCEDURES.get(int(proc), proc)
+            seen[name] = seen.get(name, 0) + 1
+    return seen
+
+
+def per_second(seen, seconds):
+    total = sum(seen.values()) / seconds
+    detail = ", ".join(f"{n} {c / seconds:.1f}" for n, c in sorted(seen.items(), key=lambda kv: -kv[1]))
+    return total, f"{total:7.1f} calls/s  ({detail})"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--poplar", required=True)
+    ap.add_argument("--held", type=int, default=50)
+    ap.add_argument("--seconds", type=float, default=20)
+    args = ap.parse_args()
+    poplar = os.path.abspath(args.poplar)
+    work = tempfile.mkdtemp(prefix="poplar-lockcost-")
+    export = os.path.join(work, "export")
+    guid = os.path.join(work, "guid")
+    nfsport, mountport = free_port(), free_port()
+    url = subprocess.run(["bash", os.path.join(HERE, "..", "nfs", "start-ganesha.sh"), work, export, str(nfsport), str(mountport)],
+                         capture_output=True, text=True, check=True).stdout.strip()
+    node = None
+    try:
+        def cli(*a, stdin=None):
+            return subprocess.run([poplar, *a, "--root", url, "--guid-file", guid], input=stdin, capture_output=True, check=True,
+                                  timeout=300).stdout.decode()
+        cli("init", "--kdf-rounds", "1000")
+        cli("domain", "add", DOMAIN)
+        boxes = [f"h{i}" for i in range(args.held)]
+        for b in boxes:
+            cli("mailbox", "add", f"{b}@{DOMAIN}", "--password-stdin", stdin=b"pw\n")
+        lease = open(os.path.join(export, ".poplar", "cluster")).read().split("lock-lease-ms=")[1].split()[0]
+        print(f"NFS calls of one node on the wire, lease {int(lease) / 1000:g} s, {args.seconds:g} s per figure, "
+              f"registry update once a minute:")
+        rows = {}
+        for rule in ("node", "lease"):
+            cli("cluster", "lock-rule", rule, "--force")
+            port = free_port()
+            node = subprocess.Popen([poplar, "node", "--root", url, "--guid-file", guid, "--listen", f"127.0.0.1:{port}",
+                                     "--node-id", f"cost-{rule}", "--log-level", "error", "--registry-interval", "60"])
+            wait_port(port, 30)
+            time.sleep(2)
+            idle, idle_text = per_second(count_calls(work, nfsport, f"{rule}-idle", args.seconds), args.seconds)
+            sessions = []
+            for b in boxes:
+                p = poplib.POP3("127.0.0.1", port, timeout=30)
+                p.user(f"{b}@{DOMAIN}")
+                p.pass_("pw")
+                sessions.append(p)
+            held, held_text = per_second(count_calls(work, nfsport, f"{rule}-held", args.seconds), args.seconds)
+            for p in sessions:
+                p.quit()
+            node.send_signal(signal.SIGTERM)
+            node.wait(timeout=30)
+            node = None
+            per_box_minute = max(0.0, held - idle) / args.held * 60
+            rows[rule] = (idle, per_box_minute)
+            print(f"  lock-rule {rule:5}  no mailbox held:      {idle_text}")
+            print(f"  lock-rule {rule:5}  {args.held:3} mailboxes held:  {held_text}")
+            print(f"  lock-rule {rule:5}  per held mailbox: {per_box_minute:.1f} calls a minute")
+        print("At 100,000 held mailboxes on 20 nodes (the node's own calls times 20, plus the held mailboxes'):")
+        for rule, (idle, per_box_minute) in rows.items():
+            print(f"  lock-rule {rule:5}: {20 * idle + 100_000 * per_box_minute / 60:9.0f} NFS calls a second")
+        print("(The node's own calls grow with the number of nodes: each node reads every other node's liveness record"
+              " at each beat.)")
+    finally:
+        if node:
+            node.kill()
+        try:
+            os.kill(int(open(os.path.join(work, "ganesha.pid")).read()), signal.SIGTERM)
+        except (OSError, ValueError):
+            pass
+        time.sleep(2)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
