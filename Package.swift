@@ -62,7 +62,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ],
-            exclude: ["CNFS"]
+            exclude: ["CNFS", "Admin"]
         ),
         .target(
             name: "POP3Core",
@@ -122,12 +122,13 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
-            exclude: ["SMTPCore"]
+            exclude: ["SMTPCore", "Console"]
         ),
         // The admin operations shared by the CLI and the console (one implementation of each, on the store).
         .target(
             name: "Admin",
             dependencies: ["SharedStore", "POP3Core"],
+            path: "Sources/SharedStore/Admin",
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
         // `poplar console`: the web console over Admin (Hummingbird 2, swift-mustache; docs/console.md).
@@ -146,6 +147,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
+            path: "Sources/Coordinator/Console",
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
         .executableTarget(
