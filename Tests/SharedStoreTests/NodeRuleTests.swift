@@ -119,7 +119,9 @@ final class NodeRuleTests: XCTestCase {
         var s: MailboxSession? = try a.openSession(box, node: "n1", session: "gone")
         let dir = "example.test/P3_alice.mbx"
         let leftover = "kcol.n1.\(la.instance).0123456789abcdef"
-        try FileManager.default.moveItem(atPath: "\(f.path)/\(dir)/kcol", toPath: "\(f.path)/\(dir)/\(leftover)")
+        // Through the store's own volume (over NFS the server caches what it serves: a rename behind its back is not
+        // seen at once).
+        try f.volume.rename(try StorePath(["example.test", "P3_alice.mbx", "kcol"]), to: try StorePath(["example.test", "P3_alice.mbx", leftover]))
         assertInUse(try a.openSession(box, node: "n1", session: "next"))  // the session still exists: not a leftover
         s = nil
         XCTAssertNil(s)
@@ -144,7 +146,7 @@ final class NodeRuleTests: XCTestCase {
         let me = try XCTUnwrap(ProcessIncarnation.current)
         let dead = ProcessIncarnation(bootID: me.bootID, pidNamespace: me.pidNamespace, pid: me.pid, startTicks: me.startTicks + 1)
         let record = LivenessRecord(node: "n3", instance: lc.instance, incarnation: dead, beat: 9).encoded()
-        try Data(record).write(to: URL(fileURLWithPath: "\(f.path)/.poplar/live/\(lc.instance)"))
+        try f.volume.writeFile(try StorePath([".poplar", "live", lc.instance]), record, exclusive: false)
         XCTAssertNil(b.beatLiveness(lb))
         assertInUse(try b.openSession(box, node: "n2", session: "s2"))
         let restarted = try MailStore.open(volume: f.volume, guid: f.guid, clock: clock)

@@ -48,6 +48,9 @@
  *                   this process's own leftovers or nodes whose records were
  *                   seen unchanged for L (NODESTALE)
  *   NODE_RECHECK    with NODE_RULE: S3 also re-reads the node records (not needed)
+ *   BOTH_RULES      with NODE_RULE: the code's `lease` lock rule beside the node rule: every session also
+ *                   heartbeats its own record and is guarded by both windows, and a lock is taken over
+ *                   when either rule allows it (nodes of an earlier version judge by the lock rule alone)
  *   MUT_*           a protocol step removed (run-model.sh --mutations)
  *   NOHIDDEN        no hidden variables (needed by -DBFS in pan)
  */
@@ -587,7 +590,7 @@ O1: /* O1: list the mailbox, find the one lock name V ... */
        obsV[_pid] = stV[_pid]; obsB[_pid] = lockCont; d_step { canon() };   /* B, for S3 */
        printf("O2 nobody who could act on it lives (node records unchanged for a lease): steal\n"); goto S1
 #endif
-#ifdef NODE_RULE
+#if defined(NODE_RULE) && !defined(BOTH_RULES)
     :: else -> printf("O2 its node is alive: [IN-USE]\n"); goto refused   /* no lock rule: nothing else makes it stale */
 #elif !defined(MUT_NEVER_STALE)
     :: obsV[_pid] == stV[_pid] && obsB[_pid] == lockCont && obsAge[_pid] >= L ->
@@ -597,7 +600,7 @@ O1: /* O1: list the mailbox, find the one lock name V ... */
 #else
     :: obsV[_pid] == stV[_pid] && obsB[_pid] == lockCont -> printf("O2 never stale: [IN-USE]\n"); goto refused
 #endif
-#ifndef NODE_RULE
+#if !defined(NODE_RULE) || defined(BOTH_RULES)
     :: else -> obsV[_pid] = stV[_pid]; obsB[_pid] = lockCont; obsAge[_pid] = 0; d_step { canon() };
        printf("O2 new sighting: [IN-USE]\n"); goto refused
 #endif
@@ -764,8 +767,9 @@ list:
   /* ------------------------------------------------------------ holding */
 held:
   if
-#ifndef NODE_RULE
-  :: goto H1              /* with NODE_RULE a held lock has no heartbeat of its own: the node's record is it */
+#if !defined(NODE_RULE) || defined(BOTH_RULES)
+  :: goto H1              /* with NODE_RULE a held lock has no heartbeat of its own: the node's record is it
+                           * (BOTH_RULES: it has, as under the code's `lease` lock rule) */
 #endif
   :: msgs != 0 -> goto U1
   :: goto release       /* QUIT without deletions, disconnect, autologout */
@@ -1069,7 +1073,11 @@ end_nb:
 #define NOBSAGING(q) ((nobsOn[(q)*NP] && nobsAge[(q)*NP] < L) || (nobsOn[(q)*NP+1] && nobsAge[(q)*NP+1] < L) \
                       || (nobsOn[(q)*NP+2] && nobsAge[(q)*NP+2] < L))
 #endif
+#ifdef BOTH_RULES
+#define SAGES(q) (nage[q] < W || NOBSAGING(q) || wage[q] < W || (hbRec[q] != EMPTY && hbAge[q] < W) || (obsV[q] != NONE && obsAge[q] < L))
+#else
 #define SAGES(q) (nage[q] < W || NOBSAGING(q))
+#endif
 #else
 #define SAGES(q) (wage[q] < W || (hbRec[q] != EMPTY && hbAge[q] < W) || (obsV[q] != NONE && obsAge[q] < L))
 #endif
@@ -1119,7 +1127,7 @@ end_env:
          do
          :: gi == NP -> break
          :: else ->
-#ifndef NODE_RULE
+#if !defined(NODE_RULE) || defined(BOTH_RULES)
             if :: wage[gi] < W -> wage[gi]++ :: else fi;
             if :: hbRec[gi] != EMPTY && hbAge[gi] < W -> hbAge[gi]++ :: else fi;
             if :: obsV[gi] != NONE && obsAge[gi] < L -> obsAge[gi]++ :: else fi;

@@ -13,6 +13,9 @@
 #   run-model.sh --node       the node rule (docs/decisions/0013): safety and liveness, about
 #                             twenty minutes and 10 GB (MODEL_NODE_MEMLIM_MB, default 12288);
 #                             its mutations are among --mutations.
+#   run-model.sh --both       the node rule beside the lock rule (the code's `lease` lock rule:
+#                             sessions heartbeat and are guarded by both windows, either rule
+#                             takes a lock over): safety; larger than --node.
 #
 # Environment:
 #   MODEL_DEFINES        spin defines of the checks (default -DR3_GUARDED, the protocol as
@@ -35,9 +38,9 @@ cc=${CC:-gcc}
 mode=${1:-check}
 
 case "$mode" in
-  check|--mutations|--findings|--node) ;;
+  check|--mutations|--findings|--node|--both) ;;
   -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
-  *) echo "usage: $0 [--mutations|--findings|--node]" >&2; exit 2 ;;
+  *) echo "usage: $0 [--mutations|--findings|--node|--both]" >&2; exit 2 ;;
 esac
 
 for tool in spin "$cc"; do
@@ -148,7 +151,13 @@ if [ "$mode" = --node ]; then
   )
 fi
 
-if [ "$mode" = check ] || [ "$mode" = --node ]; then
+if [ "$mode" = --both ]; then
+  checks=(
+    "safety of both rules side by side (sessions heartbeat and are guarded by both windows; either rule steals)|-DNODE_RULE -DBOTH_RULES $extra|$nodecc|$nodepan"
+  )
+fi
+
+if [ "$mode" = check ] || [ "$mode" = --node ] || [ "$mode" = --both ]; then
   echo "spin model: $model${extra:+ with $extra}"
   echo "  (L=4, W=2 ticks; 2 session processes; crash before any step, lost rename replies, late heartbeat writes)"
   t_all=$(now)
