@@ -2304,8 +2304,15 @@ def session_id_in_replies_and_logs(h, n):
     import json as jsonlib
     node = h.start_node("--max-connections", "1", "--backlog", "0", "--log-format", "json", "--log-level", "notice",
                         name="sessid")
-    held = Raw(node["port"])
-    assert held.line().startswith("+OK")
+    # start_node's own readiness probe may still hold the one slot for a moment: try until the greeting comes.
+    deadline = time.time() + 10
+    while True:
+        held = Raw(node["port"])
+        greeting = held.line() or ""
+        if greeting.startswith("+OK") or time.time() > deadline:
+            break
+        time.sleep(0.1)
+    assert greeting.startswith("+OK"), greeting
     refused = Raw(node["port"])
     line = refused.line()
     m = re.match(r"-ERR \[SYS/TEMP\] too many connections, try again later \(session ([0-9a-z]+)\)$", line)
