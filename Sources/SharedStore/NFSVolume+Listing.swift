@@ -3,10 +3,12 @@ import Foundation
 
 /// Directory listings: READDIRPLUS in large pages, started again when the directory changes under the listing.
 extension NFSVolume {
-    /// A listing of a directory that changes between its READDIRPLUS pages (entries renamed, created, removed by
-    /// other hosts) can be answered NFS3ERR_STALE or BAD_COOKIE by nfs-ganesha, whose directory cache dropped the
-    /// chunk the cookie pointed into: the listing is started again, this many times at most.
-    static let maxListAttempts = 4
+    /// A listing of a directory that changes under it (entries renamed, created, removed by other hosts) can be
+    /// answered NFS3ERR_STALE, BAD_COOKIE, NOENT or JUKEBOX by nfs-ganesha (`changedUnderListing`): the listing is
+    /// started again, this many times at most.
+    static let maxListAttempts = 8
+    /// JUKEBOX asks the client to wait before it tries again (RFC 1813 §2.6): this long times the attempt's number.
+    static let jukeboxPauseMicroseconds: UInt32 = 2_000
 
     /// READDIRPLUS: names with sizes and times, no call per entry, in pages of up to `readdirMaxCount` bytes.
     /// RPC budget: 1 READDIRPLUS per page of up to 1 MB (10,000 messages: a few); started again at most `maxListAttempts` times.
@@ -20,14 +22,24 @@ extension NFSVolume {
                 return entries
             case .failed(let status, let linked):
                 let gone = Self.directoryGone(status, linked: linked)
-                if gone || status == NFS3ERR_BAD_COOKIE, attempt < Self.maxListAttempts {
+                if gone || Self.changedUnderListing(status, linked: linked), attempt < Self.maxListAttempts {
                     attempt += 1
                     if gone { handle = try directoryHandle(directory, fresh: true) }
+                    if status == NFS3ERR_JUKEBOX { usleep(Self.jukeboxPauseMicroseconds * UInt32(attempt)) }
                     continue
                 }
                 throw Self.failure(status, "list \(directory)")
             }
         }
+    }
+
+    /// The directory changed while the server read it, and a fresh listing answers: BAD_COOKIE (its cache dropped
+    /// the chunk a cookie pointed into); "no such entry" with the directory itself still linked (nfs-ganesha fails
+    /// the whole READDIRPLUS when an entry it had cached was removed before it read the entry's attributes); or
+    /// JUKEBOX, "try again later" (ganesha, when its cache of the directory is being refilled by another call).
+    /// `ListingChurnTests` meets all three.
+    static func changedUnderListing(_ status: nfsstat3, linked: Bool) -> Bool {
+        status == NFS3ERR_BAD_COOKIE || status == NFS3ERR_JUKEBOX || (status == NFS3ERR_NOENT && linked)
     }
 
     enum Listing {

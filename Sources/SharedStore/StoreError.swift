@@ -48,7 +48,7 @@ public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
         case ENOTEMPTY: code = .notEmpty
         case ENOSPC, EDQUOT: code = .noSpace
         case EACCES, EPERM, EROFS: code = .permissionDenied
-        case EIO, ETIMEDOUT, ESTALE, ENOTCONN, EHOSTUNREACH, ECONNREFUSED, ENETUNREACH: code = .unavailable
+        case EIO, ETIMEDOUT, ESTALE, ENOTCONN, EHOSTUNREACH, ECONNREFUSED, ENETUNREACH, EAGAIN: code = .unavailable  // EAGAIN: NFS's JUKEBOX
         default: code = .io
         }
         return StoreError(code: code, message: "\(what): \(text)", errno: err)
