@@ -76,9 +76,7 @@ public enum PasswordHasher {
             let hash = try? derive(password: password, salt: parsed.salt, rounds: parsed.rounds, guid: guid),
             hash.count == parsed.hash.count
         else { return false }
-        var diff: UInt8 = 0
-        for i in 0..<hash.count { diff |= hash[i] ^ parsed.hash[i] }
-        return diff == 0
+        return ConstantTime.equal(hash, parsed.hash)
     }
 
     /// The same work as a verification, for a user that does not exist: equal timing.

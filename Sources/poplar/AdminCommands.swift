@@ -51,8 +51,7 @@ struct DomainCommand: AsyncParsableCommand {
         @OptionGroup var common: CommonOptions
         @Argument var domain: String
         func run() async throws {
-            let admin = try await common.openAdmin()
-            let name = try adminCall { try admin.addDomain(domain, by: .cli) }
+            let name = try await common.admin { try $0.addDomain(domain, by: .cli) }
             print("added domain \(name)")
         }
     }
@@ -63,8 +62,7 @@ struct DomainCommand: AsyncParsableCommand {
         @Argument var domain: String
         @Flag(help: "Also delete the domain's mailboxes and every message in them.") var purge = false
         func run() async throws {
-            let admin = try await common.openAdmin()
-            let name = try adminCall { try admin.removeDomain(domain, purge: purge, by: .cli) }
+            let name = try await common.admin { try $0.removeDomain(domain, purge: purge, by: .cli) }
             print(purge ? "removed domain \(name) and deleted its mail" : "removed domain \(name) (its mail is kept; --purge deletes it)")
         }
     }
@@ -74,8 +72,7 @@ struct DomainCommand: AsyncParsableCommand {
         @OptionGroup var common: CommonOptions
         @OptionGroup var output: JSONOutputOption
         func run() async throws {
-            let admin = try await common.openAdmin()
-            let policies = try adminCall { try admin.domainPolicies() }
+            let policies = try await common.admin { try $0.domainPolicies() }
             guard output.json else {
                 for domain in policies.keys.sorted() { print(domain) }
                 return
@@ -123,8 +120,7 @@ struct MailboxCommand: AsyncParsableCommand {
             }
             let address = try target.parsed()
             let password = external ? nil : try readPasswordFromStdin()
-            let admin = try await common.openAdmin()
-            try adminCall { try admin.addMailbox(address.description, password: password, allowAPOP: apop, quota: limit, by: .cli) }
+            try await common.admin { try $0.addMailbox(address.description, password: password, allowAPOP: apop, quota: limit, by: .cli) }
             print("created mailbox \(address)")
         }
     }
@@ -135,8 +131,7 @@ struct MailboxCommand: AsyncParsableCommand {
         @OptionGroup var target: Target
         func run() async throws {
             let address = try target.parsed()
-            let admin = try await common.openAdmin()
-            try adminCall { try admin.removeMailbox(address.description, by: .cli) }
+            try await common.admin { try $0.removeMailbox(address.description, by: .cli) }
             print("removed mailbox \(address)")
         }
     }
@@ -205,14 +200,12 @@ struct MailboxCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Set a mailbox's password (read from standard input).")
         @OptionGroup var common: CommonOptions
         @OptionGroup var target: Target
-        @Flag(name: .customLong("password-stdin"), help: "Read the password from standard input (required).") var passwordStdin = false
+        @OptionGroup var password: RequiredPasswordStdin
         @Flag(help: "Allow APOP and CRAM-MD5 for this mailbox.") var apop = false
         func run() async throws {
-            guard passwordStdin else { throw UserError("pass --password-stdin and give the password on standard input") }
             let address = try target.parsed()
-            let password = try readPasswordFromStdin()
-            let admin = try await common.openAdmin()
-            try adminCall { try admin.resetPassword(address.description, password: password, allowAPOP: apop, by: .cli) }
+            let password = try self.password.read()
+            try await common.admin { try $0.resetPassword(address.description, password: password, allowAPOP: apop, by: .cli) }
             print("password of \(address) changed")
         }
     }

@@ -15,12 +15,10 @@ struct AdminUserCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Add an administrator; the password is read from standard input.")
         @OptionGroup var common: CommonOptions
         @Argument(help: "The name: 1-64 of a-z, 0-9, ., _ and -.") var name: String
-        @Flag(name: .customLong("password-stdin"), help: "Read the password from standard input (required).") var passwordStdin = false
+        @OptionGroup var password: RequiredPasswordStdin
         func run() async throws {
-            guard passwordStdin else { throw UserError("pass --password-stdin and give the password on standard input") }
-            let password = try readPasswordFromStdin()
-            let admin = try await common.openAdmin()
-            let n = try adminCall { try admin.addAdmin(name, password: password, by: .cli) }
+            let password = try self.password.read()
+            let n = try await common.admin { try $0.addAdmin(name, password: password, by: .cli) }
             print("added administrator \(n)")
         }
     }
@@ -29,12 +27,10 @@ struct AdminUserCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Set an administrator's password (read from standard input).")
         @OptionGroup var common: CommonOptions
         @Argument var name: String
-        @Flag(name: .customLong("password-stdin"), help: "Read the password from standard input (required).") var passwordStdin = false
+        @OptionGroup var password: RequiredPasswordStdin
         func run() async throws {
-            guard passwordStdin else { throw UserError("pass --password-stdin and give the password on standard input") }
-            let password = try readPasswordFromStdin()
-            let admin = try await common.openAdmin()
-            let n = try adminCall { try admin.setAdminPassword(name, password: password, by: .cli) }
+            let password = try self.password.read()
+            let n = try await common.admin { try $0.setAdminPassword(name, password: password, by: .cli) }
             print("password of administrator \(n) changed")
         }
     }
@@ -44,8 +40,7 @@ struct AdminUserCommand: AsyncParsableCommand {
         @OptionGroup var common: CommonOptions
         @Argument var name: String
         func run() async throws {
-            let admin = try await common.openAdmin()
-            let n = try adminCall { try admin.removeAdmin(name, by: .cli) }
+            let n = try await common.admin { try $0.removeAdmin(name, by: .cli) }
             print("removed administrator \(n)")
         }
     }
@@ -55,8 +50,7 @@ struct AdminUserCommand: AsyncParsableCommand {
         @OptionGroup var common: CommonOptions
         @OptionGroup var output: JSONOutputOption
         func run() async throws {
-            let admin = try await common.openAdmin()
-            let names = try adminCall { try admin.admins() }
+            let names = try await common.admin { try $0.admins() }
             guard output.json else {
                 for n in names { print(n) }
                 return

@@ -20,8 +20,7 @@ extension MailboxCommand {
             } else {
                 throw UserError("\(size) is not a size (bytes, or 500M, 2G, 1.5GiB) nor none")
             }
-            let admin = try await common.openAdmin()
-            try adminCall { try admin.setQuota(address.description, limit, by: .cli) }
+            try await common.admin { try $0.setQuota(address.description, limit, by: .cli) }
             print(limit.map { "quota of \(address): \($0) bytes" } ?? "quota of \(address): none")
         }
     }

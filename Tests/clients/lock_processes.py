@@ -185,6 +185,19 @@ def many_clients_racing_across_nodes_one_session_at_a_time(h):
     print(f"FIGURE race: {len(intervals)} sessions, {in_use[0]} [IN-USE] answers, 0 overlaps, 3 nodes, 12 clients", flush=True)
 
 
+def kill9_while_holding(h, node_name, user):
+    """Starts a node, opens a session on `user` through it and kills the node with -9; returns the time of the kill."""
+    a = h.start_node(name=node_name)
+    c = login(a["port"], user)
+    assert c.cmd("STAT").startswith("+OK")
+    t_kill = time.time()
+    a["proc"].kill()
+    a["proc"].wait()
+    h.nodes.remove(a)
+    c.close()
+    return t_kill
+
+
 @test
 def kill9_holder_mailbox_served_elsewhere_within_lease_plus_5s(h):
     """kill -9 of the node holding a session: a client retrying on another node gets in within lease + 5 s.
@@ -193,14 +206,7 @@ def kill9_holder_mailbox_served_elsewhere_within_lease_plus_5s(h):
     waits = []
     try:
         for rnd in range(10):
-            a = h.start_node(name=f"victim{rnd}")
-            c = login(a["port"], "dave")
-            assert c.cmd("STAT").startswith("+OK")
-            t_kill = time.time()
-            a["proc"].kill()
-            a["proc"].wait()
-            h.nodes.remove(a)
-            c.close()
+            t_kill = kill9_while_holding(h, f"victim{rnd}", "dave")
             c2, waited, errs = login_retrying(b["port"], "dave", LEASE + 10)
             waited = time.time() - t_kill
             assert all(e.startswith("-ERR [IN-USE]") for e in errs), errs[:3]
@@ -221,13 +227,7 @@ def kill9_then_restart_under_the_same_id_takes_its_locks_back_at_once(h):
     succeeds at once (the lock names the dead process: docs/lock-protocol.md, O2), not [IN-USE] naming itself for
     a lease. Another node still waits a lease for the same dead holder (it cannot see the process)."""
     # A first try of a fresh process can only succeed by this rule: the lease rule needs two sightings a lease apart.
-    a = h.start_node(name="phoenix")
-    c = login(a["port"], "dave")
-    assert c.cmd("STAT").startswith("+OK")
-    a["proc"].kill()
-    a["proc"].wait()
-    h.nodes.remove(a)
-    c.close()
+    kill9_while_holding(h, "phoenix", "dave")
     other = h.start_node(name="bystander")
     r, err = try_login(other["port"], "dave")
     assert r is None and err.startswith("-ERR [IN-USE]") and "phoenix" in err, err
@@ -254,14 +254,7 @@ def late_client_after_kill9_waits_one_lease_from_the_fault_not_from_its_first_lo
     waits = []
     try:
         for rnd in range(3):
-            a = h.start_node(name=f"gone{rnd}")
-            c = login(a["port"], "dave")
-            assert c.cmd("STAT").startswith("+OK")
-            t_kill = time.time()
-            a["proc"].kill()
-            a["proc"].wait()
-            h.nodes.remove(a)
-            c.close()
+            t_kill = kill9_while_holding(h, f"gone{rnd}", "dave")
             time.sleep(LEASE / 2)
             c2, _, errs = login_retrying(b["port"], "dave", LEASE + 10)
             waited = time.time() - t_kill

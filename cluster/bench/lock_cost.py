@@ -13,42 +13,16 @@ mailboxes. Needs root (ganesha, tshark on lo). Everything stays on 127.0.0.1.
 import argparse
 import os
 import poplib
-import shutil
 import signal
 import subprocess
 import tempfile
 import time
 
-from nfs_figures import NFS3_PROCEDURES
+from nfs_wire import count_calls, stop_ganesha
 from servers import free_port, wait_port
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DOMAIN = "cost.test"
-
-
-def count_calls(work, nfsport, tag, seconds):
-    """NFS calls on the wire during `seconds`, by procedure."""
-    cap = os.path.join(work, f"{tag}.pcap")
-    tshark = subprocess.Popen(["tshark", "-q", "-i", "lo", "-f", f"tcp port {nfsport}", "-w", cap],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(2)
-    t0 = time.time()
-    time.sleep(seconds)
-    t1 = time.time()
-    time.sleep(0.5)
-    tshark.send_signal(signal.SIGINT)
-    tshark.wait(timeout=30)
-    out = subprocess.run(["tshark", "-r", cap, "-d", f"tcp.port=={nfsport},rpc", "-Y", "rpc.msgtyp == 0",
-                          "-T", "fields", "-e", "frame.time_epoch", "-e", "nfs.procedure_v3"], capture_output=True, text=True).stdout
-    seen = {}
-    for line in out.splitlines():
-        fields = line.split("\t")
-        if len(fields) < 2 or not (t0 <= float(fields[0]) < t1):
-            continue
-        for proc in fields[1].split(","):
-            name = NFS3_PROCEDURES.get(int(proc), proc)
-            seen[name] = seen.get(name, 0) + 1
-    return seen
 
 
 def per_second(seen, seconds):
@@ -92,14 +66,14 @@ def main():
                                      "--node-id", f"cost-{rule}", "--log-level", "error", "--registry-interval", "60"])
             wait_port(port, 30)
             time.sleep(2)
-            idle, beats, idle_text = per_second(count_calls(work, nfsport, f"{rule}-idle", args.seconds), args.seconds)
+            idle, beats, idle_text = per_second(count_calls(work, nfsport, f"{rule}-idle", lambda: time.sleep(args.seconds), settle=0.5, tail=False), args.seconds)
             sessions = []
             for b in boxes:
                 p = poplib.POP3("127.0.0.1", port, timeout=30)
                 p.user(f"{b}@{DOMAIN}")
                 p.pass_("pw")
                 sessions.append(p)
-            held, _, held_text = per_second(count_calls(work, nfsport, f"{rule}-held", args.seconds), args.seconds)
+            held, _, held_text = per_second(count_calls(work, nfsport, f"{rule}-held", lambda: time.sleep(args.seconds), settle=0.5, tail=False), args.seconds)
             for p in sessions:
                 p.quit()
             node.send_signal(signal.SIGTERM)
@@ -121,12 +95,7 @@ def main():
     finally:
         if node:
             node.kill()
-        try:
-            os.kill(int(open(os.path.join(work, "ganesha.pid")).read()), signal.SIGTERM)
-        except (OSError, ValueError):
-            pass
-        time.sleep(2)
-        shutil.rmtree(work, ignore_errors=True)
+        stop_ganesha(work)
 
 
 if __name__ == "__main__":

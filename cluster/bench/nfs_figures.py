@@ -15,19 +15,16 @@ Needs root (ganesha, tshark on lo). Everything stays on 127.0.0.1.
 import argparse
 import os
 import poplib
-import shutil
 import signal
 import subprocess
 import tempfile
 import time
 
+from nfs_wire import count_calls, stop_ganesha
 from servers import free_port, wait_port
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DOMAIN = "bench.test"
-NFS3_PROCEDURES = {0: "NULL", 1: "GETATTR", 2: "SETATTR", 3: "LOOKUP", 4: "ACCESS", 6: "READ", 7: "WRITE", 8: "CREATE",
-                   9: "MKDIR", 12: "REMOVE", 13: "RMDIR", 14: "RENAME", 15: "LINK", 16: "READDIR", 17: "READDIRPLUS",
-                   18: "FSSTAT", 19: "FSINFO", 20: "PATHCONF", 21: "COMMIT"}
 
 
 def main():
@@ -95,32 +92,6 @@ def main():
         print("  cold:  the node's first session on that mailbox (it looks the directories up and caches their handles)")
         print("  alone: a later session, more than 1 s after the node's last one (it reads the domain metabase)")
         print("  busy:  a later session right after another one on the node (it knows the domain is accepted)")
-        def count_calls(tag, run, before=None):
-            """NFS calls on the wire while run() runs (tshark on lo), by procedure; before() runs first, uncounted."""
-            cap = os.path.join(work, f"{tag}.pcap")
-            tshark = subprocess.Popen(["tshark", "-q", "-i", "lo", "-f", f"tcp port {nfsport}", "-w", cap],
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            time.sleep(2)
-            if before:
-                before()
-            t0 = time.time()
-            run()
-            time.sleep(1)
-            tshark.send_signal(signal.SIGINT)
-            tshark.wait(timeout=30)
-            out = subprocess.run(["tshark", "-r", cap, "-d", f"tcp.port=={nfsport},rpc", "-Y", "rpc.msgtyp == 0",
-                                  "-T", "fields", "-e", "frame.time_epoch", "-e", "nfs.procedure_v3"],
-                                 capture_output=True, text=True).stdout
-            seen = {}
-            for line in out.splitlines():
-                fields = line.split("\t")
-                if len(fields) < 2 or float(fields[0]) < t0:
-                    continue
-                for proc in fields[1].split(","):
-                    name = NFS3_PROCEDURES.get(int(proc), proc)
-                    seen[name] = seen.get(name, 0) + 1
-            return seen
-
         def describe(seen):
             calls = sum(seen.values())
             rdp = seen.get("READDIRPLUS", 0)
@@ -129,14 +100,14 @@ def main():
 
         for box in ("m10", "m1000", "m10000"):
             for label in ("cold", "alone", "busy"):
-                seen = count_calls(f"{box}-{label}", lambda box=box: session(nodes["NFS"], box),
+                seen = count_calls(work, nfsport, f"{box}-{label}", lambda box=box: session(nodes["NFS"], box),
                                    before=(lambda box=box: session(nodes["NFS"], box)) if label == "busy" else None)
                 print(f"  {sizes[box]:>6} messages, {label:>5}: {describe(seen)}")
 
         print("The access journal (pop3.access-journal), a busy session on the 10-message mailbox, journal on and off:")
         for label in ("NFS", "NFS-nojournal"):
             session(nodes[label], "m10")  # warm: handles cached, domain known
-            seen = count_calls(f"journal-{label}", lambda label=label: session(nodes[label], "m10"),
+            seen = count_calls(work, nfsport, f"journal-{label}", lambda label=label: session(nodes[label], "m10"),
                                before=lambda label=label: session(nodes[label], "m10"))
             print(f"  journal {'on ' if label == 'NFS' else 'off'}: {describe(seen)}")
 
@@ -185,12 +156,7 @@ def main():
                 p.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 p.kill()
-        try:
-            os.kill(int(open(os.path.join(work, "ganesha.pid")).read()), signal.SIGTERM)
-        except (OSError, ValueError):
-            pass
-        time.sleep(2)
-        shutil.rmtree(work, ignore_errors=True)
+        stop_ganesha(work)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import ServerSupport
+import SharedStore
 
 /// Sessions and CSRF (docs/console.md, "Security model"): finds the session of the cookie; sends a request
 /// without a logged-in session to the login page (303), except the login page itself and the style sheet; reads
@@ -52,7 +53,7 @@ struct SessionMiddleware: RouterMiddleware {
             guard let form = FormBody.parse(String(buffer: body)) else {
                 return Pages.plain(.badRequest, "the form cannot be read")
             }
-            guard let session = context.session, let sent = form["csrf"], SessionStore.same(sent, session.csrf) else {
+            guard let session = context.session, let sent = form["csrf"], ConstantTime.equal(sent, session.csrf) else {
                 return Pages.plain(.forbidden, "the form's CSRF token is missing or wrong: reload the page and try again")
             }
             context.form = form

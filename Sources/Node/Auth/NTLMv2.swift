@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import POP3Core
+import SharedStore
 
 /// NTLMv2 response verification ([MS-NLMP] §3.3.2): NTOWFv2 = HMAC-MD5(MD4(UTF-16LE(password)),
 /// UTF-16LE(uppercase(user) + domain)); the response is right when its first 16 bytes are
@@ -11,9 +12,7 @@ enum NTLMv2 {
         let ntHash = MD4.hash(NTLM.utf16le(String(decoding: password, as: UTF8.self)))
         let owf = HMAC<Insecure.MD5>.authenticationCode(for: NTLM.utf16le(user.uppercased() + domain), using: SymmetricKey(data: ntHash))
         let proof = Array(HMAC<Insecure.MD5>.authenticationCode(for: challenge + response[16...], using: SymmetricKey(data: Array(owf))))
-        var diff: UInt8 = 0
-        for i in 0..<16 { diff |= proof[i] ^ response[i] }
-        return diff == 0
+        return ConstantTime.equal(proof.prefix(16), response.prefix(16))
     }
 }
 

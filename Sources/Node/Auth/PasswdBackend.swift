@@ -70,12 +70,12 @@ public final class PasswdBackend: AuthBackend {
             // RFC 1939 §7: MD5(timestamp + secret), lowercase hex.
             guard let key = store.guid(for: record), let secret = try PasswordHasher.openSecret(record: record, address: address, guid: key) else { return false }
             let expected = Insecure.MD5.hash(data: Array(timestamp.utf8) + secret).hexString
-            return Authenticator.constantTimeEqual(expected, digest.lowercased())
+            return ConstantTime.equal(expected, digest.lowercased())
         case .cramMD5(_, let digest, let challenge):
             // RFC 2195: HMAC-MD5(secret, challenge), lowercase hex.
             guard let key = store.guid(for: record), let secret = try PasswordHasher.openSecret(record: record, address: address, guid: key) else { return false }
             let mac = HMAC<Insecure.MD5>.authenticationCode(for: Array(challenge.utf8), using: SymmetricKey(data: secret))
-            return Authenticator.constantTimeEqual(Data(mac).hexString, digest.lowercased())
+            return ConstantTime.equal(Data(mac).hexString, digest.lowercased())
         case .scram(_, let proofValid):
             // The session's machine checked the proof against the keys `scramKeys` gave it.
             return proofValid
