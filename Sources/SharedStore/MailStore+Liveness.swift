@@ -41,25 +41,38 @@ extension MailStore {
 
     /// One beat of `liveness`: rewrite its record, read it back, and on a match confirm the window from the write's
     /// issue. Nil when confirmed; otherwise why not (the window keeps running out).
+    /// A record found damaged (other bytes than written, or too large: a rewrite in place keeps a longer file's tail)
+    /// is replaced whole, and that replacement confirms the beat: a damaged file never keeps a live node closed.
     public func beatLiveness(_ liveness: NodeLiveness) -> String? {
-        let record = liveness.nextRecord().encoded()
-        let issued = clock.now()
+        var issued = clock.now()
         do {
             let path = try Self.livenessPath(liveness.instance)
+            var record = liveness.nextRecord().encoded()
             do {
                 try volume.overwriteExisting(path, record)
             } catch let e as StoreError where e.code == .notFound {
                 do { try volume.mkdir(Self.liveDir) } catch let e as StoreError where e.code == .alreadyExists {}
                 try volume.writeFile(path, record, exclusive: false)
             }
-            guard try volume.readAll(path, limit: LivenessRecord.maxSize) == record else {
-                return "the liveness record read back is not the one written"
+            if try readLivenessRecord(path) != record {
+                issued = clock.now()
+                record = liveness.nextRecord().encoded()
+                try volume.writeAtomically(path, record, staging: Self.metaTmp)
+                guard try readLivenessRecord(path) == record else { return "the liveness record read back is not the one written" }
             }
         } catch {
             return "liveness record: \(error)"
         }
         liveness.confirm(issued: issued)
         return nil
+    }
+
+    /// The first `LivenessRecord.maxSize + 1` bytes of a liveness record: a larger file (damaged, or not a record) is
+    /// still read, and compared, by what a rewrite in place changes.
+    func readLivenessRecord(_ path: StorePath) throws -> [UInt8] {
+        let handle = try volume.openForReading(path)
+        defer { handle.close() }
+        return try handle.read(at: 0, count: LivenessRecord.maxSize + 1)
     }
 
     /// Refreshes the sighting of every instance's record (a node does this at every beat, so the clock of a dead
@@ -85,12 +98,12 @@ extension MailStore {
     }
 
     /// Reads `instance`'s record now and records the sighting: the bytes (nil: absent) and for how long exactly
-    /// these (or its absence) have been seen. Nil when it cannot be told (the store did not answer, a file too large
-    /// to be a record).
+    /// these (or its absence) have been seen. Nil when it cannot be told (the store did not answer). A file too large
+    /// to be a record is judged by its first bytes, as a record is: unchanged for a lease is dead.
     func sightLiveness(_ instance: String) -> (age: UInt64, bytes: [UInt8]?)? {
         let bytes: [UInt8]?
         do {
-            bytes = try volume.readAll(try Self.livenessPath(instance), limit: LivenessRecord.maxSize)
+            bytes = try readLivenessRecord(try Self.livenessPath(instance))
         } catch let e as StoreError where e.code == .notFound {
             bytes = nil
         } catch {

@@ -175,6 +175,46 @@ final class NodeRuleTests: XCTestCase {
         try s.release()
     }
 
+    // A record damaged on the NAS (8 KB of other bytes: a rewrite in place would keep the tail) never keeps a live
+    // node closed: the beat replaces it whole and is confirmed.
+    func testOwnDamagedRecordIsReplacedAndTheBeatConfirmed() throws {
+        let (f, a, la, _, _, box) = try make()
+        let path = try MailStore.livenessPath(la.instance)
+        try f.volume.writeAtomically(path, Array(repeating: 0x7A, count: 8192), staging: MailStore.metaTmp)
+        clock.advance(seconds: 1)
+        XCTAssertNil(a.beatLiveness(la), "confirmed after the replacement")
+        XCTAssertEqual(try f.volume.readAll(path, limit: LivenessRecord.maxSize).count,
+                       LivenessRecord(node: "n1", instance: la.instance, incarnation: .current, beat: 0).encoded().count)
+        clock.advance(seconds: 14.5)  // past W (15 s) from make()'s beat: only the replacement's confirmation keeps it open
+        let s = try a.openSession(box, node: "n1", session: "s1")
+        XCTAssertNil(s.lostReason)
+        try s.release()
+    }
+
+    // Another instance's record that is too large to be one (damaged, or not ours) is still judged: by its first
+    // bytes, unchanged for a lease is dead, and its locks are taken over; a file that changes is not.
+    func testOversizedRecordOfADeadInstanceIsJudgedByItsFirstBytes() throws {
+        let (f, a, la, b, lb, box) = try make()
+        _ = try a.openSession(box, node: "n1", session: "s1")
+        let path = try MailStore.livenessPath(la.instance)
+        var junk = Array(repeating: UInt8(0x41), count: 64 * 1024)
+        try f.volume.writeAtomically(path, junk, staging: MailStore.metaTmp)
+        try b.scanLiveness(own: lb)
+        clock.advance(seconds: 20)
+        junk[0] = 0x42  // rewritten in place: a change
+        try f.volume.overwriteExisting(path, junk)
+        XCTAssertNil(b.beatLiveness(lb))
+        try b.scanLiveness(own: lb)
+        clock.advance(seconds: 29)
+        XCTAssertNil(b.beatLiveness(lb))
+        assertInUse(try b.openSession(box, node: "n2", session: "s2"))
+        clock.advance(seconds: 1)
+        XCTAssertNil(b.beatLiveness(lb))
+        let s = try b.openSession(box, node: "n2", session: "s3")
+        XCTAssertTrue(s.tookOver)
+        try s.release()
+    }
+
     func testLivenessRecordsHaveOneLengthAndDecodeOnlyWhole() throws {
         let inc = ProcessIncarnation.current
         let one = LivenessRecord(node: "Node 1", instance: "0123456789abcdef", incarnation: inc, beat: 1).encoded()
