@@ -22,10 +22,11 @@ struct InitCommand: AsyncParsableCommand {
         let root = try common.resolvedRoot(reader)
         let guidPath = common.resolvedGUIDFile(reader)
         guard kdfRounds >= 1 else { throw UserError("--kdf-rounds must be positive") }
-        let leaseMs = Int((lockLease * 1000).rounded())
-        guard lockLease.isFinite, leaseMs >= LockLease.minimumMilliseconds, leaseMs <= 3_600_000 else {
+        // Checked as a Double first: NaN or a huge value would trap in the conversion to Int.
+        guard lockLease * 1000 >= Double(LockLease.minimumMilliseconds), lockLease <= 3600 else {
             throw UserError("--lock-lease must be between \(Double(LockLease.minimumMilliseconds) / 1000) and 3600 seconds")
         }
+        let leaseMs = Int((lockLease * 1000).rounded())
         if !root.hasPrefix("nfs://") { try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true) }
         let volume = try CommonOptions.openVolume(root)
         let (guid, created) = try storeCall("cannot create the GUID file \(guidPath)") {

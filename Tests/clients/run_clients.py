@@ -1874,6 +1874,13 @@ def cli_refuses_bad_input_clearly(h, n):
         (["mailbox", "quota", f"alice@{DOMAIN}", "lots"], "not a size"),
         (["mailbox", "quota", f"ghost@{DOMAIN}", "1G"], "no mailbox"),
         (["mailbox", "add", f"q@{DOMAIN}", "--password-stdin", "--quota", "2 parsecs"], "not a size"),
+        (["mailbox", "passwd", f"alice@{DOMAIN}"], "--password-stdin"),
+        (["admin-user", "add", "ops"], "--password-stdin"),
+        (["init", "--lock-lease", "nan"], "--lock-lease must be between"),
+        (["init", "--lock-lease", "inf"], "--lock-lease must be between"),
+        (["init", "--lock-lease", "1e300"], "--lock-lease must be between"),
+        (["init", "--lock-lease", "0.1"], "--lock-lease must be between"),
+        (["cluster", "lock-rule", "bogus"], "'lease' and 'node'"),
     ]
     for args, needle in cases:
         r = h.cli(*args, stdin=b"pw\n", check=False)
