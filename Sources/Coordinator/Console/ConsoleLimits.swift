@@ -5,8 +5,11 @@ public enum ConsoleLimits {
     /// The most fields of one form, and the most bytes of one field after decoding.
     public static let maxFormFields = 16
     public static let maxFieldBytes = 2048
-    /// The most sessions (logged in or on the login page) one console keeps; past it the least recently used goes.
+    /// The most administrators' sessions one console keeps; past it the least recently used goes.
     public static let maxSessions = 10_000
+    /// The most login-page sessions (anyone's, one per GET /login) one console keeps, apart from the administrators'
+    /// sessions: past it the least recently used login-page session goes, never an administrator's.
+    public static let maxLoginPageSessions = 10_000
     /// A connection that sends nothing for this long is closed (seconds): a stalled TLS handshake or request too.
     public static let connectionIdleSeconds: Int64 = 60
     /// Request headers: the most bytes of one, of all, and how many.

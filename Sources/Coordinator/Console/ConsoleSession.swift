@@ -18,34 +18,59 @@ struct ConsoleSession: Sendable {
     }
 }
 
-/// The sessions of one console, with idle expiry (`idle` seconds since the last request; sooner before login),
-/// at most `ConsoleLimits.maxSessions`. Time is injected (`now`), so expiry is tested without sleeping.
+/// The sessions of one console, with idle expiry (`idle` seconds since the last request; sooner before login).
+/// Login-page sessions and administrators' sessions are kept apart, each at most its own bound: anyone can make
+/// login-page sessions (one per GET /login), and a flood of them only ever pushes out other login-page sessions,
+/// never a logged-in administrator. Time is injected (`now`), so expiry is tested without sleeping.
 final class SessionStore: Sendable {
     static let cookieName = "poplar_console"
     let idle: Double
     let now: @Sendable () -> Date
-    private let sessions = Mutex<[String: ConsoleSession]>([:])
+    private let sessions = Mutex<Pools>(Pools())
+
+    /// The two pools; a token is in at most one of them.
+    struct Pools {
+        var loginPage: [String: ConsoleSession] = [:]
+        var admins: [String: ConsoleSession] = [:]
+
+        subscript(token: String) -> ConsoleSession? {
+            get { admins[token] ?? loginPage[token] }
+            set {
+                admins[token] = nil
+                loginPage[token] = nil
+                guard let newValue else { return }
+                if newValue.admin == nil { loginPage[token] = newValue } else { admins[token] = newValue }
+            }
+        }
+    }
 
     init(idle: Double, now: @escaping @Sendable () -> Date = { Date() }) {
         self.idle = idle
         self.now = now
     }
 
-    /// A new session and its token.
+    /// A new session and its token. At its pool's bound the expired go first, then the least recently used.
     func create(admin: String?) -> (token: String, session: ConsoleSession) {
         let session = ConsoleSession(admin: admin, csrf: Self.randomToken(), lastSeen: now())
         let token = Self.randomToken()
+        let t = now()
         sessions.withLock { all in
-            if all.count >= ConsoleLimits.maxSessions {
-                let t = now()
-                all = all.filter { !expired($0.value, at: t) }
-                if all.count >= ConsoleLimits.maxSessions, let oldest = all.min(by: { $0.value.lastSeen < $1.value.lastSeen }) {
-                    all[oldest.key] = nil
-                }
+            if admin == nil {
+                Self.makeRoom(&all.loginPage, bound: ConsoleLimits.maxLoginPageSessions) { expired($0, at: t) }
+            } else {
+                Self.makeRoom(&all.admins, bound: ConsoleLimits.maxSessions) { expired($0, at: t) }
             }
             all[token] = session
         }
         return (token, session)
+    }
+
+    private static func makeRoom(_ pool: inout [String: ConsoleSession], bound: Int, expired: (ConsoleSession) -> Bool) {
+        guard pool.count >= bound else { return }
+        pool = pool.filter { !expired($0.value) }
+        if pool.count >= bound, let oldest = pool.min(by: { $0.value.lastSeen < $1.value.lastSeen }) {
+            pool[oldest.key] = nil
+        }
     }
 
     /// The live session of a token, its idle time restarted; nil (and forgotten) when expired.
@@ -84,7 +109,7 @@ final class SessionStore: Sendable {
         sessions.withLock { all in all[token] = nil }
     }
 
-    var count: Int { sessions.withLock { $0.count } }
+    var count: Int { sessions.withLock { $0.loginPage.count + $0.admins.count } }
 
     private func expired(_ session: ConsoleSession, at t: Date) -> Bool {
         t.timeIntervalSince(session.lastSeen) > (session.admin == nil ? min(idle, ConsoleLimits.loginPageIdleSeconds) : idle)
