@@ -3,7 +3,7 @@
 /// allows none.
 enum Templates {
     static let all: [String: String] = [
-        "layout": layout, "login": login, "domains": domains, "mailboxes": mailboxes, "mailbox": mailbox, "audit": audit,
+        "layout": layout, "login": login, "domains": domains, "mailboxes": mailboxes, "mailbox": mailbox, "audit": audit, "cluster": cluster,
     ]
 
     static let layout = """
@@ -22,6 +22,7 @@ enum Templates {
         <nav>
         <a href="/domains" id="nav-domains">Domains</a>
         <a href="/mailboxes" id="nav-mailboxes">Mailboxes</a>
+        <a href="/cluster" id="nav-cluster">Cluster</a>
         <a href="/audit" id="nav-audit">Audit log</a>
         </nav>
         <form method="post" action="/logout" class="logout">
