@@ -27,4 +27,28 @@ extension ConsoleRouteTests {
             XCTAssertEqual(try f.admin.recentAudit(limit: 1).first?.action, "node.drain")
         }
     }
+
+    func testKickAndUnlockNeedCSRFAndAct() async throws {
+        try await withConsole { f, client in
+            try f.admin.addDomain("example.test", by: .commandLine(host: "t"))
+            let a = try f.admin.addMailbox("bob@example.test", password: "pw", allowAPOP: false, quota: nil, by: .commandLine(host: "t"))
+            let session = try f.store.openSession(a, node: "n1", session: "s1")
+            var (b, _) = try await Self.logIn(client)
+            b.take(try await client.execute(uri: "/mailbox?address=bob@example.test", method: .get, headers: b.headers))
+            let r1 = try await Self.post(client, b, "/mailbox/kick", ["address": "bob@example.test"])
+            XCTAssertEqual(r1.status, .forbidden)
+            let r2 = try await Self.post(client, b, "/mailbox/unlock", ["address": "bob@example.test"])
+            XCTAssertEqual(r2.status, .forbidden)
+            XCTAssertTrue(try f.store.pendingControl(node: "n1").kicks.isEmpty)
+            let r3 = try await Self.post(client, b, "/mailbox/kick", ["csrf": b.csrf, "address": "bob@example.test"])
+            XCTAssertEqual(r3.status, .seeOther)
+            XCTAssertEqual(try f.store.pendingControl(node: "n1").kicks, ["s1"])
+            try session.release()
+            try f.store.adminLock(a, by: "admin-test")
+            let r4 = try await Self.post(client, b, "/mailbox/unlock", ["csrf": b.csrf, "address": "bob@example.test"])
+            XCTAssertEqual(r4.status, .seeOther)
+            XCTAssertEqual(try f.store.lockState(a), .free)
+            XCTAssertEqual(try f.admin.recentAudit(limit: 2).map(\.action), ["mailbox.unlock", "mailbox.kick"])
+        }
+    }
 }
