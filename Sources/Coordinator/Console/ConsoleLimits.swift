@@ -22,4 +22,6 @@ public enum ConsoleLimits {
     public static let defaultIdleSeconds: Double = 900
     /// A session that has not logged in expires sooner (seconds).
     public static let loginPageIdleSeconds: Double = 600
+    /// Sessions listed per node on the cluster page.
+    public static let clusterSessionsShown = 500
 }

@@ -29,6 +29,11 @@ public enum ConsoleRoutes {
         router.post("/mailbox/password") { request, context in try await handlers.resetPassword(request, context) }
         router.post("/mailbox/quota") { request, context in try await handlers.setQuota(request, context) }
         router.post("/mailbox/remove") { request, context in try await handlers.removeMailbox(request, context) }
+        router.get("/cluster") { request, context in try await handlers.clusterPage(request, context) }
+        router.post("/cluster/drain") { request, context in try await handlers.drainNode(request, context) }
+        router.post("/mailbox/kick") { request, context in try await handlers.kick(request, context) }
+        router.post("/mailbox/unlock") { request, context in try await handlers.unlock(request, context) }
+        router.post("/mailbox/force-unlock") { request, context in try await handlers.forceUnlock(request, context) }
         router.get("/audit") { request, context in try await handlers.auditPage(request, context) }
         return router
     }

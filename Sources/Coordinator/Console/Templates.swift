@@ -3,7 +3,7 @@
 /// allows none.
 enum Templates {
     static let all: [String: String] = [
-        "layout": layout, "login": login, "domains": domains, "mailboxes": mailboxes, "mailbox": mailbox, "audit": audit,
+        "layout": layout, "login": login, "domains": domains, "mailboxes": mailboxes, "mailbox": mailbox, "audit": audit, "cluster": cluster,
     ]
 
     static let layout = """
@@ -22,6 +22,7 @@ enum Templates {
         <nav>
         <a href="/domains" id="nav-domains">Domains</a>
         <a href="/mailboxes" id="nav-mailboxes">Mailboxes</a>
+        <a href="/cluster" id="nav-cluster">Cluster</a>
         <a href="/audit" id="nav-audit">Audit log</a>
         </nav>
         <form method="post" action="/logout" class="logout">
@@ -119,6 +120,13 @@ enum Templates {
         <tr><th>Lock</th><td>{{lock}}</td></tr>
         </table>
         <p><a href="/mailboxes?domain={{domainQuery}}">Back to {{domain}}</a></p>
+        <form method="post" action="/mailbox/kick" class="inline" id="kick">
+        <input type="hidden" name="csrf" value="{{csrf}}">
+        <input type="hidden" name="address" value="{{address}}">
+        <button type="submit" id="kick-button">Kick the session</button>
+        <button type="submit" formaction="/mailbox/unlock" id="unlock-button">Unlock (administrator's lock)</button>
+        <button type="submit" formaction="/mailbox/force-unlock" class="danger" id="force-unlock-button">Force unlock (dead holder: waits one lease)</button>
+        </form>
         {{#hasPassword}}
         <h2>Reset the password</h2>
         <form method="post" action="/mailbox/password" class="card" id="reset-password">
