@@ -234,17 +234,14 @@ struct MailboxCommand: AsyncParsableCommand {
         @Flag(help: "Break a session's lock whose holder is dead (waits one lease to be sure).") var force = false
         func run() async throws {
             let address = try target.parsed()
-            let (store, _) = try await common.openStore()
+            let admin = try await common.openAdmin()
             guard force else {
-                guard case .admin = try storeCall("cannot read the lock of \(address)", { try store.lockState(address) }) else {
-                    throw UserError("\(address) is not locked by the administrator (`poplar mailbox show` says who holds it)")
-                }
-                try storeCall("cannot unlock \(address)") { try store.adminUnlock(address) }
+                try adminCall { try admin.unlock(address.description, by: .cli) }
                 print("unlocked \(address)")
                 return
             }
-            let broke = try storeCall("cannot unlock \(address)") {
-                try store.forceUnlock(address, by: "admin@" + NodeIdentity.host) { seconds in
+            let broke = try adminCall {
+                try admin.forceUnlock(address.description, by: .cli, holder: "admin@" + NodeIdentity.host) { seconds in
                     print("watching the lock of \(address) for \(seconds) s: it is broken only if its holder is dead")
                     Thread.sleep(forTimeInterval: seconds)
                 }

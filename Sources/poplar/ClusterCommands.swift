@@ -1,3 +1,4 @@
+import Admin
 import ArgumentParser
 import Foundation
 import SharedStore
@@ -17,20 +18,21 @@ struct ClusterCommand: AsyncParsableCommand {
     }
 
     struct Status: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Every node: address, version, draining, sessions and the mailboxes they hold.")
+        static let configuration = CommandConfiguration(abstract: "Every node: address, version, draining, sessions and the mailboxes they hold; the coordinator that delivers.")
         @OptionGroup var common: CommonOptions
         @OptionGroup var output: JSONOutputOption
         func run() async throws {
-            let (store, _) = try await common.openStore()
-            let nodes = try storeCall("cannot read the node registry") { try store.nodes() }
+            let status = try await common.admin { try $0.clusterStatus() }
+            let nodes = status.nodes
             if output.json {
                 JSONOutput.print(["nodes": nodes.map { n -> [String: Any] in
                     ["node": n.node, "address": n.address, "version": n.version, "pid": n.pid, "draining": n.draining,
                      "silent": n.isSilent(), "updated": JSONOutput.time(n.updated), "interval-ms": n.intervalMilliseconds,
                      "sessions": n.sessions.sorted { $0.mailbox < $1.mailbox }.map { JSONOutput.session($0) }]
-                }])
+                }, "delivery-coordinator": JSONOutput.optional(status.activeCoordinator)])
                 return
             }
+            print(status.deliveryDescription)
             if nodes.isEmpty { print("no node has published itself (none running, or none since the registry existed)") }
             for n in nodes {
                 let silent = n.isSilent() ? "  SILENT (no update for over 3 of its \(Double(n.intervalMilliseconds) / 1000) s intervals: dead? `poplar cluster forget \(n.node)`)" : ""
@@ -92,13 +94,13 @@ struct ClusterCommand: AsyncParsableCommand {
         @Option(help: "Seconds to wait for the session to end.") var wait: Double = 15
 
         func run() async throws {
-            let (store, _) = try await common.openStore()
-            let mailbox = try storeCall("invalid address") { try MailboxAddress(parsing: address) }
-            guard case .session(let holder) = try storeCall("cannot read \(mailbox)", { try store.lockState(mailbox) }) else {
+            let admin = try await common.openAdmin()
+            let mailbox = try adminCall { try admin.parseAddress(address) }
+            guard let holder = try adminCall({ try admin.kick(address, by: .cli) }) else {
                 print("\(mailbox) is not held by a session")
                 return
             }
-            try storeCall("cannot ask node \(holder.node)") { try store.requestKick(node: holder.node, session: holder.session) }
+            let store = admin.store
             print("asked node \(holder.node) to end session \(holder.session)")
             let deadline = Date().addingTimeInterval(max(0, wait))
             while Date() < deadline {
@@ -125,12 +127,9 @@ struct NodeDrainCommand: AsyncParsableCommand {
     @Option(help: "Seconds to wait for the node to report that it drains (0: do not wait).") var wait: Double = 10
 
     func run() async throws {
-        let (store, _) = try await common.openStore()
-        let name = try storeCall("invalid node name") { try Names.validateNodeID(node) }
-        guard try storeCall("cannot read the node registry", { try store.nodes() }).contains(where: { $0.node == name }) else {
-            throw UserError("no node \(name) in the registry (`poplar cluster status` lists them)")
-        }
-        try storeCall("cannot ask node \(name) to drain") { try store.requestDrain(node: name) }
+        let admin = try await common.openAdmin()
+        let name = try adminCall { try admin.drainNode(node, by: .cli) }.node
+        let store = admin.store
         print("asked node \(name) to drain")
         let deadline = Date().addingTimeInterval(max(0, wait))
         while Date() < deadline {

@@ -20,7 +20,7 @@ struct Poplar: AsyncParsableCommand {
             LockRaceCommand.self,
             FsckCommand.self,
             ImportCommand.self,
-            AdminUserCommand.self, ConsoleCommand.self,
+            AdminUserCommand.self, ConsoleCommand.self, AuditCommand.self,
         ]
     )
 }

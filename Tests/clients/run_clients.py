@@ -6,6 +6,7 @@ Every wait is bounded; every process started here is stopped here.
 """
 import argparse
 import base64
+import json
 import os
 import poplib
 import random
@@ -1693,7 +1694,6 @@ def mailbox_rename_with_a_node_serving_it(h, n):
 def json_logs_without_secrets(h, n):
     """--log-format json: every line of the node's log is one JSON object with ts, level and msg; a login's lines
     carry node, session, client and mailbox; no password appears, right or wrong."""
-    import json
     node = h.start_node("--log-format", "json", "--log-level", "info", name="jsonlog")
     try:
         login(node["port"], "carol").cmd("QUIT")
@@ -1825,7 +1825,6 @@ def access_journal_records_each_session(h, n):
 @test
 def json_output_shapes(h, n):
     """`--json` on the list, show and status commands: one object per command, the shapes docs/cli.md documents."""
-    import json
 
     def j(*args):
         r = h.cli(*args, "--json")
@@ -2713,6 +2712,7 @@ def cluster_status_who_kick_and_node_drain(h, n):
         time.sleep(1)
         out = h.cli("cluster", "status").stdout.decode()
         assert "node reg1" in out and f"holds carol@{DOMAIN}" in out, out
+        assert "delivery lease" in out.splitlines()[0], out  # who delivers (here: no coordinator holds the lease)
         out = h.cli("cluster", "who").stdout.decode()
         assert f"carol@{DOMAIN}  node reg1" in out, out
         r = h.cli("cluster", "kick", f"carol@{DOMAIN}", check=False)
@@ -2728,6 +2728,11 @@ def cluster_status_who_kick_and_node_drain(h, n):
         reply = other.cmd(f"PASS {PW['bob']}")
         assert reply.startswith("-ERR [SYS/TEMP]"), reply
         other.close()
+        # The CLI's changes are in the audit log, as the console's are (one admin library for both).
+        audit = json.loads(h.cli("audit", "--json").stdout)["entries"]
+        actions = [(e["who"], e["action"], e["target"]) for e in audit]
+        assert ("cli", "node.drain", "reg1") in actions and ("cli", "mailbox.kick", f"carol@{DOMAIN}") in actions, actions
+        assert "node.drain" in h.cli("audit", "--limit", "1").stdout.decode()
         assert held.cmd("STAT").startswith("+OK"), "the session in flight goes on"
         assert r1["proc"].poll() is None, "still running while a session is open"
         assert held.cmd("QUIT").startswith("+OK")
@@ -2768,7 +2773,6 @@ def doctor_finds_what_breaks_clusters(h, n):
     holds every check; a GUID file readable by others, a GUID file of another cluster and an expired certificate
     each give a fail line naming what is wrong, with what to do, and exit code 2; a draining node and a node killed
     with -9 each give a warning (exit code 1)."""
-    import json
     import resource
     checks = ["config", "guid-file", "mail-root", "guid-match", "clock-skew", "registry-silent", "registry-version",
               "registry-draining", "free-space", "free-inodes", "open-files", "certificate"]
@@ -2902,7 +2906,6 @@ def fsck_finds_and_repairs_what_crashes_leave(h, n):
     claimed and never finished, a mailbox without its lock file, a message name on a directory, the lock of a node
     killed with -9): it reports each, `--repair` fixes each (the dead lock through the steal path, after one lease),
     a second run is clean, and the node serves every mailbox afterwards."""
-    import json
     dom = "fsck.test"
     local = h.nfs[1] if h.nfs else h.root
     users = ["m1", "m2", "m3", "m4"]
