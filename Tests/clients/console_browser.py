@@ -261,12 +261,60 @@ def reset_the_password_and_fetch_with_pop3(s):
 
 
 @test
+def kick_a_session_held_by_a_real_client(s):
+    """Python's poplib holds carla's mailbox; the mailbox page names the holder, and its Kick button ends that session
+    on its node (the client's connection is closed), audited."""
+    p = pop3_login(s, f"carla@{NEW_DOMAIN}", "second password")
+    try:
+        s.go("/mailbox?address=" + urllib.parse.quote(f"carla@{NEW_DOMAIN}"))
+        deadline = time.time() + 10
+        while "held by a session on node n1" not in s.by_id("mailbox-facts").text and time.time() < deadline:
+            time.sleep(0.3)
+            s.go("/mailbox?address=" + urllib.parse.quote(f"carla@{NEW_DOMAIN}"))
+        assert "held by a session on node n1" in s.by_id("mailbox-facts").text, s.by_id("mailbox-facts").text
+        s.shot("08-mailbox-held")
+        s.submit("kick-button")
+        assert s.flash().startswith("asked node n1 to end session "), s.flash()
+        assert closed_within(p, 10), "the kicked client's connection was closed"
+    finally:
+        p.close()
+    deadline = time.time() + 5
+    while "lock: free" not in s.h.cli("mailbox", "show", f"carla@{NEW_DOMAIN}").stdout.decode() and time.time() < deadline:
+        time.sleep(0.1)
+    s.go("/mailbox?address=" + urllib.parse.quote(f"carla@{NEW_DOMAIN}"))
+    assert "free" in s.by_id("mailbox-facts").text, s.by_id("mailbox-facts").text
+    s.submit("kick-button")
+    assert s.flash() == f"carla@{NEW_DOMAIN} is not held by a session", s.flash()
+
+
+def pop3_login(s, user, password):
+    p = poplib.POP3("127.0.0.1", s.node["port"], timeout=30)
+    p.user(user)
+    p.pass_(password)
+    assert p.stat()[0] >= 0
+    return p
+
+
+def closed_within(p, seconds):
+    """The server closed the POP3 connection: a command gets no answer."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            p.noop()
+        except (poplib.error_proto, OSError, EOFError):
+            return True
+        time.sleep(0.3)
+    return False
+
+
+@test
 def the_audit_log_shows_every_change(s):
     s.go("/audit")
     text = s.by_id("audit").text
     for action, target in (("login", ADMIN), ("domain.add", NEW_DOMAIN), ("mailbox.add", f"carla@{NEW_DOMAIN}"),
                            ("mailbox.add", f"{EVIL}@{NEW_DOMAIN}"), ("mailbox.passwd", f"carla@{NEW_DOMAIN}"),
-                           ("mailbox.quota", f"carla@{NEW_DOMAIN}"), ("admin.add", ADMIN)):
+                           ("mailbox.quota", f"carla@{NEW_DOMAIN}"), ("admin.add", ADMIN),
+                           ("mailbox.kick", f"carla@{NEW_DOMAIN}")):
         assert any(action in line and target in line for line in text.splitlines()), (action, target, text)
     assert "127.0.0.1" in text and "second password" not in s.driver.page_source
     assert "&lt;script&gt;&amp;" in s.driver.page_source and "<script>&" not in s.driver.page_source
@@ -340,6 +388,48 @@ def a_trusted_proxy_names_the_client_in_the_audit_log(s):
 
 
 @test
+def the_cluster_page_shows_the_node_and_drains_it(s):
+    """The cluster page lists the node with the session a real client holds; its Drain button makes the node refuse
+    new logins with [SYS/TEMP] while that session finishes, and the node exits once it has. Last: the node is gone."""
+    held = pop3_login(s, f"carla@{NEW_DOMAIN}", "second password")
+    try:
+        deadline = time.time() + 10
+        s.go("/cluster")
+        while f"carla@{NEW_DOMAIN}" not in s.by_id("nodes").text and time.time() < deadline:
+            time.sleep(0.3)
+            s.go("/cluster")
+        nodes = s.by_id("nodes").text
+        assert "n1" in nodes and "serving" in nodes and f"carla@{NEW_DOMAIN}" in nodes, nodes
+        assert "1 nodes, 1 sessions, 1 mailboxes held" in s.by_id("cluster-summary").text, s.by_id("cluster-summary").text
+        assert "delivery lease" in s.by_id("delivery").text, s.by_id("delivery").text
+        s.shot("09-cluster")
+        s.submit("drain-n1")
+        assert s.flash().startswith("asked node n1 to drain"), s.flash()
+        deadline = time.time() + 10
+        while "draining" not in s.by_id("nodes").text and time.time() < deadline:
+            time.sleep(0.3)
+            s.go("/cluster")
+        assert "draining" in s.by_id("nodes").text, s.by_id("nodes").text
+        other = poplib.POP3("127.0.0.1", s.node["port"], timeout=30)
+        try:
+            other.user(f"carla@{NEW_DOMAIN}")
+            other.pass_("second password")
+            raise AssertionError("a draining node let a new login in")
+        except poplib.error_proto as e:
+            assert b"[SYS/TEMP]" in e.args[0], e
+        finally:
+            other.close()
+        assert held.stat()[0] == 1, "the session in flight goes on"
+        held.quit()
+    finally:
+        held.close()
+    s.node["proc"].wait(timeout=20)
+    assert s.node["proc"].returncode == 0, s.node["proc"].returncode
+    s.go("/audit")
+    assert any("node.drain" in line and "n1" in line for line in s.by_id("audit").text.splitlines()), s.by_id("audit").text
+
+
+@test
 def logout_ends_the_session(s):
     s.go("/domains")
     s.submit("logout")
@@ -384,7 +474,7 @@ def main():
         h.cli("admin-user", "add", ADMIN, "--password-stdin", stdin=(ADMIN_PW + "\n").encode())
         with open(os.path.join(h.dir, "console-msg.eml"), "wb") as f:
             f.write(b"Subject: from the console test\r\n\r\nhello\r\n")
-        node = h.start_node()
+        node = h.start_node("--registry-interval", "0.5")  # kick and drain are read at the node's registry updates
         state["console"] = Console(h)
         shots = os.path.abspath(args.screenshots)
         shutil.rmtree(shots, ignore_errors=True)

@@ -61,7 +61,7 @@ extension ConsoleHandlers {
         let address = String((request.uri.queryParameters.get("address") ?? "").prefix(AdminLimits.maxAddressLength))
         do {
             let info = try await backend.run { [admin] in try admin.mailboxInfo(address) }
-            let values: [String: Any] = [
+            var values: [String: Any] = [
                 "address": info.address.description, "domain": info.address.domain, "domainQuery": FormBody.encode(info.address.domain),
                 "messages": info.messageCount, "bytes": ByteSize.describe(info.totalBytes),
                 "quota": info.quota.map { "\(ByteSize.describe($0)) (\($0) bytes)" } ?? "none",
@@ -70,6 +70,7 @@ extension ConsoleHandlers {
                 "password": info.hasPassword ? "in the password file" : "none (external: the directory's account)",
                 "hasPassword": info.hasPassword, "lock": Self.describe(info.lock),
             ]
+            if case .session(let holder) = info.lock { values["lockSession"] = holder.session }  // Kick ends this one only
             return page("mailbox", title: "Mailbox", context, values)
         } catch let error as AdminError {
             if let token = context.token { sessions.update(token) { $0.flash = .init(text: error.description, isError: true) } }

@@ -123,6 +123,7 @@ enum Templates {
         <form method="post" action="/mailbox/kick" class="inline" id="kick">
         <input type="hidden" name="csrf" value="{{csrf}}">
         <input type="hidden" name="address" value="{{address}}">
+        {{#lockSession}}<input type="hidden" name="session" value="{{lockSession}}">{{/lockSession}}
         <button type="submit" id="kick-button">Kick the session</button>
         <button type="submit" formaction="/mailbox/unlock" id="unlock-button">Unlock (administrator's lock)</button>
         <button type="submit" formaction="/mailbox/force-unlock" class="danger" id="force-unlock-button">Force unlock (dead holder: waits one lease)</button>
