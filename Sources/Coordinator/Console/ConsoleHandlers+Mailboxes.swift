@@ -70,7 +70,15 @@ extension ConsoleHandlers {
                 "password": info.hasPassword ? "in the password file" : "none (external: the directory's account)",
                 "hasPassword": info.hasPassword, "lock": Self.describe(info.lock),
             ]
-            if case .session(let holder) = info.lock { values["lockSession"] = holder.session }  // Kick ends this one only
+            // The lock buttons that apply: Kick (this session only) and Force unlock for a session's lock, Unlock for
+            // the administrator's, Force unlock for a take that never finished.
+            switch info.lock {
+            case .session(let holder): values["lockSession"] = holder.session; values["lockBreakable"] = true
+            case .admin: values["lockAdmin"] = true
+            case .claiming: values["lockBreakable"] = true
+            case .free, .missing: break
+            }
+            values["lockActions"] = values["lockSession"] != nil || values["lockAdmin"] != nil || values["lockBreakable"] != nil
             return page("mailbox", title: "Mailbox", context, values)
         } catch let error as AdminError {
             if let token = context.token { sessions.update(token) { $0.flash = .init(text: error.description, isError: true) } }

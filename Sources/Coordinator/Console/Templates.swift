@@ -120,14 +120,16 @@ enum Templates {
         <tr><th>Lock</th><td>{{lock}}</td></tr>
         </table>
         <p><a href="/mailboxes?domain={{domainQuery}}">Back to {{domain}}</a></p>
-        <form method="post" action="/mailbox/kick" class="inline" id="kick">
+        {{#lockActions}}
+        <form method="post" action="/mailbox/kick" class="inline" id="lock-actions">
         <input type="hidden" name="csrf" value="{{csrf}}">
         <input type="hidden" name="address" value="{{address}}">
-        {{#lockSession}}<input type="hidden" name="session" value="{{lockSession}}">{{/lockSession}}
-        <button type="submit" id="kick-button">Kick the session</button>
-        <button type="submit" formaction="/mailbox/unlock" id="unlock-button">Unlock (administrator's lock)</button>
-        <button type="submit" formaction="/mailbox/force-unlock" class="danger" id="force-unlock-button">Force unlock (dead holder: waits one lease)</button>
+        {{#lockSession}}<input type="hidden" name="session" value="{{lockSession}}">
+        <button type="submit" id="kick-button">Kick the session</button>{{/lockSession}}
+        {{#lockAdmin}}<button type="submit" formaction="/mailbox/unlock" id="unlock-button">Unlock (administrator's lock)</button>{{/lockAdmin}}
+        {{#lockBreakable}}<button type="submit" formaction="/mailbox/force-unlock" class="danger" id="force-unlock-button">Force unlock (dead holder: waits one lease)</button>{{/lockBreakable}}
         </form>
+        {{/lockActions}}
         {{#hasPassword}}
         <h2>Reset the password</h2>
         <form method="post" action="/mailbox/password" class="card" id="reset-password">
