@@ -68,9 +68,8 @@ extension DomainCommand {
         @Argument var new: String
 
         func run() async throws {
-            let (store, _) = try await common.openStore()
-            let moved = try storeCall("cannot rename \(old)") { try store.renameDomain(old, to: new) }
-            print("renamed domain \(old) to \(new) (\(moved) mailbox\(moved == 1 ? "" : "es") moved)")
+            let r = try await common.admin { try $0.renameDomain(old, to: new, by: .cli) }
+            print("renamed domain \(r.from) to \(r.to) (\(r.moved) mailbox\(r.moved == 1 ? "" : "es") moved)")
         }
     }
 }

@@ -11,11 +11,8 @@ extension MailboxCommand {
         @Argument(help: "Its new name, as USER@DOMAIN.") var new: String
 
         func run() async throws {
-            let from = try storeCall("invalid mailbox address \(old)") { try MailboxAddress(parsing: old) }
-            let to = try storeCall("invalid mailbox address \(new)") { try MailboxAddress(parsing: new) }
-            let (store, _) = try await common.openStore()
-            try storeCall("cannot rename \(from)") { try store.renameMailbox(from, to: to) }
-            print("renamed \(from) to \(to)")
+            let r = try await common.admin { try $0.renameMailbox(old, to: new, by: .cli) }
+            print("renamed \(r.from) to \(r.to)")
         }
     }
 }

@@ -354,6 +354,41 @@ def remove_a_mailbox(s):
 
 
 @test
+def rename_a_domain_and_fetch_under_the_new_name(s):
+    """The domains page's Rename moves every mailbox; Python's poplib then fetches under the new name only."""
+    s.h.cli("domain", "add", "before.test")
+    s.h.cli("mailbox", "add", "dora@before.test", "--password-stdin", stdin=b"dora pw\n")
+    s.h.cli("deliver", "dora@before.test", os.path.join(s.h.dir, "console-msg.eml"))
+    from selenium.webdriver.common.by import By
+    deadline = time.time() + 5  # the console reads the metabase again at most once a second
+    s.go("/domains")
+    while not s.driver.find_elements(By.ID, "rename-before.test") and time.time() < deadline:
+        time.sleep(0.3)
+        s.go("/domains")
+    s.fill("rename-before.test", "after.test")
+    s.submit("rename-before.test-button")
+    assert s.flash() == "renamed domain before.test to after.test (1 mailbox moved)", s.flash()
+    assert "after.test" in s.by_id("domains").text and "before.test" not in s.by_id("domains").text
+    p = pop3_login(s, "dora@after.test", "dora pw")
+    try:
+        assert p.stat()[0] == 1
+        assert b"Subject: from the console test" in b"\n".join(p.retr(1)[1])
+        p.quit()
+    finally:
+        p.close()
+    p = poplib.POP3("127.0.0.1", s.node["port"], timeout=30)
+    try:
+        p.user("dora@before.test")
+        try:
+            p.pass_("dora pw")
+            raise AssertionError("the old name still logs in")
+        except poplib.error_proto:
+            pass
+    finally:
+        p.close()
+
+
+@test
 def a_form_without_its_csrf_token_is_refused(s):
     jar = http.cookiejar.CookieJar()
     for c in s.driver.get_cookies():

@@ -35,4 +35,12 @@ extension ConsoleHandlers {
             return purge ? "removed domain \(d) and deleted its mail" : "removed domain \(d) (its mail is kept)"
         }
     }
+
+    func renameDomain(_ request: Request, _ context: ConsoleContext) async throws -> Response {
+        let name = field(context, "name"), new = field(context, "new"), actor = self.actor(context)
+        return await change(context, back: "/domains") { [admin] in
+            let r = try admin.renameDomain(name, to: new, by: actor)
+            return "renamed domain \(r.from) to \(r.to) (\(r.moved) mailbox\(r.moved == 1 ? "" : "es") moved)"
+        }
+    }
 }

@@ -118,6 +118,16 @@ extension ConsoleHandlers {
         }
     }
 
+    /// Back to the old mailbox's domain page, where the new name shows (or, refused, the flash says why).
+    func renameMailbox(_ request: Request, _ context: ConsoleContext) async throws -> Response {
+        let address = field(context, "address"), new = field(context, "new"), actor = self.actor(context)
+        let domain = address.split(separator: "@").last.map { String($0).lowercased() } ?? ""
+        return await change(context, back: "/mailboxes?domain=\(FormBody.encode(domain))") { [admin] in
+            let r = try admin.renameMailbox(address, to: new, by: actor)
+            return "renamed \(r.from) to \(r.to)"
+        }
+    }
+
     static func describe(_ lock: LockState) -> String {
         let formatter = ISO8601DateFormatter()
         switch lock {

@@ -23,12 +23,14 @@ public enum ConsoleRoutes {
         router.get("/domains") { request, context in try await handlers.domainsPage(request, context) }
         router.post("/domains/add") { request, context in try await handlers.addDomain(request, context) }
         router.post("/domains/remove") { request, context in try await handlers.removeDomain(request, context) }
+        router.post("/domains/rename") { request, context in try await handlers.renameDomain(request, context) }
         router.get("/mailboxes") { request, context in try await handlers.mailboxesPage(request, context) }
         router.post("/mailboxes/add") { request, context in try await handlers.addMailbox(request, context) }
         router.get("/mailbox") { request, context in try await handlers.mailboxPage(request, context) }
         router.post("/mailbox/password") { request, context in try await handlers.resetPassword(request, context) }
         router.post("/mailbox/quota") { request, context in try await handlers.setQuota(request, context) }
         router.post("/mailbox/remove") { request, context in try await handlers.removeMailbox(request, context) }
+        router.post("/mailbox/rename") { request, context in try await handlers.renameMailbox(request, context) }
         router.get("/cluster") { request, context in try await handlers.clusterPage(request, context) }
         router.post("/cluster/drain") { request, context in try await handlers.drainNode(request, context) }
         router.post("/mailbox/kick") { request, context in try await handlers.kick(request, context) }

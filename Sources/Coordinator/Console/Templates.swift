@@ -70,6 +70,12 @@ enum Templates {
         <label class="small"><input type="checkbox" name="purge" value="1"> and delete its mail</label>
         <button type="submit" class="danger">Remove</button>
         </form>
+        <form method="post" action="/domains/rename" class="inline">
+        <input type="hidden" name="csrf" value="{{csrf}}">
+        <input type="hidden" name="name" value="{{name}}">
+        <input name="new" maxlength="253" required aria-label="New name of {{name}}" id="rename-{{name}}">
+        <button type="submit" id="rename-{{name}}-button">Rename</button>
+        </form>
         </td>
         </tr>
         {{/domains}}
@@ -146,6 +152,13 @@ enum Templates {
         <input type="hidden" name="address" value="{{address}}">
         <label>Quota <input name="quota" id="quota" value="{{quotaInput}}" placeholder="none, 500M, 2G" maxlength="32"></label>
         <button type="submit" id="set-quota-button">Set quota</button>
+        </form>
+        <h2>Rename</h2>
+        <form method="post" action="/mailbox/rename" class="card" id="rename-mailbox">
+        <input type="hidden" name="csrf" value="{{csrf}}">
+        <input type="hidden" name="address" value="{{address}}">
+        <label>New address <input name="new" id="new-address" maxlength="320" required placeholder="user@domain"></label>
+        <button type="submit" id="rename-mailbox-button">Rename mailbox</button>
         </form>
         <h2>Remove</h2>
         <form method="post" action="/mailbox/remove" class="card" id="remove-mailbox">
