@@ -42,6 +42,7 @@ extension MailStore {
         try volume.writeAtomically(path, record.encoded(), staging: Self.metaTmp)
     }
 
+    /// Removes the administrator and its API tokens (so that one added again later under the name gets none of them).
     public func removeAdmin(_ name: String) throws {
         let n = try Self.validateAdminName(name)
         do {
@@ -49,6 +50,7 @@ extension MailStore {
         } catch let e as StoreError where e.code == .notFound {
             throw StoreError(code: .notFound, message: "no administrator \(n)")
         }
+        for token in try apiTokens() where token.admin == n { try? revokeAPIToken(token.id) }
     }
 
     public func admins() throws -> [String] {

@@ -52,4 +52,23 @@ extension AdminOperations {
     public func adminExists(_ name: String) throws -> Bool {
         try call("cannot read the administrators") { try store.adminExists(name) }
     }
+
+    // MARK: API tokens
+
+    /// A bearer token for the HTTP API (`poplar admin-user token`): shown once, its record audited (never the secret).
+    public func makeToken(for name: String, days: Int?, by actor: AdminActor) throws -> (token: String, record: APIToken) {
+        let n = try call("invalid administrator name") { try MailStore.validateAdminName(name) }
+        let made = try call("cannot make a token for \(n)") { try store.makeAPIToken(admin: n, days: days) }
+        try audit(actor, "token.add", n, detail: "id=\(made.record.id)" + (days.map { " days=\($0)" } ?? ""))
+        return made
+    }
+
+    public func tokens() throws -> [APIToken] {
+        try call("cannot list tokens") { try store.apiTokens() }
+    }
+
+    public func revokeToken(_ id: String, by actor: AdminActor) throws {
+        try call("cannot revoke token") { try store.revokeAPIToken(id) }
+        try audit(actor, "token.revoke", id)
+    }
 }

@@ -15,7 +15,7 @@ public enum FuzzStoreRecords {
     public static func run(_ data: [UInt8]) {
         guard let selector = data.first else { return }
         let file = Array(data.dropFirst())
-        switch selector % 12 {
+        switch selector % 13 {
         case 0: ownerRecord(file)
         case 1: nodeRecord(file)
         case 2: clusterFile(file)
@@ -27,7 +27,8 @@ public enum FuzzStoreRecords {
         case 8: incarnation(file)
         case 9: mailboxDirectories(file)
         case 10: guidFile(file)
-        default: liveness(file)
+        case 11: liveness(file)
+        default: apiToken(file)
         }
     }
 
@@ -127,6 +128,21 @@ public enum FuzzStoreRecords {
     /// `.poplar/live/<instance>` (the node rule): every node reads every instance's record at each beat and compares
     /// bytes; O2 decodes it for `proc=` and reads the instance out of a private lock name. A record decoded is
     /// whole: a valid instance id, and one that encodes again to a record of the same length.
+    /// An API token record (`.poplar/tokens/<id>`) and presented tokens (one per line): what the console reads for
+    /// every API request.
+    static func apiToken(_ file: [UInt8]) {
+        for line in String(decoding: file, as: UTF8.self).split(separator: "\n").prefix(16) {
+            if let (id, secret) = APIToken.parse(String(line)) {
+                fuzzCheck(id.utf8.count == 16 && secret.utf8.count == 43, "token parts of \(line)")
+            }
+        }
+        guard let record = APIToken(id: "0123456789abcdef", decoding: file) else { return }
+        fuzzCheck(file.count <= APIToken.maxRecordSize, "an oversized token record was read")
+        _ = ISO8601DateFormatter().string(from: record.created)
+        _ = record.expires.map { ISO8601DateFormatter().string(from: $0) }
+        fuzzCheck(APIToken(id: record.id, decoding: record.encoded()) == record, "token record round trip")
+    }
+
     static func liveness(_ file: [UInt8]) {
         let text = String(decoding: file, as: UTF8.self)
         for line in text.split(separator: "\n").prefix(16) {
