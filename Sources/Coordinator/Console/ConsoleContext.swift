@@ -11,6 +11,8 @@ struct ConsoleContext: RequestContext, RemoteAddressRequestContext {
     var session: ConsoleSession?
     var token: String?
     var form: [String: String] = [:]
+    /// The administrator an API request's bearer token names (`APIAuthMiddleware`).
+    var apiAdmin: String?
 
     init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)

@@ -37,6 +37,7 @@ public enum ConsoleRoutes {
         router.post("/mailbox/unlock") { request, context in try await handlers.unlock(request, context) }
         router.post("/mailbox/force-unlock") { request, context in try await handlers.forceUnlock(request, context) }
         router.get("/audit") { request, context in try await handlers.auditPage(request, context) }
+        APIRoutes.add(to: router, backend: backend)
         return router
     }
 }

@@ -23,6 +23,8 @@ struct SessionMiddleware: RouterMiddleware {
         context.client = ClientAddress.resolve(peer: context.remoteAddress, forwardedFor: request.headers[Self.forwardedFor],
                                                trusted: trustedProxies)
         let path = request.uri.path
+        // The HTTP API authenticates with bearer tokens, not with the console's cookie (APIAuthMiddleware).
+        if path == APIRoutes.prefix || path.hasPrefix(APIRoutes.prefix + "/") { return await APIResponse.shaped { try await next(request, context) } }
         if let token = request.cookies[SessionStore.cookieName]?.value, let session = sessions.touch(token) {
             if let admin = session.admin {
                 // Fails closed: a store that cannot say the administrator is there ends the session too.
