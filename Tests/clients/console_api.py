@@ -24,7 +24,7 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from console_browser import Console  # noqa: E402
+from console_browser import Console, stop_before_teardown  # noqa: E402
 from run_clients import DOMAIN, PW, Harness, run_suite  # noqa: E402
 
 ADMIN, ADMIN_PW = "api-ops", "api admin pw"
@@ -109,15 +109,7 @@ def main():
     args = ap.parse_args()
     h = Harness(os.path.abspath(args.poplar))
     state = {"h": h}
-    original_teardown = h.teardown
-
-    def teardown():
-        try:
-            if state.get("console"):
-                state["console"].stop()
-        finally:
-            original_teardown()
-    h.teardown = teardown
+    stop_before_teardown(h, state, "console")
 
     def prepare():
         h.cli("admin-user", "add", ADMIN, "--password-stdin", stdin=(ADMIN_PW + "\n").encode())

@@ -75,6 +75,24 @@ class Console:
                 self.proc.wait()
 
 
+def stop_before_teardown(h, state, *keys):
+    """The harness's teardown first stops what `state` holds under `keys` (each has close() or stop()), in order."""
+    original = h.teardown
+
+    def teardown():
+        try:
+            for key in keys:
+                thing = state.get(key)
+                if thing:
+                    try:
+                        (getattr(thing, "close", None) or thing.stop)()
+                    except Exception as e:
+                        print(f"teardown of {key}: {e}", flush=True)
+        finally:
+            original()
+    h.teardown = teardown
+
+
 class NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args, **kwargs):
         return None
@@ -494,19 +512,7 @@ def main():
         return 1
     h = Harness(os.path.abspath(args.poplar))
     state = {}
-    original_teardown = h.teardown
-
-    def teardown():
-        try:
-            if state.get("suite"):
-                state["suite"].close()
-        finally:
-            try:
-                if state.get("console"):
-                    state["console"].stop()
-            finally:
-                original_teardown()
-    h.teardown = teardown
+    stop_before_teardown(h, state, "suite", "console")
 
     def prepare():
         h.cli("admin-user", "add", ADMIN, "--password-stdin", stdin=(ADMIN_PW + "\n").encode())
