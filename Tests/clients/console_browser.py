@@ -304,6 +304,11 @@ def kick_a_session_held_by_a_real_client(s):
         time.sleep(0.1)
     s.go("/mailbox?address=" + urllib.parse.quote(f"carla@{NEW_DOMAIN}"))
     assert "free" in s.by_id("mailbox-facts").text, s.by_id("mailbox-facts").text
+    # Its recent sessions, newest first, from the access journal: the kicked one, and the fetch of the password test.
+    rows = s.by_id("recent-sessions").text.splitlines()[1:]
+    assert len(rows) >= 2 and all(" n1 " in r and "127.0.0.1" in r for r in rows[:2]), rows
+    assert rows[0].endswith(" kicked") and rows[1].endswith(" quit") and " 1 (41 B) " in rows[1], rows
+    s.shot("10-mailbox-sessions")
     from selenium.webdriver.common.by import By
     assert s.driver.find_elements(By.ID, "lock-actions") == [], "no lock button for a free mailbox"
 

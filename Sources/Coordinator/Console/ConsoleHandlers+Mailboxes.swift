@@ -60,7 +60,7 @@ extension ConsoleHandlers {
     func mailboxPage(_ request: Request, _ context: ConsoleContext) async throws -> Response {
         let address = String((request.uri.queryParameters.get("address") ?? "").prefix(AdminLimits.maxAddressLength))
         do {
-            let info = try await backend.run { [admin] in try admin.mailboxInfo(address) }
+            let (info, sessions) = try await backend.run { [admin] in (try admin.mailboxInfo(address), try admin.recentSessions(address)) }
             var values: [String: Any] = [
                 "address": info.address.description, "domain": info.address.domain, "domainQuery": FormBody.encode(info.address.domain),
                 "messages": info.messageCount, "bytes": ByteSize.describe(info.totalBytes),
@@ -77,6 +77,11 @@ extension ConsoleHandlers {
             case .admin: values["lockAdmin"] = true
             case .claiming: values["lockBreakable"] = true
             case .free, .missing: break
+            }
+            let formatter = ISO8601DateFormatter()
+            values["sessions"] = sessions.map { r -> [String: Any] in
+                ["at": formatter.string(from: r.at), "node": r.node, "client": r.client, "mechanism": r.mechanism, "retrieved": r.retrieved,
+                 "bytes": ByteSize.describe(r.retrievedBytes), "deleted": r.deleted, "ended": r.ended]
             }
             values["lockActions"] = values["lockSession"] != nil || values["lockAdmin"] != nil || values["lockBreakable"] != nil
             return page("mailbox", title: "Mailbox", context, values)

@@ -136,6 +136,14 @@ enum Templates {
         {{#lockBreakable}}<button type="submit" formaction="/mailbox/force-unlock" class="danger" id="force-unlock-button">Force unlock (dead holder: waits one lease)</button>{{/lockBreakable}}
         </form>
         {{/lockActions}}
+        <h2>Recent sessions</h2>
+        <table id="recent-sessions">
+        <thead><tr><th>Login</th><th>Node</th><th>Client</th><th>Mechanism</th><th>Retrieved</th><th>Deleted</th><th>Ended</th></tr></thead>
+        <tbody>
+        {{#sessions}}<tr><td>{{at}}</td><td>{{node}}</td><td>{{client}}</td><td>{{mechanism}}</td><td>{{retrieved}} ({{bytes}})</td><td>{{deleted}}</td><td>{{ended}}</td></tr>{{/sessions}}
+        {{^sessions}}<tr><td colspan="7">No session recorded (the access journal: pop3.access-journal).</td></tr>{{/sessions}}
+        </tbody>
+        </table>
         {{#hasPassword}}
         <h2>Reset the password</h2>
         <form method="post" action="/mailbox/password" class="card" id="reset-password">

@@ -7,6 +7,8 @@ public enum AdminLimits {
     /// Mailboxes on one page of a listing: the default and the most.
     public static let defaultPageSize = 50
     public static let maxPageSize = 500
+    /// Sessions of a mailbox shown on its page (the newest of its access journal).
+    public static let recentSessions = 20
     /// The most characters of an address (`user@domain`) as typed.
     public static let maxAddressLength = 512
 }

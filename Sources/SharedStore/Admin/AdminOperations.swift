@@ -119,6 +119,13 @@ public struct AdminOperations: Sendable {
         return try call("cannot read \(address)") { try store.mailboxInfo(address) }
     }
 
+    /// The mailbox's newest sessions from its access journal (`pop3.access-journal`), newest first: what the
+    /// console's mailbox page shows and `poplar mailbox journal` prints in full.
+    public func recentSessions(_ text: String, limit: Int = AdminLimits.recentSessions) throws -> [AccessRecord] {
+        let address = try parseAddress(text)
+        return Array(try call("cannot read the journal of \(address)") { try store.journal(address) }.suffix(limit).reversed())
+    }
+
     // MARK: Passwords
 
     /// RFC 8265 §4.2 (OpaqueString), as a session that sent UTF8 prepares what it receives (RFC 6856): the same
