@@ -9,8 +9,8 @@ import SharedStore
 /// the file for the next scan. Files whose names start with "." are skipped: write there, then rename.
 /// Blocking: runs on the thread pool.
 public struct PickupFolder: Sendable {
-    public static let pickup = try! StorePath([".poplar", "pickup"])
-    public static let badmail = try! StorePath([".poplar", "badmail"])
+    public static let pickup = MailStore.pickupDir
+    public static let badmail = MailStore.badmailDir
     /// The envelope header block is bounded; a larger one is bad mail.
     static let maxEnvelopeBytes = 64 * 1024
     /// Files larger than this are bad mail (the coordinator's limit, which SIGHUP may change).
@@ -149,7 +149,7 @@ public struct PickupFolder: Sendable {
         do {
             let target = try Self.badmail.appending(name)
             try volume.rename(work, to: target)
-            try volume.writeFile(try Self.badmail.appending(name + ".reason"), Array((reason + "\n").utf8), exclusive: false)
+            try volume.writeFile(try Self.badmail.appending(name + MailStore.badmailReasonSuffix), Array((reason + "\n").utf8), exclusive: false)
             logger.notice("pickup file moved to badmail", metadata: ["pickup.file": .string(name)])
             return .bad
         } catch {

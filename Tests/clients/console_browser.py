@@ -28,7 +28,7 @@ import urllib.parse
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from run_clients import DOMAIN, Harness, free_port, run_suite  # noqa: E402
+from run_clients import DOMAIN, Harness, free_port, run_suite, start_coordinator  # noqa: E402
 
 ADMIN, ADMIN_PW = "ops", "console admin pw"
 NEW_DOMAIN = "console.test"
@@ -374,6 +374,68 @@ def remove_a_mailbox(s):
     assert s.path() == "/mailboxes"
     assert f"{EVIL}@{NEW_DOMAIN}" not in s.by_id("mailboxes").text
     assert f"{EVIL}@{NEW_DOMAIN}" not in s.h.cli("mailbox", "list", NEW_DOMAIN).stdout.decode()
+
+
+def drop_in_pickup(s, name, text):
+    """A file in the coordinator's pickup folder, written under a hidden name and renamed (as the folder expects)."""
+    pickup = os.path.join(s.h.root, ".poplar", "pickup")
+    os.makedirs(pickup, exist_ok=True)
+    with open(os.path.join(pickup, "." + name), "wb") as f:
+        f.write(text)
+    os.rename(os.path.join(pickup, "." + name), os.path.join(pickup, name))
+
+
+def wait_for_badmail(s, name):
+    deadline = time.time() + 15
+    s.go("/delivery")
+    while name not in s.by_id("badmail").text and time.time() < deadline:
+        time.sleep(0.3)
+        s.go("/delivery")
+    return name in s.by_id("badmail").text
+
+
+@test
+def badmail_is_looked_at_retried_once_the_mailbox_exists_and_deleted(s):
+    """A real coordinator puts a pickup file for a mailbox that does not exist yet into Badmail; the delivery page
+    shows it with its reason, its message page shows it escaped; once the mailbox is made, Retry puts it back into
+    pickup and the coordinator delivers it (poplib fetches it). A file without recipients is deleted from the page."""
+    coord = start_coordinator(s.h, name="console-coord")
+    try:
+        drop_in_pickup(s, "late.eml", f"x-sender: a@example.net\r\nx-receiver: late@{NEW_DOMAIN}\r\n\r\n"
+                                      "Subject: late <b>mail</b>\r\n\r\nhello\r\n".encode())
+        assert wait_for_badmail(s, "late.eml"), s.by_id("badmail").text
+        row = [line for line in s.by_id("badmail").text.splitlines() if "late.eml" in line][0]
+        assert f"late@{NEW_DOMAIN}" in row, row
+        s.shot("11-delivery")
+        from selenium.webdriver.common.by import By
+        s.driver.find_element(By.LINK_TEXT, "late.eml").click()
+        assert "Subject: late <b>mail</b>" in s.by_id("badmail-message").text, s.by_id("badmail-message").text
+        assert "<b>mail</b>" not in s.driver.page_source, "the message is shown escaped"
+        assert f"late@{NEW_DOMAIN}" in s.by_id("badmail-reason").text
+        s.shot("12-badmail-message")
+        s.h.cli("mailbox", "add", f"late@{NEW_DOMAIN}", "--password-stdin", stdin=b"late pw\n")
+        s.go("/delivery")
+        s.submit("retry-late.eml")
+        assert s.flash().startswith("put late.eml back into pickup"), s.flash()
+        deadline, count = time.time() + 15, 0
+        while count == 0 and time.time() < deadline:
+            time.sleep(0.3)
+            p = pop3_login(s, f"late@{NEW_DOMAIN}", "late pw")
+            count = p.stat()[0]
+            p.quit()
+        assert count == 1, "the retried message was delivered"
+        drop_in_pickup(s, "junk.eml", b"no envelope at all\r\n")
+        assert wait_for_badmail(s, "junk.eml")
+        s.submit("delete-junk.eml")
+        assert s.flash() == "deleted junk.eml from Badmail", s.flash()
+        assert "junk.eml" not in s.by_id("badmail").text
+        assert not any(n.startswith("junk.eml") for n in os.listdir(os.path.join(s.h.root, ".poplar", "badmail")))
+    finally:
+        coord["proc"].terminate()
+        coord["proc"].wait(timeout=20)
+    s.go("/audit")
+    text = s.by_id("audit").text
+    assert "badmail.retry" in text and "badmail.delete" in text, text
 
 
 @test

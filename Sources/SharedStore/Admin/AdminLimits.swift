@@ -9,6 +9,8 @@ public enum AdminLimits {
     public static let maxPageSize = 500
     /// Sessions of a mailbox shown on its page (the newest of its access journal).
     public static let recentSessions = 20
+    /// Badmail messages listed on the delivery page, newest first.
+    public static let badmailShown = 200
     /// The most characters of an address (`user@domain`) as typed.
     public static let maxAddressLength = 512
 }

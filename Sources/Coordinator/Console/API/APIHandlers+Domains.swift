@@ -69,6 +69,26 @@ extension APIHandlers {
         return APIResponse.json(["node": record.node, "sessions": record.sessions.count])
     }
 
+    func delivery(_ r: APIRequest) async throws -> Response {
+        let status = try await op { try $0.deliveryStatus() }
+        return APIResponse.json(["pickup-waiting": status.pickupWaiting, "oldest-waiting": APIResponse.optional(status.oldestWaiting.map(APIResponse.time)),
+                                 "badmail": status.badmail.map { e -> [String: Any] in
+                                     ["name": e.name, "size": e.size, "modified": APIResponse.time(e.modified), "reason": e.reason]
+                                 }])
+    }
+
+    func retryBadmail(_ r: APIRequest) async throws -> Response {
+        let name = r.parameter("name"), actor = r.actor
+        try await op { try $0.retryBadmail(name, by: actor) }
+        return APIResponse.json(["name": name])
+    }
+
+    func deleteBadmail(_ r: APIRequest) async throws -> Response {
+        let name = r.parameter("name"), actor = r.actor
+        try await op { try $0.deleteBadmail(name, by: actor) }
+        return APIResponse.json(["name": name])
+    }
+
     func audit(_ r: APIRequest) async throws -> Response {
         var limit = 50
         if let text = r.query("limit") {

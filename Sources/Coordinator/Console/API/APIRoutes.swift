@@ -28,6 +28,9 @@ enum APIRoutes {
         api.get("cluster") { r, c in await h.run(r, c, h.cluster) }
         api.post("nodes/:node/drain") { r, c in await h.run(r, c, h.drain) }
         api.get("audit") { r, c in await h.run(r, c, h.audit) }
+        api.get("delivery") { r, c in await h.run(r, c, h.delivery) }
+        api.post("badmail/:name/retry") { r, c in await h.run(r, c, h.retryBadmail) }
+        api.delete("badmail/:name") { r, c in await h.run(r, c, h.deleteBadmail) }
 
     }
 }

@@ -40,6 +40,12 @@ components:
       required: true
       description: user@domain
       schema: {type: string, maxLength: 320}
+    badmail:
+      name: name
+      in: path
+      required: true
+      description: a file's name in Badmail
+      schema: {type: string, maxLength: 255}
     node:
       name: node
       in: path
@@ -406,6 +412,61 @@ paths:
           content:
             application/json:
               schema: {type: object, required: [node, sessions], properties: {node: {type: string}, sessions: {type: integer}}}
+        "400": {$ref: "#/components/responses/Error"}
+        "401": {$ref: "#/components/responses/Error"}
+        "404": {$ref: "#/components/responses/Error"}
+        "503": {$ref: "#/components/responses/Error"}
+  /delivery:
+    get:
+      operationId: deliveryStatus
+      responses:
+        "200":
+          description: what waits in the pickup folder, and Badmail newest first
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [pickup-waiting, oldest-waiting, badmail]
+                properties:
+                  pickup-waiting: {type: integer, minimum: 0}
+                  oldest-waiting: {type: [string, "null"], format: date-time}
+                  badmail:
+                    type: array
+                    items:
+                      type: object
+                      required: [name, size, modified, reason]
+                      properties:
+                        name: {type: string}
+                        size: {type: integer, minimum: 0}
+                        modified: {type: string, format: date-time}
+                        reason: {type: string}
+        "401": {$ref: "#/components/responses/Error"}
+        "503": {$ref: "#/components/responses/Error"}
+  /badmail/{name}/retry:
+    post:
+      operationId: retryBadmail
+      parameters: [{$ref: "#/components/parameters/badmail"}]
+      responses:
+        "200":
+          description: back in the pickup folder; the coordinator delivers it at its next scan
+          content:
+            application/json:
+              schema: {type: object, required: [name], properties: {name: {type: string}}}
+        "400": {$ref: "#/components/responses/Error"}
+        "401": {$ref: "#/components/responses/Error"}
+        "404": {$ref: "#/components/responses/Error"}
+        "409": {$ref: "#/components/responses/Error"}
+        "503": {$ref: "#/components/responses/Error"}
+  /badmail/{name}:
+    delete:
+      operationId: deleteBadmail
+      parameters: [{$ref: "#/components/parameters/badmail"}]
+      responses:
+        "200":
+          description: deleted with its reason
+          content:
+            application/json:
+              schema: {type: object, required: [name], properties: {name: {type: string}}}
         "400": {$ref: "#/components/responses/Error"}
         "401": {$ref: "#/components/responses/Error"}
         "404": {$ref: "#/components/responses/Error"}
