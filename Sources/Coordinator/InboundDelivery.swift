@@ -1,4 +1,5 @@
 import Foundation
+import Metrics
 import SMTPCore
 import SharedStore
 
@@ -126,5 +127,14 @@ public final class InboundDelivery: Sendable {
         f.timeZone = TimeZone(identifier: "UTC")
         f.dateFormat = "EEE, dd MMM yyyy HH:mm:ss '+0000'"
         return f.string(from: date)
+    }
+}
+
+extension InboundDelivery {
+    /// `poplar_deliveries_total{result}`: one per recipient, `delivered` or the reply's code; LMTP, SMTP and pickup alike.
+    static func count(_ replies: [SMTPReply]) {
+        for reply in replies {
+            Counter(label: "poplar_deliveries_total", dimensions: [("result", reply.isPositive ? "delivered" : "\(reply.code)")]).increment()
+        }
     }
 }

@@ -157,9 +157,7 @@ final class InboundSession: LineSession {
             defer { spool.close() }
             return delivery.deliver(envelope, spool: spool, client: client, via: proto, atomic: atomic, id: id)
         }) { session, replies in
-            for reply in replies {
-                Counter(label: "poplar_deliveries_total", dimensions: [("result", reply.isPositive ? "delivered" : "\(reply.code)")]).increment()
-            }
+            InboundDelivery.count(replies)
             session.logger.info("delivered", metadata: ["smtp.id": .string(id), "smtp.recipients": .stringConvertible(replies.count),
                                                          "smtp.accepted": .stringConvertible(replies.filter(\.isPositive).count)])
             session.perform(session.machine.deliveryCompleted(replies))

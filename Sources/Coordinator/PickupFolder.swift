@@ -83,6 +83,7 @@ public struct PickupFolder: Sendable {
                 offset += Int64(chunk.count)
             }
             let replies = delivery.deliver(envelope, spool: spool, client: "pickup", via: "pickup", atomic: false)
+            InboundDelivery.count(replies)
             let failed = zip(envelope.recipients, replies).filter { !$0.1.isPositive }
             let temporary = failed.filter { $0.1.code < 500 }, permanent = failed.filter { $0.1.code >= 500 }
             if !temporary.isEmpty && temporary.count == replies.count {

@@ -104,6 +104,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
         bootstrapLogging(level: level, format: format)
         defer { store.releaseDeliverySlot() }
         let metrics = bootstrapMetrics()
+        StatsPublisher.start(store: store, name: "coordinator-" + configuration.coordinatorID)
+        defer { StatsPublisher.publishFinal(store: store, name: "coordinator-" + configuration.coordinatorID) }
         let flags = (common: common, options: options), directory = (configuration.recipientDirectory, configuration.autocreate)
         let reread: @Sendable () async throws -> (CoordinatorConfiguration, Logger.Level) = {
             // SIGHUP: the file and the environment read again; the command line's flags still win.

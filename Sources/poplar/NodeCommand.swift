@@ -204,6 +204,8 @@ func runNode(store: MailStore, configuration: NodeConfiguration,
              reread: (@Sendable () async throws -> (NodeConfiguration, Logger.Level))? = nil) async throws {
     let metrics = bootstrapMetrics()
     exportFsckLastClean(store)
+    StatsPublisher.start(store: store, name: "node-" + configuration.nodeID)
+    defer { StatsPublisher.publishFinal(store: store, name: "node-" + configuration.nodeID) }
     var reload: (@Sendable ([any Service], Logger) async -> Void)?
     if let reread {
         reload = { servers, logger in
@@ -239,10 +241,11 @@ func reloadServers<C: Sendable>(_ servers: [any Service], _ reread: @Sendable ()
     }
 }
 
-/// Prometheus as the swift-metrics backend, once per process; returns what renders the exposition.
+/// Prometheus as the swift-metrics backend, once per process, beside the per-minute counts the console charts
+/// (`MinuteStatsMetrics`); returns what renders the exposition.
 func bootstrapMetrics() -> @Sendable () -> [UInt8] {
     let registry = PrometheusCollectorRegistry()
-    MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+    MetricsSystem.bootstrap(MultiplexMetricsHandler(factories: [PrometheusMetricsFactory(registry: registry), MinuteStatsMetrics()]))
     return { registry.emitToBuffer() }
 }
 

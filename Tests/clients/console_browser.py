@@ -511,6 +511,32 @@ def a_trusted_proxy_names_the_client_in_the_audit_log(s):
 
 
 @test
+def the_charts_show_the_last_hour_from_the_processes_own_metrics(s):
+    """The POP3 sessions and logins of the tests before, counted by the node, published into the store every 10 s and
+    drawn by the console as SVG (no script): sessions and logins above zero, every chart an <svg> element."""
+    import re
+    deadline = time.time() + 25
+    s.go("/charts")
+    summary = s.by_id("charts-summary").text
+
+    def counts():
+        return {k: int(v) for v, k in re.findall(r"(\d+) (sessions|logins ok|failed|deliveries)", summary)}
+    # The node publishes every 10 s: wait until what the tests before did has been published.
+    while (counts().get("logins ok", 0) < 4 or counts().get("failed", 0) < 1) and time.time() < deadline:
+        time.sleep(1)
+        s.go("/charts")
+        summary = s.by_id("charts-summary").text
+    counts = counts()
+    assert counts.get("sessions", 0) >= 4 and counts.get("logins ok", 0) >= 4, summary
+    assert counts.get("failed", 0) >= 1, "the old password's refusal was counted: " + summary
+    assert counts.get("deliveries", 0) >= 1, "the retried Badmail file was delivered (the coordinator published at its stop): " + summary
+    for chart in ("chart-sessions", "chart-logins", "chart-store", "chart-deliveries"):
+        assert s.by_id(chart).tag_name == "svg", chart
+    assert "<script" not in s.driver.page_source
+    s.shot("13-charts")
+
+
+@test
 def the_cluster_page_shows_the_node_and_drains_it(s):
     """The cluster page lists the node with the session a real client holds; its Drain button makes the node refuse
     new logins with [SYS/TEMP] while that session finishes, and the node exits once it has. Last: the node is gone."""

@@ -37,6 +37,7 @@ public enum ConsoleRoutes {
         router.post("/mailbox/unlock") { request, context in try await handlers.unlock(request, context) }
         router.post("/mailbox/force-unlock") { request, context in try await handlers.forceUnlock(request, context) }
         router.get("/audit") { request, context in try await handlers.auditPage(request, context) }
+        router.get("/charts") { request, context in try await handlers.chartsPage(request, context) }
         router.get("/delivery") { request, context in try await handlers.deliveryPage(request, context) }
         router.get("/delivery/badmail") { request, context in try await handlers.badmailPage(request, context) }
         router.post("/delivery/retry") { request, context in try await handlers.retryBadmail(request, context) }

@@ -41,6 +41,6 @@ struct Pages: Sendable {
     }
 
     static func css() -> Response {
-        Response(status: .ok, headers: [.contentType: "text/css; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: Templates.css)))
+        Response(status: .ok, headers: [.contentType: "text/css; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: Templates.css + "\n" + Templates.chartCSS)))
     }
 }

@@ -4,7 +4,7 @@
 enum Templates {
     static let all: [String: String] = [
         "layout": layout, "login": login, "domains": domains, "mailboxes": mailboxes, "mailbox": mailbox, "audit": audit, "cluster": cluster,
-        "delivery": delivery, "badmail": badmailMessage,
+        "delivery": delivery, "badmail": badmailMessage, "charts": charts,
     ]
 
     static let layout = """
@@ -25,6 +25,7 @@ enum Templates {
         <a href="/mailboxes" id="nav-mailboxes">Mailboxes</a>
         <a href="/cluster" id="nav-cluster">Cluster</a>
         <a href="/delivery" id="nav-delivery">Delivery</a>
+        <a href="/charts" id="nav-charts">Charts</a>
         <a href="/audit" id="nav-audit">Audit log</a>
         </nav>
         <form method="post" action="/logout" class="logout">

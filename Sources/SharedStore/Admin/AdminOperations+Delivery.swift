@@ -30,3 +30,10 @@ extension AdminOperations {
         try audit(actor, "badmail.delete", name)
     }
 }
+
+extension AdminOperations {
+    /// Every node's and coordinator's per-minute counts summed, for the minutes after `since` (the charts page).
+    public func clusterStats(since: Int64) throws -> [MinuteSample] {
+        try call("cannot read the processes' stats") { try store.clusterStats(since: since) }
+    }
+}
