@@ -53,6 +53,32 @@ extension MailStore {
         return out
     }
 
+    /// Removes the day folders older than `keepDays` days before `now` (a day is removed whole, never today's);
+    /// returns how many entries went. Only names of the form YYYY-MM-DD are touched.
+    @discardableResult
+    public func pruneAudit(keepDays: Int, now: Date = Date()) throws -> Int {
+        guard keepDays >= 1 else { throw StoreError(code: .invalidName, message: "keep at least 1 day of the audit log") }
+        let cutoff = Self.auditDay(now.addingTimeInterval(-Double(keepDays) * 86_400))
+        let days: [String]
+        do {
+            days = try volume.list(Self.auditDir).filter { $0.attributes.kind == .directory && Self.isAuditDay($0.name) }.map(\.name)
+        } catch let e as StoreError where e.code == .notFound {
+            return 0
+        }
+        var removed = 0
+        for day in days where day < cutoff {
+            let dir = try Self.auditDir.appending(day)
+            removed += try volume.list(dir).filter { $0.attributes.kind == .file }.count
+            try volume.removeTree(dir)
+        }
+        return removed
+    }
+
+    static func isAuditDay(_ name: String) -> Bool {
+        let u = Array(name.utf8)
+        return u.count == 10 && u[4] == 0x2D && u[7] == 0x2D && u.enumerated().allSatisfy { $0.offset == 4 || $0.offset == 7 || (0x30...0x39).contains($0.element) }
+    }
+
     static func auditDay(_ date: Date) -> String {
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")

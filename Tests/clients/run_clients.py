@@ -2733,6 +2733,8 @@ def cluster_status_who_kick_and_node_drain(h, n):
         actions = [(e["who"], e["action"], e["target"]) for e in audit]
         assert ("cli", "node.drain", "reg1") in actions and ("cli", "mailbox.kick", f"carol@{DOMAIN}") in actions, actions
         assert "node.drain" in h.cli("audit", "--limit", "1").stdout.decode()
+        assert "removed 0 audit entries older than 30 days" in h.cli("audit", "prune", "--keep-days", "30").stdout.decode()
+        assert "audit.prune" in h.cli("audit", "show", "--limit", "1").stdout.decode(), "the pruning is recorded itself"
         assert held.cmd("STAT").startswith("+OK"), "the session in flight goes on"
         assert r1["proc"].poll() is None, "still running while a session is open"
         assert held.cmd("QUIT").startswith("+OK")

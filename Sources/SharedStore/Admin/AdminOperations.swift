@@ -149,6 +149,14 @@ public struct AdminOperations: Sendable {
         }
     }
 
+    /// Removes the audit log's days older than `keepDays` (the removal itself is the newest entry).
+    @discardableResult
+    public func pruneAudit(keepDays: Int, by actor: AdminActor) throws -> Int {
+        let removed = try call("cannot prune the audit log") { try store.pruneAudit(keepDays: keepDays) }
+        try audit(actor, "audit.prune", "audit", detail: "keep-days=\(keepDays) removed=\(removed)")
+        return removed
+    }
+
     public func recentAudit(limit: Int) throws -> [AuditEntry] {
         try call("cannot read the audit log") { try store.recentAudit(limit: limit) }
     }
