@@ -29,10 +29,16 @@ struct ClusterCommand: AsyncParsableCommand {
                     ["node": n.node, "address": n.address, "version": n.version, "pid": n.pid, "draining": n.draining,
                      "silent": n.isSilent(), "updated": JSONOutput.time(n.updated), "interval-ms": n.intervalMilliseconds,
                      "sessions": n.sessions.sorted { $0.mailbox < $1.mailbox }.map { JSONOutput.session($0) }]
-                }, "delivery-coordinator": JSONOutput.optional(status.activeCoordinator)])
+                }, "delivery-coordinator": JSONOutput.optional(status.activeCoordinator),
+                "coordinators": status.coordinators.map { c -> [String: Any] in
+                    ["id": c.id, "active": c.active, "running": c.running, "published": JSONOutput.time(c.published)]
+                }])
                 return
             }
             print(status.deliveryDescription)
+            for c in status.coordinators {
+                print("coordinator \(c.id)  \(c.active ? "active" : (c.running ? "standby" : "not running"))  last seen \(ClusterCommand.age(c.published))")
+            }
             if nodes.isEmpty { print("no node has published itself (none running, or none since the registry existed)") }
             for n in nodes {
                 let silent = n.isSilent() ? "  SILENT (no update for over 3 of its \(Double(n.intervalMilliseconds) / 1000) s intervals: dead? `poplar cluster forget \(n.node)`)" : ""

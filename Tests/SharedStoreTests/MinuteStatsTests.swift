@@ -39,6 +39,13 @@ final class MinuteStatsTests: XCTestCase {
         XCTAssertEqual(summed, [MinuteSample(minute: 10, values: [.sessions: 2]), MinuteSample(minute: 11, values: [.sessions: 5, .loginsFailed: 1])])
         XCTAssertEqual(try f.store.clusterStats(since: 10).map(\.minute), [11])
         XCTAssertThrowsError(try f.store.publishStats("../x", []))
+        // A clean stop says so in its first line, which the counts skip; only the names asked for are read.
+        try f.store.publishStats("coordinator-c1", [MinuteSample(minute: 11, values: [.deliveries: 2])], stopped: true)
+        try f.store.publishStats("coordinator-c2", [])
+        let coordinators = try f.store.statsPublishers(prefix: "coordinator-")
+        XCTAssertEqual(coordinators.map(\.name), ["coordinator-c1", "coordinator-c2"])
+        XCTAssertEqual(coordinators.map(\.stopped), [true, false])
+        XCTAssertEqual(try f.store.clusterStats(since: 10).first?.values[.deliveries], 2)
     }
 
     func testSampleLines() {

@@ -551,6 +551,8 @@ def the_cluster_page_shows_the_node_and_drains_it(s):
         assert "n1" in nodes and "serving" in nodes and f"carla@{NEW_DOMAIN}" in nodes, nodes
         assert "1 nodes, 1 sessions, 1 mailboxes held" in s.by_id("cluster-summary").text, s.by_id("cluster-summary").text
         assert "delivery lease" in s.by_id("delivery").text, s.by_id("delivery").text
+        coordinators = s.by_id("coordinators").text
+        assert "not running" in coordinators, "the Badmail test's coordinator stopped cleanly: " + coordinators
         s.shot("09-cluster")
         s.submit("drain-n1")
         assert s.flash().startswith("asked node n1 to drain"), s.flash()

@@ -26,6 +26,9 @@ extension ConsoleHandlers {
         return page("cluster", title: "Cluster", context, [
             "nodes": nodes, "nodeCount": nodes.count, "sessionCount": status.sessions.count,
             "heldCount": status.heldMailboxes.count, "delivery": status.deliveryDescription,
+            "coordinators": status.coordinators.map { c -> [String: Any] in
+                ["id": c.id, "state": c.active ? "active (delivers)" : (c.running ? "standby" : "not running"), "published": formatter.string(from: c.published)]
+            },
         ])
     }
 

@@ -3,8 +3,20 @@ import SharedStore
 
 /// The cluster as the store sees it: every node of the registry and who holds the coordinators' lease (the active
 /// coordinator, the one that delivers). What `poplar cluster status` prints and the console's cluster page shows.
-/// Standby coordinators are not in the store: they only wait for the lease.
+/// Coordinators, active and standby, are seen by the stats file each rewrites every 10 s (`.poplar/stats/`).
 public struct ClusterStatus: Sendable {
+    /// A coordinator as its stats file shows it.
+    public struct Coordinator: Sendable, Equatable {
+        public var id: String
+        /// When it last rewrote its stats file (the NAS's clock).
+        public var published: Date
+        /// It holds the delivery lease.
+        public var active: Bool
+        /// It published within three intervals of the read (allowing for clock skew) and not at a clean stop: running.
+        public var running: Bool
+    }
+
+    public var coordinators: [Coordinator] = []
     /// Every published node, by name.
     public var nodes: [NodeRecord]
     /// The coordinators' lease (`.poplar/lease-coordinator/`): `.session` names the active coordinator by its id.
@@ -54,7 +66,14 @@ extension AdminOperations {
     public func clusterStatus(now: Date = Date()) throws -> ClusterStatus {
         let nodes = try call("cannot read the node registry") { try store.nodes() }
         let delivery = try call("cannot read the coordinators' lease") { try store.leaseState(MailStore.coordinatorLease) }
-        return ClusterStatus(nodes: nodes, delivery: delivery, read: now)
+        var status = ClusterStatus(nodes: nodes, delivery: delivery, read: now)
+        let prefix = "coordinator-"
+        status.coordinators = try call("cannot read the processes' stats") { try store.statsPublishers(prefix: prefix) }.map { p in
+            let id = String(p.name.dropFirst(prefix.count))
+            return ClusterStatus.Coordinator(id: id, published: p.published, active: id == status.activeCoordinator,
+                                             running: !p.stopped && abs(now.timeIntervalSince(p.published)) <= 3 * StatsPublisher.interval)
+        }
+        return status
     }
 
     /// `poplar node drain`: asks the node to refuse new logins and exit once its sessions end (it reads the request

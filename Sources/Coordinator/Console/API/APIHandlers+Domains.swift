@@ -60,7 +60,10 @@ extension APIHandlers {
              "sessions": n.sessions.sorted { $0.mailbox < $1.mailbox }.map { s -> [String: Any] in
                  ["mailbox": s.mailbox, "session": s.session, "peer": s.peer, "since": APIResponse.time(s.since)]
              }]
-        }, "delivery-coordinator": APIResponse.optional(status.activeCoordinator)])
+        }, "delivery-coordinator": APIResponse.optional(status.activeCoordinator),
+           "coordinators": status.coordinators.map { c -> [String: Any] in
+               ["id": c.id, "active": c.active, "running": c.running, "published": APIResponse.time(c.published)]
+           }])
     }
 
     func drain(_ r: APIRequest) async throws -> Response {

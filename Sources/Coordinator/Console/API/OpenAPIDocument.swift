@@ -375,9 +375,19 @@ paths:
             application/json:
               schema:
                 type: object
-                required: [nodes, delivery-coordinator]
+                required: [nodes, delivery-coordinator, coordinators]
                 properties:
                   delivery-coordinator: {type: [string, "null"]}
+                  coordinators:
+                    type: array
+                    items:
+                      type: object
+                      required: [id, active, running, published]
+                      properties:
+                        id: {type: string}
+                        active: {type: boolean}
+                        running: {type: boolean}
+                        published: {type: string, format: date-time}
                   nodes:
                     type: array
                     items:
