@@ -10,6 +10,12 @@ enum OpenAPIDocument {
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: yaml)))
     }
 
+    /// The refusals an operation may answer, each in the error shape (one line per status, at the indentation of
+    /// an operation's `responses`).
+    static func errors(_ statuses: Int...) -> String {
+        statuses.map { "        \"\($0)\": {$ref: \"#/components/responses/Error\"}" }.joined(separator: "\n")
+    }
+
     static let yaml = #"""
 openapi: 3.1.0
 info:
@@ -118,8 +124,7 @@ paths:
                 required: [domains]
                 properties:
                   domains: {type: array, items: {$ref: "#/components/schemas/Domain"}}
-        "401": {$ref: "#/components/responses/Error"}
-        "503": {$ref: "#/components/responses/Error"}
+\#(errors(401, 503))
     post:
       operationId: addDomain
       requestBody:
@@ -137,12 +142,7 @@ paths:
           content:
             application/json:
               schema: {type: object, required: [name], properties: {name: {type: string}}}
-        "400": {$ref: "#/components/responses/Error"}
-        "401": {$ref: "#/components/responses/Error"}
-        "409": {$ref: "#/components/responses/Error"}
-        "413": {$ref: "#/components/responses/Error"}
-        "415": {$ref: "#/components/responses/Error"}
-        "503": {$ref: "#/components/responses/Error"}
+\#(errors(400, 401, 409, 413, 415, 503))
   /domains/{domain}:
     delete:
       operationId: removeDomain
@@ -158,11 +158,7 @@ paths:
           content:
             application/json:
               schema: {type: object, required: [name, purged], properties: {name: {type: string}, purged: {type: boolean}}}
-        "400": {$ref: "#/components/responses/Error"}
-        "401": {$ref: "#/components/responses/Error"}
-        "404": {$ref: "#/components/responses/Error"}
-        "409": {$ref: "#/components/responses/Error"}
-        "503": {$ref: "#/components/responses/Error"}
+\#(errors(400, 401, 404, 409, 503))
   /domains/{domain}/rename:
     post:
       operationId: renameDomain
@@ -181,13 +177,7 @@ paths:
                 type: object
                 required: [from, to, moved]
                 properties: {from: {type: string}, to: {type: string}, moved: {type: integer, minimum: 0}}
-        "400": {$ref: "#/components/responses/Error"}
-        "401": {$ref: "#/components/responses/Error"}
-        "404": {$ref: "#/components/responses/Error"}
-        "409": {$ref: "#/components/responses/Error"}
-        "413": {$ref: "#/components/responses/Error"}
-        "415": {$ref: "#/components/responses/Error"}
-        "503": {$ref: "#/components/responses/Error"}
+\#(errors(400, 401, 404, 409, 413, 415, 503))
   /domains/{domain}/mailboxes:
     get:
       operationId: listMailboxes
@@ -209,10 +199,7 @@ paths:
                   mailboxes: {type: array, items: {type: string}}
                   matching: {type: integer, minimum: 0}
                   next: {type: [string, "null"]}
-        "400": {$ref: "#/components/responses/Error"}
-        "401": {$ref: "#/components/responses/Error"}
-        "404": {$ref: "#/components/responses/Error"}
-        "503": {$ref: "#/components/responses/Error"}
+\#(errors(400, 401, 404, 503))
   /mailboxes:
     post:
       operationId: addMailbox
@@ -234,13 +221,7 @@ paths:
           content:
             application/json:
               schema: {$ref: "#/components/schemas/Mailbox"}
-        "400": {$ref: "#/components/responses/Error"}
-        "401": {$ref: "#/components/responses/Error"}
-        "404": {$ref: "#/components/responses/Error"}
-        "409": {$ref: "#/components/responses/Error"}
-        "413": {$ref: "#/components/responses/Error"}
-        "415": {$ref: "#/components/responses/Error"}
-        "503": {$ref: "#/components/responses/Error"}
+\#(errors(400, 401, 404, 409, 413, 415, 503))
   /mailboxes/{address}:
     get:
       operationId: getMailbox
@@ -251,10 +232,7 @@ paths:
           content:
             application/json:
               schema: {$ref: "#/components/schemas/Mailbox"}
-        "400": {$ref: "#/components/responses/Error"}
-        "401": {$ref: "#/components/responses/Error"}
-        "404": {$ref: "#/components/responses/Error"}
-        "503": {$ref: "#/components/responses/Error"}
+\#(errors(400, 401, 404, 503))
     delete:
       operationId: removeMailbox
       parameters: [{$ref: "#/components/parameters/address"}]
@@ -264,11 +242,7 @@ paths:
           content:
             application/json:
               schema: {$ref: "#/components/schemas/Address"}
-        "400": {$ref: "#/components/responses/Error"}
-        "401": {$ref: "#/components/responses/Error"}
-        "404": {$ref: "#/components/responses/Error"}
-        "409": {$ref: "#/components/responses/Error"}
-        "503": {$ref: "#/components/responses/Error"}
+\#(errors(400, 401, 404, 409, 503))
   /mailboxes/{address}/password:
     put:
       operationId: setPassword
@@ -289,13 +263,7 @@ paths:
           content:
             application/json:
               schema: {$ref: "#/components/schemas/Address"}
-        "400": {$ref: "#/components/responses/Error"}
-        "401": {$ref: "#/components/responses/Error"}
-        "404": {$ref: "#/components/responses/Error"}
-        "409": {$ref: "#/components/responses/Error"}
-        "413": {$ref: "#/components/responses/Error"}
-        "415": {$ref: "#/components/responses/Error"}
-        "503": {$ref: "#/components/responses/Error"}
+\#(errors(400, 401, 404, 409, 413, 415, 503))
   /mailboxes/{address}/quota:
     put:
       operationId: setQuota
@@ -318,13 +286,7 @@ paths:
                 type: object
                 required: [address, quota]
                 properties: {address: {type: string}, quota: {type: [integer, "null"]}}
-        "400": {$ref: "#/components/responses/Error"}
-        "401": {$ref: "#/components/responses/Error"}
-        "404": {$ref: "#/components/responses/Error"}
-        "409": {$ref: "#/components/responses/Error"}
-        "413": {$ref: "#/components/responses/Error"}
-        "415": {$ref: "#/components/responses/Error"}
-        "503": {$ref: "#/components/responses/Error"}
+\#(errors(400, 401, 404, 409, 413, 415, 503))
   /mailboxes/{address}/kick:
     post:
       operationId: kickSession
@@ -345,12 +307,7 @@ paths:
                 type: object
                 required: [kicked]
                 properties: {kicked: {type: boolean}, node: {type: string}, session: {type: string}}
-        "400": {$ref: "#/components/responses/Error"}
-        "401": {$ref: "#/components/responses/Error"}
-        "404": {$ref: "#/components/responses/Error"}
-        "413": {$ref: "#/components/responses/Error"}
-        "415": {$ref: "#/components/responses/Error"}
-        "503": {$ref: "#/components/responses/Error"}
+\#(errors(400, 401, 404, 413, 415, 503))
   /mailboxes/{address}/unlock:
     post:
       operationId: unlockMailbox
@@ -361,10 +318,7 @@ paths:
           content:
             application/json:
               schema: {$ref: "#/components/schemas/Address"}
-        "400": {$ref: "#/components/responses/Error"}
-        "401": {$ref: "#/components/responses/Error"}
-        "404": {$ref: "#/components/responses/Error"}
-        "503": {$ref: "#/components/responses/Error"}
+\#(errors(400, 401, 404, 503))
   /cluster:
     get:
       operationId: clusterStatus
@@ -410,8 +364,7 @@ paths:
                               session: {type: string}
                               peer: {type: string}
                               since: {type: string, format: date-time}
-        "401": {$ref: "#/components/responses/Error"}
-        "503": {$ref: "#/components/responses/Error"}
+\#(errors(401, 503))
   /nodes/{node}/drain:
     post:
       operationId: drainNode
@@ -422,10 +375,7 @@ paths:
           content:
             application/json:
               schema: {type: object, required: [node, sessions], properties: {node: {type: string}, sessions: {type: integer}}}
-        "400": {$ref: "#/components/responses/Error"}
-        "401": {$ref: "#/components/responses/Error"}
-        "404": {$ref: "#/components/responses/Error"}
-        "503": {$ref: "#/components/responses/Error"}
+\#(errors(400, 401, 404, 503))
   /delivery:
     get:
       operationId: deliveryStatus
@@ -450,8 +400,7 @@ paths:
                         size: {type: integer, minimum: 0}
                         modified: {type: string, format: date-time}
                         reason: {type: string}
-        "401": {$ref: "#/components/responses/Error"}
-        "503": {$ref: "#/components/responses/Error"}
+\#(errors(401, 503))
   /badmail/{name}/retry:
     post:
       operationId: retryBadmail
@@ -462,11 +411,7 @@ paths:
           content:
             application/json:
               schema: {type: object, required: [name], properties: {name: {type: string}}}
-        "400": {$ref: "#/components/responses/Error"}
-        "401": {$ref: "#/components/responses/Error"}
-        "404": {$ref: "#/components/responses/Error"}
-        "409": {$ref: "#/components/responses/Error"}
-        "503": {$ref: "#/components/responses/Error"}
+\#(errors(400, 401, 404, 409, 503))
   /badmail/{name}:
     delete:
       operationId: deleteBadmail
@@ -477,10 +422,7 @@ paths:
           content:
             application/json:
               schema: {type: object, required: [name], properties: {name: {type: string}}}
-        "400": {$ref: "#/components/responses/Error"}
-        "401": {$ref: "#/components/responses/Error"}
-        "404": {$ref: "#/components/responses/Error"}
-        "503": {$ref: "#/components/responses/Error"}
+\#(errors(400, 401, 404, 503))
   /audit:
     get:
       operationId: auditLog
@@ -507,8 +449,6 @@ paths:
                         action: {type: string}
                         target: {type: string}
                         detail: {type: string}
-        "400": {$ref: "#/components/responses/Error"}
-        "401": {$ref: "#/components/responses/Error"}
-        "503": {$ref: "#/components/responses/Error"}
+\#(errors(400, 401, 503))
 """#
 }
