@@ -349,7 +349,13 @@ public final class POP3Server: Service, @unchecked Sendable {
         draining.withLockedValue { $0 = true }
         for channel in channels { try? await channel.close() }
         await drain(shared)
-        registry.withLockedValue { $0.task?.cancel() }
+        // Cancelled and waited for: a publication still in flight on the thread pool would write the record again
+        // after the removal below (a stopped node listed as running; the registry test caught it under load).
+        if let task = registry.withLockedValue({ $0.task }) {
+            let stopped = group.next().makePromise(of: Void.self)
+            task.cancel(promise: stopped)
+            try? await stopped.futureResult.get()
+        }
         if let beater = beater.withLockedValue({ $0 }) { _ = try? await threadPool.runIfActive { beater.stop() } }
         let store = self.store, node = configuration.nodeID
         _ = try? await threadPool.runIfActive { try store.removeNode(node) }
