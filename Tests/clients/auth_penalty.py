@@ -20,6 +20,12 @@ from run_clients import DOMAIN, PW, Harness, Raw, run_suite  # noqa: E402
 TEST_LIMIT = 240
 MINUTE = 60.0
 
+# The owner is never put in the attackers' queue, whose slots are 15 s apart during these attacks (the name's
+# failures drive the spacing to pop3.auth-penalty-max): each of its logins is answered well inside one slot. Its
+# check shares two cores with the attackers' PBKDF2 work, so a login may take a second or two under CI load (2.007 s
+# was seen once against an earlier bound of 2 s): the bound is a third of a slot.
+OWNER_WAIT_BOUND = 5
+
 
 def attempt(port, source, user, password, timeout=90):
     """One login through the 'load balancer' from `source`: the first answer to PASS, or 'closed'."""
@@ -143,7 +149,7 @@ def one_address_sixty_connections_over_three_nodes(h):
     print(f"FIGURE the owner from another address during that attack: logged in after "
           f"{', '.join(f'{t:.2f} s' for _, t in owner)} (one login per node)", flush=True)
     assert all(a.startswith("+OK") for a, _ in owner), owner
-    assert all(t < 2 for _, t in owner), owner
+    assert all(t < OWNER_WAIT_BOUND for _, t in owner), owner
     # After the first failures, one queue for the address on all three nodes: slots 2, 4, 8 then 15 s apart on
     # their grids, at most 8 in a minute.
     assert 1 <= len(checked) - len(burst) <= 8, (len(checked), len(burst))
@@ -177,7 +183,7 @@ def thousand_addresses_one_account(h):
     print(f"FIGURE the owner from another address during that attack: logged in after "
           f"{', '.join(f'{t:.2f} s' for _, t in owner)} (one login per node)", flush=True)
     assert all(a.startswith("+OK") for a, _ in owner), owner
-    assert all(t < 2 for _, t in owner), owner
+    assert all(t < OWNER_WAIT_BOUND for _, t in owner), owner
     # An address checks at most three times before it joins the name's queue, then at most once per shared slot.
     assert busiest <= 6, busiest
     clear_penalty(h)
