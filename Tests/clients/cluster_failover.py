@@ -44,7 +44,7 @@ class Cluster:
         return subprocess.run(["bash", SCRIPT, *args], env=self.env, capture_output=True, timeout=timeout, text=True)
 
     def up(self):
-        r = self.sh("up", self.dir, str(self.nodes))
+        r = self.sh("up", self.dir, str(self.nodes), timeout=1500)  # it waits for a live cluster of another run to go
         if r.returncode != 0:
             raise RuntimeError(f"cluster did not come up: {r.stdout[-800:]} {r.stderr[-1500:]}")
         self.root = open(os.path.join(self.dir, "root")).read().strip()

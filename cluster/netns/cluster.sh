@@ -19,13 +19,13 @@ dir=$(cd "$dir" && pwd)
 
 host() {  # host NAME LAST_OCTET: a namespace with lo and eth0 on the bridge
   local ns=$1 ip=$net.$2 veth=v-${1#p-}
+  echo "$ns" >> "$dir/namespaces"
   ip netns add "$ns"
   ip link add "$veth" type veth peer name eth0 netns "$ns"
   ip link set "$veth" master $bridge up
   ip -n "$ns" link set lo up
   ip -n "$ns" addr add "$ip/24" dev eth0
   ip -n "$ns" link set eth0 up
-  echo "$ns" >> "$dir/namespaces"
 }
 
 run() {  # run NS NAME CMD...: in the background inside NS, pid in DIR/NAME.pid, output in DIR/NAME.log
@@ -44,10 +44,45 @@ wait_tcp() {  # wait_tcp NS IP PORT
   return 1
 }
 
+owner() {  # the DIR of the cluster that made the bridge
+  ip -d link show $bridge 2>/dev/null | sed -n 's/^ *alias //p'
+}
+
+ours() {  # the p-* namespaces that exist now
+  ip netns list | awk '$1 ~ /^p-/ {print $1}'
+}
+
+live_pids() {  # pids running in any p-* namespace
+  local ns
+  for ns in $(ours); do ip netns pids "$ns" 2>/dev/null || true; done
+}
+
+clear_the_way() {  # a cluster whose processes are all gone (its run was killed) is removed; a live one is waited for
+  local waited=0 limit=${POPLAR_NETNS_WAIT:-1200} ns
+  while [ -n "$(live_pids)" ]; do
+    if [ "$waited" -ge "$limit" ]; then
+      echo "another cluster is up (owner $(owner), pids $(live_pids | tr '\n' ' ')): cluster.sh down DIR" >&2
+      exit 1
+    fi
+    [ "$waited" -eq 0 ] && echo "another cluster is up; waiting up to ${limit} s for it to go" >&2
+    sleep 5; waited=$((waited + 5))
+  done
+  if [ -n "$(ours)" ] || ip link show $bridge > /dev/null 2>&1; then
+    echo "removing a dead cluster's namespaces and bridge (no process left in them)" >&2
+    for ns in $(ours); do ip netns del "$ns" 2>/dev/null || true; done
+    ip link del $bridge 2>/dev/null || true
+    for _ in $(seq 1 100); do  # the kernel frees a deleted namespace's veth pairs a little later
+      ip -o link show | grep -q ": v-" || break
+      sleep 0.1
+    done
+  fi
+}
+
 up() {
   : "${POPLAR:?set POPLAR to the poplar binary}"
-  if ip link show $bridge > /dev/null 2>&1; then echo "$bridge exists: another cluster is up (cluster.sh down DIR)" >&2; exit 1; fi
+  clear_the_way
   ip link add $bridge type bridge
+  ip link set $bridge alias "$dir"   # who owns it: down removes only its own bridge
   ip addr add $net.1/24 dev $bridge
   ip link set $bridge up
   host p-nas 10; host p-coord1 21; host p-coord2 22; host p-lb 5; host p-mta 6
@@ -102,7 +137,7 @@ down() {
     while read -r ns; do ip netns del "$ns" 2>/dev/null || true; done < "$dir/namespaces"
     rm -f "$dir/namespaces"
   fi
-  ip link del $bridge 2>/dev/null || true
+  if [ "$(owner)" = "$dir" ]; then ip link del $bridge; fi
 }
 
 case $cmd in
