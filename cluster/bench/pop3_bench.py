@@ -302,7 +302,7 @@ def main():
     ap.add_argument("--idle", type=int, help="idle connections (default 10,000; --quick 1,000)")
     ap.add_argument("--hold", type=float, help="seconds the idle connections are held (default 15: more than one heartbeat period)")
     ap.add_argument("--scenarios", help="comma-separated subset of: login,login-miss,typical,typical-hi,retr-big,retr-big-tls,lmtp-1,lmtp-8,typical-nfs,idle")
-    ap.add_argument("--dovecot-profile", choices=("tuned", "stock"), default="tuned")
+    ap.add_argument("--dovecot-profile", choices=("tuned", "fast", "stock"), default="tuned")
     ap.add_argument("--server-core", type=int, default=1)
     ap.add_argument("--load-core", type=int, default=0)
     ap.add_argument("--seed", type=int, default=7)

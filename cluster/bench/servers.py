@@ -11,6 +11,9 @@ auth cache on. Process and client limits are raised for the idle scenario. Two p
   (service_count = 0, process_min_avail = 1, one login process serving many clients), pop3 processes reused
   for up to 100 sessions (service_count = 100; safe here since every user has the same uid),
   pop3_fast_size_lookups = yes, info log to /dev/null.
+- fast (issue 19's reference): tuned, and what makes Dovecot cheapest per session: passwd-file with the PLAIN
+  scheme (no hash at all; written as <run>/dovecot/passwd.plain from the users files), auth_failure_delay = 0,
+  pop3-login with process_min_avail = 2 and client_limit = 5000.
 - stock: Debian's defaults (a login process and a pop3 process per connection) with only the limits raised.
 Every setting is written to <run>/dovecot.conf and printed by the benchmark.
 
@@ -193,7 +196,12 @@ class Dovecot:
         for sub in ("base", "state", "log"):
             os.makedirs(os.path.join(r, sub), exist_ok=True)
         n = self.max_conns
-        tuned = self.profile == "tuned"
+        fast = self.profile == "fast"
+        tuned = self.profile in ("tuned", "fast")
+        passwd = f"{self.data}/passwd.dovecot"
+        scheme = "SHA512-CRYPT"
+        if fast:
+            passwd, scheme = self.write_plain_passwd(), "PLAIN"
         dh = "/usr/share/dovecot/dh.pem"
         lines = [
             "# written by cluster/bench/servers.py: Dovecot under benchmark, loopback only",
@@ -214,13 +222,14 @@ class Dovecot:
             "auth_cache_size = 64M",
             "auth_cache_ttl = 1 hour",
             "auth_cache_negative_ttl = 1 hour",
+            *( ["auth_failure_delay = 0"] if fast else [] ),
             "passdb {",
             "  driver = passwd-file",
-            f"  args = scheme=SHA512-CRYPT username_format=%u {self.data}/passwd.dovecot",
+            f"  args = scheme={scheme} username_format=%u {passwd}",
             "}",
             "userdb {",
             "  driver = passwd-file",
-            f"  args = username_format=%u {self.data}/passwd.dovecot",
+            f"  args = username_format=%u {passwd}",
             "}",
             "mail_location = maildir:~/Maildir",
             f"first_valid_uid = {MAIL_UID}",
@@ -245,7 +254,8 @@ class Dovecot:
             f"    port = {self.pop3s_port}",
             "    ssl = yes",
             "  }",
-            *( ["  service_count = 0", "  process_min_avail = 1", f"  client_limit = {n}", "  process_limit = 16"] if tuned else
+            *( ["  service_count = 0", "  process_min_avail = 2", f"  client_limit = {min(n, 5000)}", "  process_limit = 16"] if fast else
+               ["  service_count = 0", "  process_min_avail = 1", f"  client_limit = {n}", "  process_limit = 16"] if tuned else
                [f"  process_limit = {n}"] ),
             "}",
             "service pop3 {",
@@ -284,6 +294,23 @@ class Dovecot:
         with open(self.conf, "w") as f:
             f.write("\n".join(lines))
         self.settings = [l for l in lines if not l.startswith("#")]
+
+    def write_plain_passwd(self):
+        """passwd.dovecot with each password in the clear ({PLAIN}), from the users files the mail set wrote."""
+        clear = {}
+        for kind in ("main", "big", "idle", "lmtp"):
+            with open(os.path.join(self.data, f"users-{kind}.tsv")) as f:
+                for line in f:
+                    address, password = line.split("\t")[:2]
+                    clear[address] = password
+        path = os.path.join(self.run_dir, "passwd.plain")
+        with open(os.path.join(self.data, "passwd.dovecot")) as src, open(path, "w") as out:
+            for line in src:
+                fields = line.split(":")
+                fields[1] = "{PLAIN}" + clear[fields[0]]
+                out.write(":".join(fields))
+        os.chmod(path, 0o644)
+        return path
 
     def reset_state(self):
         mail = os.path.join(self.data, "dovecot-mail")
