@@ -25,29 +25,32 @@ extension POP3Session {
         let pool = shared.threadPool
         let bound = NIOLoopBound(self, eventLoop: loop)
         // The penalty's slot first (`AuthPenalty`): the check itself waits for it, so more connections buy no guesses.
-        pool.runIfActive(eventLoop: loop) {
-            authenticator.admit(credentials, peer: peer)
-        }.flatMap { ticket -> EventLoopFuture<Authenticator.Result> in
+        // Without a wait, admission and the check are one job on the pool (one hand-off each way, not two).
+        let started = NIODeadline.now()
+        let delayed = { @Sendable (result: Authenticator.Result, ticket: Authenticator.LoginTicket, checkStarted: NIODeadline)
+            -> EventLoopFuture<Authenticator.Result> in
+            // Every failed login waits the same time, so a wrong password and an unknown user look alike.
+            if case .success = result.outcome { return loop.makeSucceededFuture(result) }
+            let remaining = max(nodeDelay, ticket.failureDelay ?? nodeDelay) - (NIODeadline.now() - checkStarted)
+            guard remaining > .zero else { return loop.makeSucceededFuture(result) }
+            return loop.scheduleTask(in: remaining) { result }.futureResult
+        }
+        pool.runIfActive(eventLoop: loop) { () -> (Authenticator.LoginTicket, Authenticator.Result?) in
+            let ticket = authenticator.admit(credentials, peer: peer)
+            guard ticket.refusal == nil, ticket.wait <= .zero else { return (ticket, nil) }
+            return (ticket, authenticator.authenticate(credentials, sessionID: sessionID, ticket: ticket))
+        }.flatMap { ticket, checked -> EventLoopFuture<Authenticator.Result> in
             if let refusal = ticket.refusal { return loop.scheduleTask(in: nodeDelay) { refusal }.futureResult }
-            let check = { @Sendable () -> EventLoopFuture<Authenticator.Result> in
-                let started = NIODeadline.now()
-                return pool.runIfActive(eventLoop: loop) {
-                    authenticator.authenticate(credentials, sessionID: sessionID, ticket: ticket)
-                }.flatMap { result in
-                    // Every failed login waits the same time, so a wrong password and an unknown user look alike.
-                    if case .success = result.outcome { return loop.makeSucceededFuture(result) }
-                    let remaining = max(nodeDelay, ticket.failureDelay ?? nodeDelay) - (NIODeadline.now() - started)
-                    guard remaining > .zero else { return loop.makeSucceededFuture(result) }
-                    return loop.scheduleTask(in: remaining) { result }.futureResult
-                }
-            }
-            guard ticket.wait > .zero else { return check() }
+            if let checked { return delayed(checked, ticket, started) }
             return loop.flatScheduleTask(in: ticket.wait) {
                 // The client may have gone while it waited for its slot: no check for nobody.
                 guard !bound.value.isClosing else {
                     return loop.makeSucceededFuture(.init(outcome: .badCredentials, session: nil, label: "gone"))
                 }
-                return check()
+                let checkStarted = NIODeadline.now()
+                return pool.runIfActive(eventLoop: loop) {
+                    authenticator.authenticate(credentials, sessionID: sessionID, ticket: ticket)
+                }.flatMap { delayed($0, ticket, checkStarted) }
             }.futureResult
         }.whenComplete { result in
             let session = bound.value
@@ -63,7 +66,7 @@ extension POP3Session {
 
     /// Ends the hold `authenticate` took.
     private func loginCompleted(_ result: Authenticator.Result) {
-        Counter(label: "poplar_pop3_logins_total", dimensions: [("result", result.label)]).increment()
+        MetricHandles.counter("poplar_pop3_logins_total", [("result", result.label)]).increment()
         guard !isClosing else {
             // The client left (or its time ran out) while the login ran: give the lock straight back.
             if let session = result.session { shared.releaseInBackground(session, logger: logger) }
@@ -115,7 +118,7 @@ extension POP3Session {
             case .success(.confirmed):
                 break
             case .success(.unconfirmed(let reason)):
-                Counter(label: "poplar_lock_heartbeats_unconfirmed_total").increment()
+                MetricHandles.counter("poplar_lock_heartbeats_unconfirmed_total").increment()
                 this.logger.warning("lock heartbeat not confirmed: \(reason)")
             case .success(.lost(let reason)):
                 this.lockLost(reason)
@@ -130,7 +133,7 @@ extension POP3Session {
     /// deleting nothing. The release that follows leaves a lock that is not this session's alone.
     private func lockLost(_ reason: String) {
         journal.ended = "lock-lost"
-        Counter(label: "poplar_lock_lost_total").increment()
+        MetricHandles.counter("poplar_lock_lost_total").increment()
         logger.error("mailbox lock lost, ending the session without deleting: \(reason)")
         connection?.close()
     }

@@ -81,7 +81,7 @@ final class POP3Session: LineSession {
         logger[metadataKey: "pop3.peer"] = .string(remote?.description ?? "unknown")
         if !peerIsLoopback, let address = remote?.ipAddress {
             guard shared.limiter.admitAddress(address) else {
-                Counter(label: "poplar_pop3_connections_refused_total").increment()
+                MetricHandles.counter("poplar_pop3_connections_refused_total").increment()
                 logger.notice("connection refused: \(shared.limiter.perAddress) connections from this address are open")
                 connection.writeAndClose(tagged(.err(.sysTemp, "too many connections from your address, try again later")).encoded())
                 return
@@ -104,7 +104,7 @@ final class POP3Session: LineSession {
             connection.hold()
             logger.debug("connection queued: all session slots in use")
         case .refused:
-            Counter(label: "poplar_pop3_connections_refused_total").increment()
+            MetricHandles.counter("poplar_pop3_connections_refused_total").increment()
             logger.notice("connection refused: session slots and backlog full")
             connection.writeAndClose(tagged(.err(.sysTemp, "too many connections, try again later")).encoded())
         }
@@ -123,21 +123,22 @@ final class POP3Session: LineSession {
     }
 
     private func begin() {
-        Counter(label: "poplar_pop3_sessions_total").increment()
+        MetricHandles.counter("poplar_pop3_sessions_total").increment()
         let host = shared.configuration.nodeID
-        let nonce = UInt64.random(in: 0...UInt64.max)
+        // Every challenge of the session from one system call: APOP 8, CRAM-MD5 8, SCRAM 18, NTLM 8 bytes.
+        let random = RandomBytes.make(42)
         let now = UInt64(Date().timeIntervalSince1970)
         var configuration = POP3SessionConfiguration(
             greeting: shared.configuration.greeting,
-            apopTimestamp: "<\(nonce).\(now)@\(host)>",
-            cramChallenge: "<\(UInt64.random(in: 0...UInt64.max)).\(now)@\(host)>",
+            apopTimestamp: "<\(RandomBytes.uint64(random, at: 0)).\(now)@\(host)>",
+            cramChallenge: "<\(RandomBytes.uint64(random, at: 8)).\(now)@\(host)>",
             cramMD5Enabled: shared.configuration.cramMD5 && shared.authenticator.backend.supportsSharedSecrets,
             scramEnabled: shared.configuration.scram && shared.authenticator.backend.supportsSCRAM,
-            scramNonce: Self.makeSCRAMNonce(),
+            scramNonce: SASLCodec.encode(Array(random[16..<34])),
             channelBindings: isTLS ? channelBindings : [:],
             oauthEnabled: shared.authenticator.bearer != nil,
             ntlmEnabled: shared.configuration.ntlm && shared.authenticator.backend.supportsSharedSecrets,
-            ntlmChallenge: (0..<8).map { _ in UInt8.random(in: 0...255) },
+            ntlmChallenge: Array(random[34..<42]),
             tlsAvailable: shared.tls != nil && !isTLS,
             isTLS: isTLS,
             plaintextAllowedWithoutTLS: plaintextAllowed,
@@ -192,10 +193,10 @@ final class POP3Session: LineSession {
         case .idle:
             journal.ended = "autologout"
             logger.info("autologout: idle for \(connection.idleTimeout.nanoseconds / 1_000_000_000) s")
-            Counter(label: "poplar_pop3_autologouts_total").increment()
+            MetricHandles.counter("poplar_pop3_autologouts_total").increment()
         case .loginDeadline:
             logger.info("no login within \((shared.configuration.loginTimeout?.nanoseconds ?? 0) / 1_000_000_000) s: closed")
-            Counter(label: "poplar_pop3_login_deadline_total").increment()
+            MetricHandles.counter("poplar_pop3_login_deadline_total").increment()
         }
         perform(machine.timedOut())
     }
@@ -306,7 +307,7 @@ final class POP3Session: LineSession {
 
     static func countCommand(_ line: [UInt8]) {
         let verb = String(decoding: line.prefix(while: { $0 != 0x20 }).prefix(4), as: UTF8.self).uppercased()
-        Counter(label: "poplar_pop3_commands_total", dimensions: [("command", countedVerbs.contains(verb) ? verb : "other")]).increment()
+        MetricHandles.counter("poplar_pop3_commands_total", [("command", countedVerbs.contains(verb) ? verb : "other")]).increment()
     }
 
     /// The bindings SCRAM-SHA-256-PLUS can use on a TLS channel with this certificate: tls-server-end-point.
@@ -329,12 +330,6 @@ final class POP3Session: LineSession {
         else { return }
         channelBindings[.tlsExporter] = binding
         machine.addChannelBinding(.tlsExporter, binding)
-    }
-
-    /// 18 random bytes, base64: printable, no ",".
-    static func makeSCRAMNonce() -> String {
-        var rng = SystemRandomNumberGenerator()
-        return SASLCodec.encode((0..<18).map { _ in UInt8.random(in: 0...255, using: &rng) })
     }
 
     /// A failure on the server's side (`[SYS/TEMP]`) names the session, as every log line of the session does

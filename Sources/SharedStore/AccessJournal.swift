@@ -95,7 +95,7 @@ extension MailStore {
         do {
             if size > 0 { try handle.seek(to: size) }
             try handle.write(bytes)
-            try handle.fsync()
+            try handle.flush()  // a line lost in a power cut is an access record, not mail (VolumeWriteHandle.flush)
             try handle.close()
         } catch {
             try? handle.close()

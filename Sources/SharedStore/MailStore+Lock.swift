@@ -133,7 +133,9 @@ extension MailStore {
         // taker paused past its window must not recreate a private name someone stole.
         do {
             try checkWindow(windowEnd(from: t0, node: node))
-            try volume.writeFile(claim, record.encoded(), exclusive: false)
+            // Flushed, not synced: a record a power cut takes is unreadable or an older holder's, and every holder on
+            // that machine died with it: judged stale after a lease either way (VolumeWriteHandle.flush).
+            try volume.writeFile(claim, record.encoded(), exclusive: false, durable: false)
             try publish(claim, dir: dir, record: record)
         } catch {
             // Could not complete: give the mailbox back, free. Only a rename: a write could create the private name
@@ -313,7 +315,7 @@ extension MailStore {
         // R3: a fresh empty file replaces ours before it becomes `lock`, so a heartbeat write of ours still in flight
         // (an NFS call that timed out may land later) lands in a file nobody will read.
         let fresh = try dir.appending("tmp").appending("free.\(Self.nonce())")
-        try volume.writeFile(fresh, [], exclusive: true)
+        try volume.writeFile(fresh, [], exclusive: true, durable: false)  // empty: nothing to lose
         do {
             // Past the window the private name is left alone: it goes stale after a lease and is taken over.
             try checkWindow(deadline)

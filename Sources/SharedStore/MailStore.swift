@@ -520,6 +520,6 @@ public final class MailStore: Sendable {
         entries.compactMap { e -> MessageInfo? in
             guard e.attributes.kind == .file, MessageNamer.isMessageName(e.name) else { return nil }
             return MessageInfo(uidl: MessageNamer.uidl(ofMessageName: e.name), size: e.attributes.size, fileName: e.name)
-        }.sorted { $0.fileName.utf8.lexicographicallyPrecedes($1.fileName.utf8) }
+        }.sorted { $0.fileName < $1.fileName }  // message names are ASCII: String's memcmp order is their bytes' order
     }
 }

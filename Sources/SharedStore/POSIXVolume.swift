@@ -205,6 +205,10 @@ final class POSIXWriteFile: VolumeWriteHandle, @unchecked Sendable {
         }
     }
 
+    /// Nothing before `close`: a local file system shows the bytes to every reader at once, and a kernel NFS mount
+    /// writes and commits them at close (close-to-open) and resends them itself if the server restarted.
+    func flush() throws {}
+
     func close() throws {
         let f = fd
         fd = -1

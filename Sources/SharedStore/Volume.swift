@@ -9,7 +9,16 @@ public protocol VolumeWriteHandle: AnyObject, Sendable {
     func seek(to offset: Int64) throws
     func write(_ bytes: [UInt8]) throws
     func fsync() throws
+    /// What a record needs that others must see but whose loss in a power cut the protocol tolerates: after
+    /// `flush` and `close`, every reader of the volume sees the bytes, and an NFS server restart cannot lose them
+    /// while the writer lives on. Not that the disk has them: a local file system may lose them when its machine
+    /// loses power, and every process holding anything on it dies with it. Default: `fsync`.
+    func flush() throws
     func close() throws
+}
+
+extension VolumeWriteHandle {
+    public func flush() throws { try fsync() }
 }
 
 /// The bottom of the Mail Storage Access API. Every call blocks: callers run them on a thread pool, never on an
@@ -85,11 +94,13 @@ extension Volume {
     }
 
     /// Writes a whole file durably.
-    public func writeFile(_ path: StorePath, _ bytes: [UInt8], exclusive: Bool) throws {
+    /// `durable: false` flushes instead of syncing (`VolumeWriteHandle.flush`): for a lock's owner record, whose
+    /// loss in a power cut leaves a record judged stale after a lease (docs/lock-protocol.md, T2).
+    public func writeFile(_ path: StorePath, _ bytes: [UInt8], exclusive: Bool, durable: Bool = true) throws {
         let handle = try createFile(path, exclusive: exclusive)
         do {
             if !bytes.isEmpty { try handle.write(bytes) }
-            try handle.fsync()
+            if durable { try handle.fsync() } else { try handle.flush() }
             try handle.close()
         } catch {
             try? handle.close()

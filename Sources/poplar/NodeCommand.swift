@@ -246,6 +246,7 @@ func reloadServers<C: Sendable>(_ servers: [any Service], _ reread: @Sendable ()
 func bootstrapMetrics() -> @Sendable () -> [UInt8] {
     let registry = PrometheusCollectorRegistry()
     MetricsSystem.bootstrap(MultiplexMetricsHandler(factories: [PrometheusMetricsFactory(registry: registry), MinuteStatsMetrics()]))
+    MetricHandles.startCaching()
     return { registry.emitToBuffer() }
 }
 
