@@ -1,3 +1,4 @@
+import TestSupport
 import XCTest
 
 @testable import POP3Core
@@ -99,6 +100,20 @@ final class MessageStreamerTests: XCTestCase {
                 }
                 XCTAssertEqual(stream(bytes: bytes, top: top, splits: Array(0...bytes.count)), whole, "one byte at a time")
             }
+        }
+    }
+
+    /// RETR's line-at-a-time path (memchr) gives byte for byte what the byte-at-a-time path gives with no limit
+    /// (TOP of every line): random messages of ".", CR, LF and text, split at random places.
+    func testWholeMessagePathMatchesTheBytewisePath() {
+        var rng = SplitMix64(seed: 1939)
+        let alphabet: [UInt8] = [0x2E, 0x0D, 0x0A, 0x61, 0x62, 0x2E, 0x0D, 0x0A]
+        for round in 0..<3000 {
+            let count = Int.random(in: 0...200, using: &rng)
+            let bytes = (0..<count).map { _ in alphabet.randomElement(using: &rng)! }
+            let splits = (0..<Int.random(in: 0...4, using: &rng)).map { _ in Int.random(in: 0...count, using: &rng) }.sorted()
+            XCTAssertEqual(stream(bytes: bytes, top: nil, splits: splits), stream(bytes: bytes, top: Int.max, splits: splits),
+                           "round \(round): \(String(decoding: bytes, as: UTF8.self).debugDescription) split at \(splits)")
         }
     }
 
