@@ -21,20 +21,20 @@ public enum MetricHandles {
     public static func startCaching() { table.withLock { $0.caching = true } }
 
     public static func counter(_ label: String, _ dimensions: [(String, String)] = []) -> Counter {
-        let key = key(label, dimensions)
-        let found = table.withLock { $0.caching ? ($0.counters[key], true) : (nil, false) }
-        if let handle = found.0 { return handle }
-        let handle = Counter(label: label, dimensions: dimensions)
-        if found.1 { table.withLock { if $0.counters.count < maxEntries { $0.counters[key] = handle } } }
-        return handle
+        cached(\.counters, label, dimensions) { Counter(label: label, dimensions: dimensions) }
     }
 
     public static func timer(_ label: String, _ dimensions: [(String, String)] = []) -> Timer {
+        cached(\.timers, label, dimensions) { Timer(label: label, dimensions: dimensions) }
+    }
+
+    private static func cached<H: Sendable>(_ handles: WritableKeyPath<Table, [String: H]>, _ label: String,
+                                  _ dimensions: [(String, String)], make: () -> H) -> H {
         let key = key(label, dimensions)
-        let found = table.withLock { $0.caching ? ($0.timers[key], true) : (nil, false) }
+        let found = table.withLock { $0.caching ? ($0[keyPath: handles][key], true) : (nil, false) }
         if let handle = found.0 { return handle }
-        let handle = Timer(label: label, dimensions: dimensions)
-        if found.1 { table.withLock { if $0.timers.count < maxEntries { $0.timers[key] = handle } } }
+        let handle = make()
+        if found.1 { table.withLock { if $0[keyPath: handles].count < maxEntries { $0[keyPath: handles][key] = handle } } }
         return handle
     }
 
