@@ -59,6 +59,7 @@ live_pids() {  # pids running in any p-* namespace
 
 clear_the_way() {  # a cluster whose processes are all gone (its run was killed) is removed; a live one is waited for
   local waited=0 limit=${POPLAR_NETNS_WAIT:-1200} ns
+  if ! [[ $limit =~ ^[0-9]+$ ]]; then echo "POPLAR_NETNS_WAIT=$limit: not a number of seconds" >&2; exit 2; fi
   while [ -n "$(live_pids)" ]; do
     if [ "$waited" -ge "$limit" ]; then
       echo "another cluster is up (owner $(owner), pids $(live_pids | tr '\n' ' ')): cluster.sh down DIR" >&2
