@@ -1,6 +1,5 @@
 import Foundation
 import Metrics
-import SharedStore
 import NIOCore
 import POP3Core
 
@@ -22,12 +21,12 @@ extension Authenticator {
         do {
             switch try penalty.admit(network: network, user: credentials.loginName, now: now) {
             case .refuse:
-                MetricHandles.counter("poplar_auth_penalty_refused_total").increment()
+                Counter(label: "poplar_auth_penalty_refused_total").increment()
                 return LoginTicket(refusal: Result(outcome: .temporaryFailure("too many failed logins from your address, try again later"),
                                                    session: nil, label: "penalty"))
             case .check(let ticket):
                 let wait = max(0, ticket.slot.timeIntervalSince(now))
-                if wait > 0 { MetricHandles.counter("poplar_auth_penalty_waits_total").increment() }
+                if wait > 0 { Counter(label: "poplar_auth_penalty_waits_total").increment() }
                 return LoginTicket(penalty: ticket, wait: .nanoseconds(Int64(wait * 1e9)),
                                    failureDelay: .nanoseconds(Int64(ticket.failureDelay * 1e9)))
             }

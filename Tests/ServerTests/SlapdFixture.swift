@@ -80,7 +80,24 @@ final class SlapdFixture {
     }
 
     /// SIGSTOP: connections are accepted by the kernel, nothing is answered (a hung directory).
-    func pause() { if let p = process { kill(p.processIdentifier, SIGSTOP) } }
+    /// SIGSTOP, then waits (up to 2 s) until the kernel reports every thread stopped: `kill` returns before a thread
+    /// running on the other core stops, and a request sent in that gap was answered (a flaky "accepted" under load).
+    func pause() {
+        guard let p = process else { return }
+        kill(p.processIdentifier, SIGSTOP)
+        let tasks = "/proc/\(p.processIdentifier)/task"
+        for _ in 0..<200 {
+            let threads = (try? FileManager.default.contentsOfDirectory(atPath: tasks)) ?? []
+            let stopped = threads.allSatisfy { tid in
+                guard let stat = try? String(contentsOfFile: "\(tasks)/\(tid)/stat", encoding: .utf8),
+                    let close = stat.lastIndex(of: ")")
+                else { return true }  // gone
+                return stat[stat.index(close, offsetBy: 2)] == "T"
+            }
+            if stopped { return }
+            usleep(10_000)
+        }
+    }
     func resume() { if let p = process { kill(p.processIdentifier, SIGCONT) } }
 
     func remove() {
