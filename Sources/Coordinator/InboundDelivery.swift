@@ -134,7 +134,7 @@ extension InboundDelivery {
     /// `poplar_deliveries_total{result}`: one per recipient, `delivered` or the reply's code; LMTP, SMTP and pickup alike.
     static func count(_ replies: [SMTPReply]) {
         for reply in replies {
-            MetricHandles.counter("poplar_deliveries_total", [("result", reply.isPositive ? "delivered" : "\(reply.code)")]).increment()
+            Counter(label: "poplar_deliveries_total", dimensions: [("result", reply.isPositive ? "delivered" : "\(reply.code)")]).increment()
         }
     }
 }

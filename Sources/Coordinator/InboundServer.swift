@@ -180,7 +180,7 @@ public final class InboundServer: Service, @unchecked Sendable {
         do {
             let held = try await threadPool.runIfActive { try store.takeLease(MailStore.coordinatorLease, holder: id) }
             shared.lease.withLockedValue { $0 = held }
-            MetricHandles.counter("poplar_coordinator_lease_acquired_total").increment()
+            Counter(label: "poplar_coordinator_lease_acquired_total").increment()
             logger.notice("active coordinator: holding the coordinators' lease", metadata: ["coordinator.takeover": .stringConvertible(held.owner.since)])
         } catch let refusal as LockRefusal {
             if case .inUse(let holder) = refusal { logger.debug("standby: coordinator \(holder.node) is active") }
@@ -191,7 +191,7 @@ public final class InboundServer: Service, @unchecked Sendable {
 
     private func stepDown(_ shared: Shared, _ held: HeldLock, _ why: String) {
         shared.lease.withLockedValue { $0 = nil }
-        MetricHandles.counter("poplar_coordinator_lease_lost_total").increment()
+        Counter(label: "poplar_coordinator_lease_lost_total").increment()
         logger.error("lost the coordinators' lease, standing by (mail is answered 4xx): \(why)")
         threadPool.submit { _ in try? held.release() }
     }
@@ -208,7 +208,7 @@ public final class InboundServer: Service, @unchecked Sendable {
             .childChannelOption(.writeBufferWaterMark, value: ConnectionLimits.writeBufferWaterMark)
             .childChannelInitializer { channel in
                 if let allowed, allowed().refuse(channel) {
-                    MetricHandles.counter("poplar_coordinator_connections_refused_total", [("reason", "network")]).increment()
+                    Counter(label: "poplar_coordinator_connections_refused_total", dimensions: [("reason", "network")]).increment()
                     return channel.eventLoop.makeSucceededVoidFuture()
                 }
                 return channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(make()) }

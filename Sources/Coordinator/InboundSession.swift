@@ -59,7 +59,7 @@ final class InboundSession: LineSession {
         }
         guard shared.isActive else {
             // A standby coordinator (the coordinators' lease is another's): the MTA tries its next destination.
-            MetricHandles.counter("poplar_coordinator_standby_refusals_total").increment()
+            Counter(label: "poplar_coordinator_standby_refusals_total").increment()
             perform(.sendAndClose(SMTPReply(421, "4.3.0", "\(shared.configuration.hostname) is a standby coordinator, try another")))
             return
         }
@@ -121,7 +121,7 @@ final class InboundSession: LineSession {
             connection?.writeAndClose(tagged(reply).encoded())
         case .checkRecipient(let address, let size):
             offload({ [delivery = shared.delivery] in delivery.check(recipient: address, declaredSize: size) }) { session, reply in
-                if !reply.isPositive { MetricHandles.counter("poplar_delivery_rcpt_refused_total", [("code", "\(reply.code)")]).increment() }
+                if !reply.isPositive { Counter(label: "poplar_delivery_rcpt_refused_total", dimensions: [("code", "\(reply.code)")]).increment() }
                 session.perform(session.machine.recipientChecked(reply))
             }
         case .receiveData(let reply):

@@ -134,8 +134,8 @@ public final class Authenticator: Sendable {
                 session = won
             }
             let messages = session.messages.map { POP3Message(uidl: $0.uidl, size: $0.size) }
-            MetricHandles.counter("poplar_lock_acquired_total").increment()
-            if session.tookOver { MetricHandles.counter("poplar_lock_takeovers_total").increment() }
+            Counter(label: "poplar_lock_acquired_total").increment()
+            if session.tookOver { Counter(label: "poplar_lock_takeovers_total").increment() }
             // Under the lock: the next login anywhere in the cluster measures its delay from now.
             if policy.loginDelay > 0 { try? store.recordLogin(address, at: now) }
             return Result(outcome: .success(mailbox: address.description, messages: messages), session: session, label: "success",
@@ -143,7 +143,7 @@ public final class Authenticator: Sendable {
         } catch let refusal as LockRefusal {
             switch refusal {
             case .inUse(let owner):
-                MetricHandles.counter("poplar_lock_contended_total").increment()
+                Counter(label: "poplar_lock_contended_total").increment()
                 return Result(outcome: .inUse(Self.describe(owner)), session: nil, label: "in-use")
             case .adminLocked:
                 return Result(outcome: .adminLocked, session: nil, label: "locked")
@@ -160,7 +160,7 @@ public final class Authenticator: Sendable {
     /// node cannot answer; its lease runs its course), or someone else took it meanwhile.
     private func reconnect(holder: OwnerRecord, _ take: () throws -> MailboxSession) throws -> MailboxSession? {
         do { try store.requestKick(node: holder.node, session: holder.session) } catch { return nil }
-        MetricHandles.counter("poplar_reconnect_kicks_total").increment()
+        Counter(label: "poplar_reconnect_kicks_total").increment()
         let deadline = Date().addingTimeInterval(reconnectWait)
         while Date() < deadline {
             Thread.sleep(forTimeInterval: 0.2)
@@ -180,7 +180,7 @@ public final class Authenticator: Sendable {
         guard try !store.mailboxExists(address) else { return }
         do {
             try store.createMailbox(address, password: nil, allowAPOP: false, quota: nil)
-            MetricHandles.counter("poplar_mailboxes_autocreated_total").increment()
+            Counter(label: "poplar_mailboxes_autocreated_total").increment()
         } catch let e as StoreError where e.code == .alreadyExists {}  // another node's login at the same moment
     }
 

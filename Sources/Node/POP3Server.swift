@@ -270,10 +270,10 @@ public final class POP3Server: Service, @unchecked Sendable {
         let beater = LivenessBeater(store: store, liveness: liveness) { event in
             switch event {
             case .unconfirmed(let reason):
-                MetricHandles.counter("poplar_liveness_beats_unconfirmed_total").increment()
+                Counter(label: "poplar_liveness_beats_unconfirmed_total").increment()
                 logger.warning("liveness beat not confirmed: \(reason)")
             case .lapsed(let count):
-                MetricHandles.counter("poplar_liveness_lapses_total").increment()
+                Counter(label: "poplar_liveness_lapses_total").increment()
                 logger.error("liveness window ran out: every session that was open is lost (nothing deleted)",
                              metadata: ["liveness.lapses": .stringConvertible(count)])
             case .recovered:

@@ -66,7 +66,7 @@ extension POP3Session {
 
     /// Ends the hold `authenticate` took.
     private func loginCompleted(_ result: Authenticator.Result) {
-        MetricHandles.counter("poplar_pop3_logins_total", [("result", result.label)]).increment()
+        Counter(label: "poplar_pop3_logins_total", dimensions: [("result", result.label)]).increment()
         guard !isClosing else {
             // The client left (or its time ran out) while the login ran: give the lock straight back.
             if let session = result.session { shared.releaseInBackground(session, logger: logger) }
@@ -118,7 +118,7 @@ extension POP3Session {
             case .success(.confirmed):
                 break
             case .success(.unconfirmed(let reason)):
-                MetricHandles.counter("poplar_lock_heartbeats_unconfirmed_total").increment()
+                Counter(label: "poplar_lock_heartbeats_unconfirmed_total").increment()
                 this.logger.warning("lock heartbeat not confirmed: \(reason)")
             case .success(.lost(let reason)):
                 this.lockLost(reason)
@@ -133,7 +133,7 @@ extension POP3Session {
     /// deleting nothing. The release that follows leaves a lock that is not this session's alone.
     private func lockLost(_ reason: String) {
         journal.ended = "lock-lost"
-        MetricHandles.counter("poplar_lock_lost_total").increment()
+        Counter(label: "poplar_lock_lost_total").increment()
         logger.error("mailbox lock lost, ending the session without deleting: \(reason)")
         connection?.close()
     }

@@ -88,7 +88,7 @@ extension POP3Session {
             if !done { handle.close() }
             return
         }
-        MetricHandles.counter("poplar_pop3_retrieved_bytes_total").increment(by: output.count)
+        Counter(label: "poplar_pop3_retrieved_bytes_total").increment(by: output.count)
         let bound = NIOLoopBound(self, eventLoop: loop)
         let next = streamer
         written.whenComplete { result in

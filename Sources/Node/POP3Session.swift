@@ -81,7 +81,7 @@ final class POP3Session: LineSession {
         logger[metadataKey: "pop3.peer"] = .string(remote?.description ?? "unknown")
         if !peerIsLoopback, let address = remote?.ipAddress {
             guard shared.limiter.admitAddress(address) else {
-                MetricHandles.counter("poplar_pop3_connections_refused_total").increment()
+                Counter(label: "poplar_pop3_connections_refused_total").increment()
                 logger.notice("connection refused: \(shared.limiter.perAddress) connections from this address are open")
                 connection.writeAndClose(tagged(.err(.sysTemp, "too many connections from your address, try again later")).encoded())
                 return
@@ -104,7 +104,7 @@ final class POP3Session: LineSession {
             connection.hold()
             logger.debug("connection queued: all session slots in use")
         case .refused:
-            MetricHandles.counter("poplar_pop3_connections_refused_total").increment()
+            Counter(label: "poplar_pop3_connections_refused_total").increment()
             logger.notice("connection refused: session slots and backlog full")
             connection.writeAndClose(tagged(.err(.sysTemp, "too many connections, try again later")).encoded())
         }
@@ -123,7 +123,7 @@ final class POP3Session: LineSession {
     }
 
     private func begin() {
-        MetricHandles.counter("poplar_pop3_sessions_total").increment()
+        Counter(label: "poplar_pop3_sessions_total").increment()
         let host = shared.configuration.nodeID
         // Every challenge of the session from one system call: APOP 8, CRAM-MD5 8, SCRAM 18, NTLM 8 bytes.
         let random = RandomBytes.make(42)
@@ -193,10 +193,10 @@ final class POP3Session: LineSession {
         case .idle:
             journal.ended = "autologout"
             logger.info("autologout: idle for \(connection.idleTimeout.nanoseconds / 1_000_000_000) s")
-            MetricHandles.counter("poplar_pop3_autologouts_total").increment()
+            Counter(label: "poplar_pop3_autologouts_total").increment()
         case .loginDeadline:
             logger.info("no login within \((shared.configuration.loginTimeout?.nanoseconds ?? 0) / 1_000_000_000) s: closed")
-            MetricHandles.counter("poplar_pop3_login_deadline_total").increment()
+            Counter(label: "poplar_pop3_login_deadline_total").increment()
         }
         perform(machine.timedOut())
     }
@@ -307,7 +307,7 @@ final class POP3Session: LineSession {
 
     static func countCommand(_ line: [UInt8]) {
         let verb = String(decoding: line.prefix(while: { $0 != 0x20 }).prefix(4), as: UTF8.self).uppercased()
-        MetricHandles.counter("poplar_pop3_commands_total", [("command", countedVerbs.contains(verb) ? verb : "other")]).increment()
+        Counter(label: "poplar_pop3_commands_total", dimensions: [("command", countedVerbs.contains(verb) ? verb : "other")]).increment()
     }
 
     /// The bindings SCRAM-SHA-256-PLUS can use on a TLS channel with this certificate: tls-server-end-point.

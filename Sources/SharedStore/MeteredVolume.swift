@@ -11,13 +11,13 @@ public final class MeteredVolume: Volume, Sendable {
     private func timed<T>(_ call: String, _ body: () throws -> T) throws -> T {
         let start = BootTimeClock().now()
         defer {
-            MetricHandles.timer("poplar_store_call_duration_seconds", [("call", call)])
+            Timer(label: "poplar_store_call_duration_seconds", dimensions: [("call", call)])
                 .recordNanoseconds(Int64(BootTimeClock().now() &- start))
         }
         do {
             return try body()
         } catch {
-            MetricHandles.counter("poplar_store_call_errors_total", [("call", call)]).increment()
+            Counter(label: "poplar_store_call_errors_total", dimensions: [("call", call)]).increment()
             throw error
         }
     }

@@ -93,7 +93,7 @@ extension Volume {
         }
     }
 
-    /// Writes a whole file durably.
+    /// Writes a whole file, durably (fsync) unless `durable` is false.
     /// `durable: false` flushes instead of syncing (`VolumeWriteHandle.flush`): for a lock's owner record, whose
     /// loss in a power cut leaves a record judged stale after a lease (docs/lock-protocol.md, T2).
     public func writeFile(_ path: StorePath, _ bytes: [UInt8], exclusive: Bool, durable: Bool = true) throws {

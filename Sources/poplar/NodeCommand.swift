@@ -245,8 +245,7 @@ func reloadServers<C: Sendable>(_ servers: [any Service], _ reread: @Sendable ()
 /// (`MinuteStatsMetrics`); returns what renders the exposition.
 func bootstrapMetrics() -> @Sendable () -> [UInt8] {
     let registry = PrometheusCollectorRegistry()
-    MetricsSystem.bootstrap(MultiplexMetricsHandler(factories: [PrometheusMetricsFactory(registry: registry), MinuteStatsMetrics()]))
-    MetricHandles.startCaching()
+    MetricsSystem.bootstrap(CachingMetricsFactory(MultiplexMetricsHandler(factories: [PrometheusMetricsFactory(registry: registry), MinuteStatsMetrics()])))
     return { registry.emitToBuffer() }
 }
 

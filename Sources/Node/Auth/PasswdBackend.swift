@@ -24,7 +24,7 @@ public final class PasswdBackend: AuthBackend {
     private func rehashIfOlder(_ address: MailboxAddress, password: String, record: PasswordRecord) {
         guard store.needsRehash(record) else { return }
         if (try? store.rehash(address, password: password, verified: record)) == true {
-            MetricHandles.counter("poplar_password_rehashed_total").increment()
+            Counter(label: "poplar_password_rehashed_total").increment()
         }
     }
 
@@ -95,10 +95,10 @@ public final class PasswdBackend: AuthBackend {
     private func addSCRAMKeys(_ address: MailboxAddress, password: String, record: PasswordRecord) {
         do {
             if try store.addSCRAMIfMissing(address, password: password, record: record) {
-                MetricHandles.counter("poplar_scram_keys_added_total").increment()
+                Counter(label: "poplar_scram_keys_added_total").increment()
             }
         } catch {
-            MetricHandles.counter("poplar_scram_keys_add_failures_total").increment()
+            Counter(label: "poplar_scram_keys_add_failures_total").increment()
         }
     }
 
